@@ -1,0 +1,28 @@
+#
+# Copyright 2026 semcom contributors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""GNU Radio blocks of the semcom semantic-communication toolkit.
+
+The blocks are thin wrappers around ``semcom_core``: they load an exported
+model bundle and call the library's encoder, symbol codec, channels, decoder
+and metrics.
+
+- ``image_source``: dataset images as PDUs
+- ``jscc_tx``: image PDUs -> tagged stream of k complex symbols per image
+- ``channel``: AWGN / Rayleigh / Rician / Sionna TDL on a tagged stream
+- ``jscc_rx``: tagged stream -> reconstructed image PDUs with the class decision
+- ``metrics_sink``: PSNR, SSIM and accuracy against the originals, result records
+
+``gnuradio.semcom.flowgraph_runner`` compiles and runs the flowgraphs in
+``flowgraphs/`` headless.
+"""
+
+from .channel import channel
+from .image_source import image_source
+from .jscc_rx import jscc_rx
+from .jscc_tx import jscc_tx
+from .metrics_sink import metrics_sink
+
+__all__ = ["channel", "image_source", "jscc_rx", "jscc_tx", "metrics_sink"]

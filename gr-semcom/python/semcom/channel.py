@@ -1,0 +1,136 @@
+#
+# Copyright 2026 semcom contributors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Symbol-level channel on a tagged stream (AWGN, Rayleigh, Rician, Sionna TDL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import common
+
+
+class channel(gr.basic_block):
+    """Pass frames of complex symbols through a ``semcom_core`` channel.
+
+    Input and output: complex64 tagged streams; every frame starts with a
+    ``packet_len`` tag. Each frame is one row of the channel (one block-fading
+    gain for ``rayleigh``/``rician``); all complete frames available in a
+    ``work()`` call go through the channel in one batch. The output is the
+    equalised symbols ``y_eq`` (zero forcing with perfect or least-squares
+    CSI). Tags pass through unchanged; an ``snr_db`` tag is added on the first
+    sample of every frame.
+
+    Args:
+        channel: ``awgn``, ``rayleigh``, ``rayleigh_fast``, ``rician`` or
+            ``tdl`` (Sionna 3GPP TDL on OFDM subcarriers).
+        snr_db: Es/N0 per complex symbol in dB (settable while running).
+        csi: ``perfect`` or ``ls`` (least squares from ``pilots`` pilots).
+        pilots: pilot symbols per coherence block for ``csi="ls"``.
+        seed: seed of the channel's random generator.
+        len_tag_key: name of the frame length tag.
+        extra: further keyword arguments of the channel (a dict), e.g.
+            ``{"k_factor": 6.0}`` or ``{"model": "C"}``.
+
+    Unknown channel names or bad arguments raise ``ValueError`` here, in the
+    constructor. Samples outside well-formed frames pass through the channel
+    as one row each and are counted (``malformed()``). If the channel itself
+    fails, the affected samples come out as NaN, which receivers drop.
+    """
+
+    def __init__(self, channel="awgn", snr_db=10.0, csi="perfect", pilots=4, seed=0,
+                 len_tag_key="packet_len", extra=None):
+        gr.basic_block.__init__(self, name="semcom_channel", in_sig=[np.complex64], out_sig=[np.complex64])
+        import torch
+        from semcom_core.channels import make_channel
+
+        self._generator = torch.Generator().manual_seed(int(seed))
+        kwargs = dict(extra or {})
+        self.channel_name = str(channel)
+        self._channel = make_channel(self.channel_name, csi=str(csi), pilots=int(pilots),
+                                     generator=self._generator, **kwargs)
+        self._snr_lock = threading.Lock()
+        self._snr_db = None
+        self.set_snr_db(snr_db)
+        self._len_key = pmt.intern(str(len_tag_key))
+        self._snr_key = pmt.intern("snr_db")
+        self._log = common.OnceLog(f"semcom_channel{self.unique_id()}")
+        self._frames = 0
+        common.set_min_output_buffer_quietly(self, 2 * common.MAX_FRAME_ITEMS)
+
+    # -- parameters ------------------------------------------------------------
+    def set_snr_db(self, snr_db):
+        value = float(snr_db)
+        if not np.isfinite(value):
+            raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+        with self._snr_lock:
+            self._snr_db = value
+
+    def snr_db(self) -> float:
+        with self._snr_lock:
+            return self._snr_db
+
+    def frames(self) -> int:
+        """Frames passed through the channel."""
+        return self._frames
+
+    def malformed(self) -> int:
+        """Segments that were not well-formed frames (passed through as single rows)."""
+        return self._log.total()
+
+    # -- processing ------------------------------------------------------------
+    def _apply(self, rows: np.ndarray, snr: float) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            y = self._channel(torch.from_numpy(rows), snr)
+        return y.to(torch.complex64).numpy()
+
+    def forecast(self, noutput_items, ninputs):
+        # any input will do: work() itself takes only the complete frames, so
+        # the scheduler must not shrink the window to fit a sync-block forecast
+        return [1] * ninputs
+
+    def general_work(self, input_items, output_items):
+        inp, out = input_items[0], output_items[0]
+        n = min(len(inp), len(out))
+        try:
+            segments, consumed = common.split_frames(common.window_len_tags(self, n, self._len_key), n)
+            if consumed == 0:
+                time.sleep(0.0005)   # a frame is still arriving
+                return 0
+            snr = self.snr_db()
+            out[:consumed] = inp[:consumed]
+            good = [s for s in segments if s.ok]
+            by_len: dict[int, list] = {}
+            for seg in good:
+                by_len.setdefault(seg.length, []).append(seg)
+            for length, segs in by_len.items():
+                starts = np.fromiter((s.start for s in segs), dtype=np.int64, count=len(segs))
+                idx = starts[:, None] + np.arange(length)[None, :]
+                out[idx] = self._apply(np.ascontiguousarray(inp[idx]), snr)
+            for seg in segments:
+                if not seg.ok:
+                    self._log.problem("malformed frame", f"{seg.length} samples, packet_len {seg.announced}")
+                    sl = slice(seg.start, seg.start + seg.length)
+                    out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0]
+            base = self.nitems_written(0)
+            snr_value = pmt.from_double(snr)
+            for seg in good:
+                self.add_item_tag(0, base + seg.start, self._snr_key, snr_value)
+            self._frames += len(good)
+            self.consume(0, consumed)
+            return consumed
+        except Exception as err:  # noqa: BLE001 - never raise inside work()
+            # the receiver drops non-finite frames, so a failure shows up as lost frames
+            self._log.problem("channel failure", repr(err))
+            out[:n] = np.nan
+            self.consume(0, n)
+            return n

@@ -1,0 +1,251 @@
+#
+# Copyright 2026 semcom contributors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Metrics sink: PSNR, SSIM and accuracy of received images against the originals."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import common
+
+_BATCH = 64
+
+
+class metrics_sink(gr.basic_block):
+    """Match received PDUs to the transmitted ones and tally the metrics.
+
+    Message inputs: ``ref`` (original image PDUs, e.g. from ``image_source``)
+    and ``rx`` (received PDUs from ``jscc_rx``, whose metadata has ``index``
+    and ``pred``). PDUs are matched by ``index`` in whichever order they come
+    (both sides are buffered). For every pair it computes PSNR and SSIM with
+    ``semcom_core.metrics`` and whether ``pred`` equals the label.
+
+    Args:
+        bundle_path: bundle whose card provides method, dataset and bandwidth
+            ratio for the record (optional).
+        out_path: JSON-lines file to append one record to (``source="flowgraph"``);
+            empty: no record.
+        channel: channel name for the record.
+        snr_db: SNR for the record; NaN takes the ``snr_db`` the channel block
+            put into the received metadata.
+        num_images: pairs expected; ``done()`` turns true when they are in, and
+            the record is written then (or at ``stop()`` if fewer arrived).
+        method, dataset: override the names taken from the bundle card.
+        seed: seed recorded with the result.
+
+    Getters: ``count()``, ``done()``, ``summary()`` (a dict).
+    """
+
+    def __init__(self, bundle_path="", out_path="", channel="awgn", snr_db=float("nan"), num_images=0,
+                 method="", dataset="", seed=0):
+        gr.basic_block.__init__(self, name="semcom_metrics_sink", in_sig=None, out_sig=None)
+        card = common.load_bundle(bundle_path).card if bundle_path else {}
+        ds = card.get("dataset")
+        ds_name = ds.get("name") if isinstance(ds, dict) else ds
+        self.labels = {
+            "method": str(method or card.get("method", "unknown")),
+            "dataset": str(dataset or ds_name or "unknown"),
+            "channel": str(channel),
+            "ratio": float(card.get("ratio", float("nan"))),
+            "seed": int(seed),
+        }
+        self._snr_param = float(snr_db)
+        self.out_path = str(out_path or "")
+        self.num_images = max(0, int(num_images))
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ref: dict = {}          # index -> (image, label)
+        self._rx: dict = {}           # index -> (image, pred, label, snr)
+        self._pairs: list = []        # matched, not yet scored: (ref, rx image, pred, label)
+        self._psnr: list = []
+        self._ssim: list = []
+        self._correct = 0
+        self._labelled = 0
+        self._count = 0
+        self._snr_seen: list = []
+        self._written = False
+        self._write_lock = threading.Lock()
+        self._log = common.OnceLog(f"semcom_metrics_sink{self.unique_id()}")
+        for port, handler in (("ref", self._handle_ref), ("rx", self._handle_rx)):
+            self.message_port_register_in(pmt.intern(port))
+            self.set_msg_handler(pmt.intern(port), handler)
+
+    # -- message handling ----------------------------------------------------
+    def _parse(self, msg, side):
+        try:
+            meta, data = common.parse_pdu(msg)
+        except ValueError as err:
+            self._log.problem(f"bad {side} message", str(err))
+            return None
+        if "index" not in meta:
+            self._log.problem(f"{side} PDU without index", "cannot match it")
+            return None
+        return meta, data
+
+    def _handle_ref(self, msg):
+        try:
+            self._on_ref(msg)
+        except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
+            self._log.problem("ref message failed", repr(err))
+
+    def _handle_rx(self, msg):
+        try:
+            self._on_rx(msg)
+        except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
+            self._log.problem("rx message failed", repr(err))
+
+    def _on_ref(self, msg):
+        parsed = self._parse(msg, "ref")
+        if parsed is None:
+            return
+        meta, data = parsed
+        index = meta["index"]
+        with self._lock:
+            got = self._rx.pop(index, None)
+            if got is None:
+                self._ref[index] = (data, meta.get("label"), meta.get("shape"))
+            else:
+                self._match(data, meta.get("label"), meta.get("shape"), got)
+        self._after()
+
+    def _on_rx(self, msg):
+        parsed = self._parse(msg, "rx")
+        if parsed is None:
+            return
+        meta, data = parsed
+        index = meta["index"]
+        rx = (data, meta.get("pred"), meta.get("label"), meta.get("snr_db"))
+        with self._lock:
+            ref = self._ref.pop(index, None)
+            if ref is None:
+                self._rx[index] = rx
+            else:
+                self._match(ref[0], ref[1], ref[2], rx)
+        self._after()
+
+    def _match(self, ref_image, ref_label, shape, rx):
+        """Called with the lock held."""
+        rx_image, pred, rx_label, snr = rx
+        if ref_image.size != rx_image.size:
+            self._log.problem("size mismatch", f"reference {ref_image.size} vs received {rx_image.size} values")
+            return
+        label = ref_label if ref_label is not None else rx_label
+        self._pairs.append((ref_image, rx_image, shape))
+        if label is not None and pred is not None:
+            self._labelled += 1
+            self._correct += int(int(pred) == int(label))
+        if snr is not None:
+            self._snr_seen.append(float(snr))
+        self._count += 1
+        if len(self._pairs) >= _BATCH:
+            self._score()
+
+    def _score(self):
+        """Score the pending pairs in one batch (lock held)."""
+        if not self._pairs:
+            return
+        import torch
+        from semcom_core.metrics import psnr, ssim
+
+        groups: dict = {}
+        for ref, rx, shape in self._pairs:
+            groups.setdefault((ref.size, tuple(shape) if shape else None), []).append((ref, rx))
+        self._pairs = []
+        for (size, shape), pairs in groups.items():
+            if shape is None or int(np.prod(shape)) != size:
+                shape = (1, 1, size)
+            x = torch.from_numpy(np.stack([p[0] for p in pairs]).reshape((len(pairs),) + tuple(shape)))
+            y = torch.from_numpy(np.stack([p[1] for p in pairs]).reshape((len(pairs),) + tuple(shape)))
+            self._psnr.extend(psnr(x, y).tolist())
+            try:
+                self._ssim.extend(ssim(x, y).tolist())
+            except Exception as err:  # noqa: BLE001 - e.g. images smaller than the SSIM window
+                self._log.problem("ssim unavailable", repr(err))
+
+    def _after(self):
+        if self.num_images and self._count >= self.num_images and not self._done.is_set():
+            with self._lock:
+                self._score()
+            self._done.set()
+            self._write_record()
+
+    def set_num_images(self, num_images):
+        """Pairs expected before ``done()`` turns true."""
+        self.num_images = max(0, int(num_images))
+        self._after()
+
+    def set_snr_db(self, snr_db):
+        """SNR label of the record (NaN: the SNR tagged by the channel block)."""
+        self._snr_param = float(snr_db)
+
+    # -- getters -------------------------------------------------------------
+    def count(self) -> int:
+        """Matched (reference, received) pairs."""
+        return self._count
+
+    def done(self) -> bool:
+        """True once num_images pairs were matched."""
+        return self._done.is_set()
+
+    def wait_done(self, timeout=None) -> bool:
+        return self._done.wait(timeout)
+
+    def summary(self) -> dict:
+        with self._lock:
+            self._score()
+            p = np.asarray(self._psnr, dtype=np.float64)
+            s = np.asarray(self._ssim, dtype=np.float64)
+            snr = self._snr_param
+            if math.isnan(snr) and self._snr_seen:
+                snr = float(np.mean(self._snr_seen))
+            return {
+                **self.labels,
+                "snr_db": snr,
+                "count": self._count,
+                "psnr": float(p.mean()) if p.size else float("nan"),
+                "psnr_std": float(p.std(ddof=1)) if p.size > 1 else float("nan"),
+                "ssim": float(s.mean()) if s.size else float("nan"),
+                "accuracy": self._correct / self._labelled if self._labelled else float("nan"),
+                "unmatched_ref": len(self._ref),
+                "unmatched_rx": len(self._rx),
+                "problems": self._log.total(),
+            }
+
+    def psnr_values(self) -> np.ndarray:
+        """Per-image PSNR (dB) of the pairs scored so far."""
+        with self._lock:
+            self._score()
+            return np.asarray(self._psnr, dtype=np.float64)
+
+    def record(self) -> dict:
+        """The result record of this run (``semcom_core.experiments.records.make_record``)."""
+        from semcom_core.experiments.records import make_record
+
+        s = self.summary()
+        metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "accuracy": s["accuracy"]}
+        return make_record(s["method"], s["dataset"], s["channel"], s["snr_db"], s["ratio"], metrics,
+                           samples=s["count"], seed=s["seed"], source="flowgraph")
+
+    def _write_record(self):
+        with self._write_lock:
+            if not self.out_path or self._written or self._count == 0:
+                return
+            self._written = True
+        try:
+            from semcom_core.experiments.records import append_records
+
+            append_records(self.out_path, [self.record()])
+        except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
+            self._log.problem("cannot write record", f"{self.out_path}: {err!r}")
+
+    def stop(self):
+        self._write_record()
+        return True

@@ -1,0 +1,3 @@
+"""semcom_core: the semantic-communication library (importable without GNU Radio)."""
+
+__version__ = "0.1.0"

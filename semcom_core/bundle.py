@@ -1,0 +1,173 @@
+"""Exported model bundles: a folder with `weights.safetensors` and `card.json`.
+
+The card says what the weights are (method, architecture specs, k, n, q, dataset and its
+normalisation, training channel and SNR range, measured metrics, the producing command); the
+networks are rebuilt from the specs and the tensors loaded with safetensors, so loading a bundle
+never unpickles code. Every problem with a bundle is reported as a BundleError naming the path.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import __version__
+from .methods.deepjscc import transceiver_specs
+from .methods.transceiver import Transceiver
+from .models import build_model
+
+BUNDLE_FORMAT = "semcom-bundle/1"
+WEIGHTS, CARD = "weights.safetensors", "card.json"
+REQUIRED_CARD_KEYS = ("format", "method", "k", "n", "ratio", "q", "image_shape", "dataset", "architecture")
+
+
+class BundleError(RuntimeError):
+    """A bundle is missing, corrupt, or does not match what it is used for."""
+
+
+@dataclass
+class Bundle:
+    path: Path
+    card: dict
+    transceiver: Transceiver
+    classifier: nn.Module | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.card["k"])
+
+    @property
+    def q(self) -> int | None:
+        return self.card["q"]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.card["image_shape"])
+
+    @property
+    def codec(self):
+        return self.transceiver.codec
+
+    def check_images(self, images: torch.Tensor) -> None:
+        if images.ndim != 4 or tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(f"bundle {self.path} expects images [B,{','.join(map(str, self.image_shape))}], "
+                             f"got {tuple(images.shape)}")
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [B,C,H,W] in [0,1] -> real latent [B, 2k]."""
+        self.check_images(images)
+        return self.transceiver.encoder(images.float())
+
+    @torch.no_grad()
+    def decode(self, z_hat: torch.Tensor) -> torch.Tensor:
+        """Received latent [B, 2k] -> reconstructions [B,C,H,W]."""
+        return self.transceiver.decoder(z_hat.float())
+
+    @torch.no_grad()
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        if self.classifier is None:
+            raise BundleError(f"bundle {self.path} has no classifier")
+        return self.classifier(images.float())
+
+
+def _state(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{name}": t.detach().cpu().contiguous() for name, t in module.state_dict().items()}
+
+
+def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifier: nn.Module | None = None,
+                classifier_spec: dict | None = None) -> Path:
+    """Write weights and card; `card` supplies method, dataset, metrics, command and the like."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    enc = transceiver.encoder_spec
+    n = math.prod(enc["image_shape"])
+    full = {
+        "format": BUNDLE_FORMAT,
+        "k": transceiver.k, "n": n, "ratio": transceiver.k / n, "q": transceiver.q,
+        "image_shape": list(enc["image_shape"]),
+        "architecture": {"encoder": transceiver.encoder_spec, "decoder": transceiver.decoder_spec,
+                         "classifier": classifier_spec if classifier is not None else None},
+        "code_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **card,
+    }
+    tensors = _state("encoder", transceiver.encoder) | _state("decoder", transceiver.decoder)
+    if classifier is not None:
+        tensors |= _state("classifier", classifier)
+    save_file(tensors, str(path / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
+    (path / CARD).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _load_part(module: nn.Module, tensors: dict, prefix: str, path: Path) -> None:
+    part = {name[len(prefix) + 1:]: t for name, t in tensors.items() if name.startswith(prefix + ".")}
+    try:
+        module.load_state_dict(part, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise BundleError(f"bundle {path}: weights for {prefix} do not match the card's architecture ({first})") from err
+
+
+def read_card(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"bundle {path} does not exist or is not a folder (expected {WEIGHTS} and {CARD} in it)")
+    try:
+        card = json.loads((path / CARD).read_text())
+    except FileNotFoundError as err:
+        raise BundleError(f"bundle {path} has no {CARD}") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"bundle {path}: {CARD} is not valid JSON ({err})") from err
+    missing = [key for key in REQUIRED_CARD_KEYS if key not in card] if isinstance(card, dict) else ["all"]
+    if missing:
+        raise BundleError(f"bundle {path}: {CARD} lacks {', '.join(missing)}")
+    if card["format"] != BUNDLE_FORMAT:
+        raise BundleError(f"bundle {path}: format {card['format']!r}, this version reads {BUNDLE_FORMAT!r}")
+    return card
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    path = Path(path)
+    card = read_card(path)
+    arch = card["architecture"]
+    try:
+        transceiver = Transceiver(arch["encoder"], arch["decoder"], int(card["k"]), card["q"])
+        classifier = build_model(arch["classifier"]) if arch.get("classifier") else None
+    except (ValueError, KeyError, TypeError) as err:
+        raise BundleError(f"bundle {path}: cannot build the networks its card describes ({err})") from err
+    if transceiver.encoder_spec.get("k") != card["k"] or list(arch["encoder"]["image_shape"]) != list(card["image_shape"]):
+        raise BundleError(f"bundle {path}: card k/image_shape contradict the encoder spec")
+    try:
+        tensors = load_file(str(path / WEIGHTS))
+    except FileNotFoundError as err:
+        raise BundleError(f"bundle {path} has no {WEIGHTS}") from err
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BundleError(f"bundle {path}: {WEIGHTS} is corrupt ({err})") from err
+    _load_part(transceiver.encoder, tensors, "encoder", path)
+    _load_part(transceiver.decoder, tensors, "decoder", path)
+    if classifier is not None:
+        _load_part(classifier, tensors, "classifier", path)
+        classifier.eval()
+    transceiver.eval()
+    return Bundle(path=path, card=card, transceiver=transceiver, classifier=classifier)
+
+
+def make_untrained_bundle(path: str | Path, image_shape=(1, 28, 28), ratio: float = 1 / 12, width: int = 16,
+                          q: int | None = None, seed: int = 0) -> Path:
+    """A randomly initialised bundle of a real shape, for tests that need any bundle."""
+    torch.manual_seed(seed)
+    enc, dec, k = transceiver_specs(image_shape, ratio, width)
+    classifier_spec = {"arch": "resnet_cifar", "depth": 8, "in_channels": image_shape[0], "num_classes": 10}
+    card = {"method": "deepjscc", "dataset": {"name": "fashion-mnist", "normalisation": "pixel / 255"},
+            "train_snr_db": None, "metrics": {}, "command": "make_untrained_bundle", "trained": False}
+    return save_bundle(path, Transceiver(enc, dec, k, q), card, build_model(classifier_spec), classifier_spec)

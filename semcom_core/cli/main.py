@@ -1,0 +1,166 @@
+"""The `semcom` command: train, export, eval, plot, demo, bench, info."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["semcom", *sys.argv[1:]])
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """--set trainer.max_epochs=2 -> {"trainer": {"max_epochs": 2}} (values parsed as YAML)."""
+    out: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def cmd_train(args) -> None:
+    from ..config import load_config
+    from ..training import train_run
+
+    cfg = load_config(args.config, _overrides(args.set))
+    train_run(cfg, args.out, command=_command_line())
+
+
+def cmd_export(args) -> None:
+    from ..export import export_run
+
+    path = export_run(args.run, args.out, command=_command_line(), samples=args.samples)
+    card = json.loads((path / "card.json").read_text())
+    print(f"export: bundle written to {path}")
+    print(json.dumps(card["metrics"], indent=2))
+
+
+def cmd_eval(args) -> None:
+    from ..bundle import load_bundle
+    from ..experiments.evaluate import evaluate_bundle
+    from ..experiments.records import append_records, print_table
+
+    bundle = load_bundle(args.bundle)
+    records = evaluate_bundle(bundle, args.channel, args.snr, samples=args.samples, seed=args.seed,
+                              data_root=args.data_root, csi=args.csi, pilots=args.pilots)
+    print_table(records)
+    if args.out:
+        append_records(args.out, records)
+        print(f"eval: {len(records)} records appended to {args.out}")
+
+
+def cmd_plot(args) -> None:
+    from ..experiments.plots import plot_records
+    from ..experiments.records import read_records
+
+    out = args.out or str(Path(args.records).with_suffix(".png"))
+    print(f"plot: {plot_records(read_records(args.records), out)}")
+
+
+def _flowgraph_runner():
+    try:
+        return importlib.import_module("gnuradio.semcom.flowgraph_runner")
+    except ImportError as err:
+        raise SystemExit(f"this command needs GNU Radio and the gr-semcom module ({err}); run `make setup` "
+                         "or install gr-semcom into this Python's GNU Radio") from err
+
+
+def cmd_demo(args) -> None:
+    _flowgraph_runner().demo(bundle=args.bundle, snrs=args.snr, channel=args.channel,
+                             num_images=args.images, out_dir=args.out_dir)
+
+
+def cmd_bench(args) -> None:
+    if args.what == "flowgraph":
+        result = _flowgraph_runner().bench_flowgraph(args.bundle, num_images=args.images)
+        print(json.dumps(result, indent=2))
+
+
+def cmd_info(args) -> None:
+    from ..bundle import read_card
+
+    print(json.dumps(read_card(args.bundle), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="semcom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a method from a YAML config")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="turn a run folder into a bundle")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--samples", type=int, default=2000, help="test images for the card's metrics")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("eval", help="evaluate a bundle over a channel and SNRs")
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.add_argument("--channel", default="awgn")
+    p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
+    p.add_argument("--csi", default="perfect", choices=["perfect", "ls"])
+    p.add_argument("--pilots", type=int, default=4)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--out", default=None, help="JSON-lines file to append records to")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("plot", help="plot PSNR and accuracy against SNR from records")
+    p.add_argument("records")
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("demo", help="run the GNU Radio loopback flowgraph at several SNRs")
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
+    p.add_argument("--channel", default="awgn")
+    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--out-dir", default="results/demo")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures")
+    p.add_argument("what", choices=["flowgraph"])
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.add_argument("--images", type=int, default=2000)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("info", help="print a bundle's card")
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    from ..bundle import BundleError
+    from ..config import ConfigError
+    from ..data import DatasetError
+
+    try:
+        args.func(args)
+    except (BundleError, ConfigError, DatasetError, FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"semcom {args.command}: error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

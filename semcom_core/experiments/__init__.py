@@ -1,0 +1,1 @@
+"""Sweeps, result records (JSON lines), tables and plots."""

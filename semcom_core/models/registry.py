@@ -1,0 +1,23 @@
+"""Rebuild a network from its name and config dict (as stored in a bundle card)."""
+
+from torch import nn
+
+from .jscc import JSCCDecoder, JSCCEncoder
+from .resnet import ResNetCifar
+
+_BUILDERS = {
+    "jscc_encoder": lambda cfg: JSCCEncoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
+    "jscc_decoder": lambda cfg: JSCCDecoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
+    "resnet_cifar": lambda cfg: ResNetCifar(cfg.get("depth", 20), cfg["in_channels"], cfg.get("num_classes", 10)),
+}
+
+
+def build_model(spec: dict) -> nn.Module:
+    """spec = {"arch": name, **config}; raises ValueError for an unknown architecture."""
+    arch = spec.get("arch")
+    if arch not in _BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(_BUILDERS)}")
+    try:
+        return _BUILDERS[arch](spec)
+    except KeyError as err:
+        raise ValueError(f"architecture {arch!r} config lacks {err}") from err

@@ -1,0 +1,101 @@
+"""Training runs: the downstream classifier, then the method, from one YAML config.
+
+A run folder holds `run.json` (resolved config, specs, metrics, the command), the weights as
+safetensors (`classifier.safetensors`, `transceiver.safetensors`), Lightning checkpoints and CSV logs.
+`semcom export` turns a run folder into a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Subset
+
+from .data import load_dataset
+from .methods import METHODS, ClassifierModule
+
+
+def _split(cfg: dict):
+    ds_cfg = cfg["dataset"]
+    full = load_dataset(ds_cfg["name"], "train", root=ds_cfg["root"])
+    order = torch.randperm(len(full), generator=torch.Generator().manual_seed(cfg["seed"])).tolist()
+    val_size = min(int(ds_cfg["val_size"]), len(full) // 5)
+    return full, Subset(full, order[val_size:]), Subset(full, order[:val_size])
+
+
+def _loaders(train, val, batch_size: int, workers: int):
+    return (DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers),
+            DataLoader(val, batch_size=512, num_workers=workers))
+
+
+def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int) -> L.Trainer:
+    t = cfg["trainer"]
+    return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
+                     precision=t["precision"], limit_train_batches=t["limit_train_batches"],
+                     default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name=name),
+                     enable_model_summary=False, log_every_n_steps=20)
+
+
+def state_to_file(module: torch.nn.Module, path: Path) -> None:
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
+
+
+def train_classifier(cfg: dict, full, train, val, out_dir: Path) -> tuple[torch.nn.Module, dict, dict]:
+    c = cfg["classifier"]
+    spec = {"arch": c["arch"], "depth": c["depth"], "in_channels": full.image_shape[0],
+            "num_classes": len(full.classes)}
+    module = ClassifierModule(spec, lr=c["lr"], max_epochs=c["max_epochs"], augment=c["augment"])
+    if c["checkpoint"]:
+        module.net.load_state_dict(load_file(str(c["checkpoint"])))
+        print(f"train: classifier loaded from {c['checkpoint']}")
+    else:
+        print(f"train: classifier {c['arch']}-{c['depth']} for {c['max_epochs']} epochs")
+        train_dl, val_dl = _loaders(train, val, c["batch_size"], cfg["trainer"]["num_workers"])
+        _trainer(cfg, out_dir, "classifier", c["max_epochs"]).fit(module, train_dl, val_dl)
+    module.eval()
+    val_dl = DataLoader(val, batch_size=512)
+    with torch.no_grad():
+        correct = sum((module.net(x).argmax(1) == y).sum().item() for x, y in val_dl)
+    return module.net, spec, {"classifier_val_accuracy": correct / len(val)}
+
+
+def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
+    """Train the classifier (unless given) and the method; write the run folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg["method"] not in METHODS:
+        raise ValueError(f"unknown method {cfg['method']!r}; known: {', '.join(METHODS)}")
+    L.seed_everything(cfg["seed"], workers=True)
+    started = time.time()
+    full, train, val = _split(cfg)
+    classifier, classifier_spec, metrics = train_classifier(cfg, full, train, val, out_dir)
+    state_to_file(classifier, out_dir / "classifier.safetensors")
+
+    method = METHODS[cfg["method"]](
+        image_shape=full.image_shape, ratio=cfg["ratio"], width=cfg["model"]["width"], q=cfg["quant_bits"],
+        channel=dict(cfg["channel"]), train_snr_db=cfg["train_snr_db"], val_snr_db=cfg["val_snr_db"],
+        lr=cfg["optimizer"]["lr"], step_epochs=cfg["optimizer"]["step_epochs"], gamma=cfg["optimizer"]["gamma"])
+    t = cfg["trainer"]
+    print(f"train: {cfg['method']} k={method.transceiver.k} (k/n={cfg['ratio']:.4f}) for {t['max_epochs']} epochs")
+    train_dl, val_dl = _loaders(train, val, t["batch_size"], t["num_workers"])
+    trainer = _trainer(cfg, out_dir, cfg["method"], t["max_epochs"])
+    trainer.fit(method, train_dl, val_dl)
+    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
+    state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
+
+    run = {"config": cfg, "method": cfg["method"], "k": method.transceiver.k,
+           "encoder_spec": method.transceiver.encoder_spec, "decoder_spec": method.transceiver.decoder_spec,
+           "classifier_spec": classifier_spec, "image_shape": list(full.image_shape),
+           "metrics": metrics, "train_seconds": round(time.time() - started, 1),
+           "command": command or " ".join(shlex.quote(a) for a in ["semcom", *sys.argv[1:]])}
+    (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    print(f"train: done in {run['train_seconds']} s; run folder {out_dir}")
+    return out_dir
