@@ -60,24 +60,13 @@ def test_flowgraph_compiles_and_imports(grc, tmp_path):
     assert issubclass(cls, gr.top_block)
 
 
-def _direct(bundle_path, ds, n, snr_db, seed=1234):
-    """The loopback chain computed with semcom_core directly: per-image PSNR and accuracy."""
-    import torch
-
+def _semcom_eval(bundle_path, n, snr_db, seed=1234):
+    """The same point computed by `semcom eval` (evaluate_bundle on the first n test images)."""
     from semcom_core.bundle import load_bundle
-    from semcom_core.channels import make_channel
-    from semcom_core.metrics import psnr
-    from semcom_core.symbols import SymbolCodec
+    from semcom_core.experiments.evaluate import evaluate_bundle
 
-    b = load_bundle(bundle_path)
-    codec = SymbolCodec(None)            # quant_bits = 0 in the flowgraph
-    ch = make_channel("awgn", generator=torch.Generator().manual_seed(seed))
-    x, labels = ds.batch(range(n))
-    with torch.no_grad():
-        s, side = codec.to_symbols(b.encode(x))
-        x_hat = b.decode(codec.from_symbols(ch(s, snr_db), side))
-        pred = b.classify(x_hat).argmax(1)
-    return psnr(x, x_hat).double().numpy(), float((pred == labels).double().mean())
+    (record,) = evaluate_bundle(load_bundle(bundle_path), "awgn", [snr_db], samples=n, seed=seed, progress=False)
+    return record
 
 
 @needs_grcc
@@ -90,9 +79,10 @@ def test_loopback_agrees_with_semcom_core(bundle, test_images, tmp_path):
     assert summary["complete"], summary
     assert summary["count"] == n and summary["dropped_tx"] == 0 and summary["dropped_rx"] == 0
 
-    per_image, acc_direct = _direct(bundle, test_images, n, snr_db)
-    spread = 3 * per_image.std(ddof=1) / math.sqrt(n) + 0.1
-    assert abs(summary["psnr"] - per_image.mean()) < spread, (summary["psnr"], per_image.mean(), spread)
+    reference = _semcom_eval(bundle, n, snr_db)
+    acc_direct = reference["accuracy"]
+    spread = 3 * reference["psnr_std"] / math.sqrt(n) + 0.1
+    assert abs(summary["psnr"] - reference["psnr"]) < spread, (summary["psnr"], reference["psnr"], spread)
 
     acc = summary["accuracy"]
     assert 0.0 <= acc <= 1.0

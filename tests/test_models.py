@@ -21,7 +21,7 @@ def test_encoder_output_matches_ratio(shape, ratio, k):
     assert z.shape == (2, 2 * k)
     x_hat = dec(z)
     assert x_hat.shape == (2, *shape)
-    assert 0 <= float(x_hat.min()) and float(x_hat.max()) <= 1  # sigmoid output
+    assert 0 <= float(x_hat.detach().min()) and float(x_hat.detach().max()) <= 1  # sigmoid output
 
 
 def test_geometry_rejects_bad_input():

@@ -301,3 +301,16 @@ def set_min_output_buffer_quietly(block, items: int) -> None:
     finally:
         if level is not None:
             logger.set_level(level)
+
+
+def use_torch_threads(threads: int) -> None:
+    """Set torch's intra-op threads for the calling thread (a block's scheduler thread).
+
+    GNU Radio already runs every block in a thread of its own, so one torch
+    thread per block avoids oversubscribing the cores. 0 leaves torch's default.
+    """
+    if threads and threads > 0:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(int(threads))

@@ -35,13 +35,16 @@ class jscc_rx(gr.basic_block):
         quant_bits: as for ``jscc_tx`` (0 analog, q > 0 q-bit quantiser, -1 the bundle's).
         max_batch: frames decoded in one forward pass.
         len_tag_key: name of the frame length tag.
+        torch_threads: torch intra-op threads of this block's thread (GNU Radio
+            runs blocks in parallel already); 0 keeps torch's default.
 
     Frames of the wrong length, with NaN/inf symbols or with missing or
     contradictory ``z_min``/``z_max`` side information are dropped and
     counted (``dropped()``, ``drop_reasons()``), each reason logged once.
     """
 
-    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len"):
+    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len",
+                 torch_threads=1):
         gr.basic_block.__init__(self, name="semcom_jscc_rx", in_sig=[np.complex64], out_sig=None)
         self.bundle = common.load_bundle(bundle_path)
         self.codec = common.make_codec(self.bundle, quant_bits)
@@ -49,6 +52,7 @@ class jscc_rx(gr.basic_block):
         self.k = int(self.bundle.k)
         self.image_shape = tuple(int(x) for x in self.bundle.image_shape)
         self.max_batch = max(1, int(max_batch))
+        self.torch_threads = int(torch_threads)
         self._len_key_name = str(len_tag_key)
         self._len_key = pmt.intern(self._len_key_name)
         self._log = common.OnceLog(f"semcom_jscc_rx{self.unique_id()}")
@@ -113,6 +117,7 @@ class jscc_rx(gr.basic_block):
     def _decode(self, rows: np.ndarray, side):
         import torch
 
+        common.use_torch_threads(self.torch_threads)
         with torch.no_grad():
             y = torch.from_numpy(rows)
             side_t = {}

@@ -34,13 +34,16 @@ class jscc_tx(gr.sync_block):
             2^(2q)-QAM mapper (``SymbolCodec(q)``); -1 the bundle's own setting.
         max_batch: images encoded in one forward pass.
         len_tag_key: name of the frame length tag.
+        torch_threads: torch intra-op threads of this block's thread (GNU Radio
+            runs blocks in parallel already); 0 keeps torch's default.
 
     The message handler only queues PDUs; ``work()`` encodes everything queued
     (up to ``max_batch``) at once. PDUs of the wrong size or with non-finite
     values are dropped and counted (``dropped()``), each reason logged once.
     """
 
-    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len"):
+    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len",
+                 torch_threads=1):
         gr.sync_block.__init__(self, name="semcom_jscc_tx", in_sig=None, out_sig=[np.complex64])
         self.bundle = common.load_bundle(bundle_path)
         self.codec = common.make_codec(self.bundle, quant_bits)
@@ -48,6 +51,7 @@ class jscc_tx(gr.sync_block):
         self.image_shape = tuple(int(x) for x in self.bundle.image_shape)
         self.n = int(np.prod(self.image_shape))
         self.max_batch = max(1, int(max_batch))
+        self.torch_threads = int(torch_threads)
         self._len_key = pmt.intern(str(len_tag_key))
         self._keys = {name: pmt.intern(name) for name in common.FRAME_TAG_KEYS}
         self._log = common.OnceLog(f"semcom_jscc_tx{self.unique_id()}")
@@ -112,6 +116,7 @@ class jscc_tx(gr.sync_block):
     def _encode(self, images: np.ndarray):
         import torch
 
+        common.use_torch_threads(self.torch_threads)
         with torch.no_grad():
             z = self.bundle.encode(torch.from_numpy(images))
             s, side = self.codec.to_symbols(z)

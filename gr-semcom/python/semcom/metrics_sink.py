@@ -17,6 +17,7 @@ from gnuradio import gr
 from . import common
 
 _BATCH = 64
+_SSIM_BACKLOG = 4096
 
 
 class metrics_sink(gr.basic_block):
@@ -26,7 +27,9 @@ class metrics_sink(gr.basic_block):
     and ``rx`` (received PDUs from ``jscc_rx``, whose metadata has ``index``
     and ``pred``). PDUs are matched by ``index`` in whichever order they come
     (both sides are buffered). For every pair it computes PSNR and SSIM with
-    ``semcom_core.metrics`` and whether ``pred`` equals the label.
+    ``semcom_core.metrics`` and whether ``pred`` equals the label. PSNR is
+    computed in batches as pairs come in; SSIM, the costlier one, when a
+    summary is asked for (at ``done()``, ``stop()`` or ``summary()``).
 
     Args:
         bundle_path: bundle whose card provides method, dataset and bandwidth
@@ -64,7 +67,8 @@ class metrics_sink(gr.basic_block):
         self._done = threading.Event()
         self._ref: dict = {}          # index -> (image, label)
         self._rx: dict = {}           # index -> (image, pred, label, snr)
-        self._pairs: list = []        # matched, not yet scored: (ref, rx image, pred, label)
+        self._pairs: list = []        # matched, PSNR not computed yet: (ref, rx, shape)
+        self._ssim_pending: list = [] # PSNR computed, SSIM not yet (computed when a summary is asked for)
         self._psnr: list = []
         self._ssim: list = []
         self._correct = 0
@@ -91,12 +95,14 @@ class metrics_sink(gr.basic_block):
         return meta, data
 
     def _handle_ref(self, msg):
+        common.use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
         try:
             self._on_ref(msg)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
             self._log.problem("ref message failed", repr(err))
 
     def _handle_rx(self, msg):
+        common.use_torch_threads(1)
         try:
             self._on_rx(msg)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
@@ -146,29 +152,41 @@ class metrics_sink(gr.basic_block):
             self._snr_seen.append(float(snr))
         self._count += 1
         if len(self._pairs) >= _BATCH:
-            self._score()
+            # SSIM waits for summary() (after done()), unless memory asks for it sooner
+            self._score(with_ssim=len(self._ssim_pending) >= _SSIM_BACKLOG)
 
-    def _score(self):
-        """Score the pending pairs in one batch (lock held)."""
-        if not self._pairs:
-            return
+    @staticmethod
+    def _batches(pairs):
+        """Group (ref, rx, shape) pairs by image shape; yields (x, y) tensors [B, C, H, W]."""
         import torch
-        from semcom_core.metrics import psnr, ssim
 
         groups: dict = {}
-        for ref, rx, shape in self._pairs:
+        for ref, rx, shape in pairs:
             groups.setdefault((ref.size, tuple(shape) if shape else None), []).append((ref, rx))
-        self._pairs = []
-        for (size, shape), pairs in groups.items():
+        for (size, shape), group in groups.items():
             if shape is None or int(np.prod(shape)) != size:
                 shape = (1, 1, size)
-            x = torch.from_numpy(np.stack([p[0] for p in pairs]).reshape((len(pairs),) + tuple(shape)))
-            y = torch.from_numpy(np.stack([p[1] for p in pairs]).reshape((len(pairs),) + tuple(shape)))
-            self._psnr.extend(psnr(x, y).tolist())
-            try:
-                self._ssim.extend(ssim(x, y).tolist())
-            except Exception as err:  # noqa: BLE001 - e.g. images smaller than the SSIM window
-                self._log.problem("ssim unavailable", repr(err))
+            x = torch.from_numpy(np.stack([p[0] for p in group]).reshape((len(group),) + tuple(shape)))
+            y = torch.from_numpy(np.stack([p[1] for p in group]).reshape((len(group),) + tuple(shape)))
+            yield x, y
+
+    def _score(self, with_ssim=False):
+        """PSNR of the pending pairs in one batch; SSIM (costlier) only when asked. Lock held."""
+        from semcom_core.metrics import psnr, ssim
+
+        if self._pairs:
+            for x, y in self._batches(self._pairs):
+                self._psnr.extend(psnr(x, y).tolist())
+            self._ssim_pending.extend(self._pairs)
+            self._pairs = []
+        if with_ssim and self._ssim_pending:
+            pending, self._ssim_pending = self._ssim_pending, []
+            for lo in range(0, len(pending), 256):
+                for x, y in self._batches(pending[lo: lo + 256]):
+                    try:
+                        self._ssim.extend(ssim(x, y).tolist())
+                    except Exception as err:  # noqa: BLE001 - e.g. images smaller than the SSIM window
+                        self._log.problem("ssim unavailable", repr(err))
 
     def _after(self):
         if self.num_images and self._count >= self.num_images and not self._done.is_set():
@@ -200,7 +218,7 @@ class metrics_sink(gr.basic_block):
 
     def summary(self) -> dict:
         with self._lock:
-            self._score()
+            self._score(with_ssim=True)
             p = np.asarray(self._psnr, dtype=np.float64)
             s = np.asarray(self._ssim, dtype=np.float64)
             snr = self._snr_param
