@@ -105,11 +105,17 @@ def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifi
     if classifier is not None:
         tensors |= _state("classifier", classifier)
     save_file(tensors, str(path / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
-    (path / CARD).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    write_card(path, full)
     return path
 
 
-def _load_part(module: nn.Module, tensors: dict, prefix: str, path: Path) -> None:
+def write_card(path: str | Path, card: dict) -> None:
+    """(Re)write a bundle's card.json, e.g. to record metrics measured after export."""
+    (Path(path) / CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+
+
+def load_part(module: nn.Module, tensors: dict, prefix: str, path: Path) -> None:
+    """Load the `prefix.*` tensors into `module`, strictly; BundleError naming `path` on mismatch."""
     part = {name[len(prefix) + 1:]: t for name, t in tensors.items() if name.startswith(prefix + ".")}
     try:
         module.load_state_dict(part, strict=True)
@@ -153,10 +159,10 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"bundle {path} has no {WEIGHTS}") from err
     except (SafetensorError, OSError, ValueError) as err:
         raise BundleError(f"bundle {path}: {WEIGHTS} is corrupt ({err})") from err
-    _load_part(transceiver.encoder, tensors, "encoder", path)
-    _load_part(transceiver.decoder, tensors, "decoder", path)
+    load_part(transceiver.encoder, tensors, "encoder", path)
+    load_part(transceiver.decoder, tensors, "decoder", path)
     if classifier is not None:
-        _load_part(classifier, tensors, "classifier", path)
+        load_part(classifier, tensors, "classifier", path)
         classifier.eval()
     transceiver.eval()
     return Bundle(path=path, card=card, transceiver=transceiver, classifier=classifier)

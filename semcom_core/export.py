@@ -7,7 +7,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from .bundle import BundleError, load_bundle, save_bundle
+from .bundle import load_bundle, load_part, save_bundle, write_card
 from .experiments.evaluate import evaluate_bundle
 from .methods.transceiver import Transceiver
 from .models import build_model
@@ -23,12 +23,8 @@ def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.
     cfg = run["config"]
     transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], cfg["quant_bits"])
     state = load_file(str(run_dir / "transceiver.safetensors"))
-    for part in (transceiver.encoder, transceiver.decoder):
-        prefix = "encoder." if part is transceiver.encoder else "decoder."
-        try:
-            part.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        except RuntimeError as err:
-            raise BundleError(f"{run_dir}: transceiver weights do not match run.json ({err})") from err
+    load_part(transceiver.encoder, state, "encoder", run_dir)
+    load_part(transceiver.decoder, state, "decoder", run_dir)
     classifier = build_model(run["classifier_spec"])
     classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
     card = {"method": run["method"],
@@ -36,13 +32,13 @@ def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.
                         "split_for_metrics": "test"},
             "channel": cfg["channel"], "train_snr_db": cfg["train_snr_db"],
             "training": {"config": cfg, "train_seconds": run["train_seconds"], "val_metrics": run["metrics"]},
-            "command": f"{run['command']} && {command}", "metrics": {}}
+            "command": f"{run['command']} && {command}"}
     save_bundle(out, transceiver, card, classifier, run["classifier_spec"])
     # Measure on the test split with the bundle exactly as users will load it.
     bundle = load_bundle(out)
     records = evaluate_bundle(bundle, cfg["channel"]["name"], list(card_snrs), samples=samples, progress=False)
-    card["metrics"] = {"samples": samples, "clean_accuracy": records[0]["clean_accuracy"],
+    bundle.card["metrics"] = {"samples": samples, "clean_accuracy": records[0]["clean_accuracy"],
                        "channel": cfg["channel"]["name"],
                        "points": [{k: r[k] for k in ("snr_db", "psnr", "ssim", "accuracy")} for r in records]}
-    save_bundle(out, transceiver, card, classifier, run["classifier_spec"])
+    write_card(out, bundle.card)
     return Path(out)

@@ -35,16 +35,6 @@ def bundle(tmp_path_factory) -> str:
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "untrained"))
 
 
-@pytest.fixture(scope="module")
-def test_images():
-    from semcom_core.data import DatasetError, load_dataset
-
-    try:
-        return load_dataset("fashion-mnist", split="test")
-    except DatasetError as err:
-        pytest.skip(f"Fashion-MNIST not available: {err}")
-
-
 def test_there_are_flowgraphs():
     assert any(p.name == "semantic_loopback.grc" for p in FLOWGRAPHS)
 
@@ -71,7 +61,7 @@ def _semcom_eval(bundle_path, n, snr_db, seed=1234):
 
 @needs_grcc
 @pytest.mark.slow
-def test_loopback_agrees_with_semcom_core(bundle, test_images, tmp_path):
+def test_loopback_agrees_with_semcom_core(bundle, tmp_path):
     n, snr_db = 200, 10.0
     out_path = tmp_path / "records.jsonl"
     summary = flowgraph_runner.run_loopback(bundle, snr_db=snr_db, channel="awgn", num_images=n,

@@ -324,7 +324,7 @@ def bench_flowgraph(bundle, num_images=1000, max_batch=64, snr_db=10.0, channel=
 
     Both process the same ``num_images`` test images with the same batch
     size; the bare loop runs encode -> symbol codec -> channel -> decode ->
-    classify in one thread (the flowgraph also scores PSNR/SSIM in its
+    classify batch after batch (the flowgraph also scores PSNR in its
     metrics sink). The bare loop is timed with torch's default number of
     threads and with one thread, and the faster counts: on a busy machine
     torch's OpenMP threads can slow each other down several times over.
