@@ -20,8 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import __version__
-from .methods.deepjscc import transceiver_specs
-from .methods.transceiver import Transceiver
+from .methods.transceiver import Transceiver, transceiver_specs
 from .models import build_model
 
 BUNDLE_FORMAT = "semcom-bundle/1"
@@ -142,9 +141,12 @@ def read_card(path: str | Path) -> dict:
     return card
 
 
-def load_bundle(path: str | Path) -> Bundle:
+def load_bundle(path: str | Path, method: str | None = None) -> Bundle:
+    """Load a bundle; with `method`, refuse a bundle made by another method (BundleError)."""
     path = Path(path)
     card = read_card(path)
+    if method is not None and card["method"] != method:
+        raise BundleError(f"bundle {path} holds a {card['method']!r} transceiver, not {method!r}")
     arch = card["architecture"]
     try:
         transceiver = Transceiver(arch["encoder"], arch["decoder"], int(card["k"]), card["q"])

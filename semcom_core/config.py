@@ -15,7 +15,7 @@ import yaml
 DEFAULTS = {
     "method": "deepjscc",
     "seed": 0,
-    "dataset": {"name": "fashion-mnist", "root": None, "val_size": 5000},
+    "dataset": {"name": "fashion-mnist", "root": None, "val_size": 5000, "train_size": None},
     "ratio": "1/12",
     "quant_bits": None,
     "model": {"width": 64},
@@ -23,9 +23,19 @@ DEFAULTS = {
     "train_snr_db": [0.0, 20.0],
     "val_snr_db": 10.0,
     "optimizer": {"lr": 1.0e-3, "step_epochs": 50, "gamma": 0.5},
+    # Method losses (the values a method does not use are ignored). alpha/alpha2 take a number in
+    # [0, 1] or "ratio" (= k/n). tau: contrastive temperature. proj_*: projection head sizes.
+    # beta, update_every: SemRE's soft update (eq. 14) and its interval in epochs.
+    # denominator: SemRE's eq. 13 sums over the other classes' views ("negatives") or all ("all").
+    # rec_reduction: eq. 9 per image as a mean over its n values ("mean", as written) or a sum ("sum").
+    "loss": {"alpha": "ratio", "alpha2": "ratio", "tau": 0.1, "proj_hidden": 128, "proj_dim": 32,
+             "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean"},
+    # SemCC's second stage (eq. 11); epochs 0 leaves it out (the "w/o FT" ablation).
+    "finetune": {"epochs": 0, "lr": 1.0e-4, "step_epochs": 50, "gamma": 0.5},
     "trainer": {"max_epochs": 200, "batch_size": 128, "limit_train_batches": None,
-                "accelerator": "auto", "devices": "auto", "precision": "32-true", "num_workers": 0},
-    "classifier": {"arch": "resnet_cifar", "depth": 20, "checkpoint": None, "max_epochs": 30,
+                "accelerator": "auto", "devices": "auto", "precision": "32-true", "num_workers": 0,
+                "progress_bar": True},
+    "classifier": {"arch": "resnet_cifar", "depth": 20, "width": None, "checkpoint": None, "max_epochs": 30,
                    "lr": 1.0e-3, "batch_size": 128, "augment": True},
     "eval": {"snr_db": [0, 5, 10, 15, 20], "samples": 2000},
 }
@@ -78,4 +88,44 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
     if lo > hi:
         raise ConfigError(f"train_snr_db range [{lo}, {hi}] is reversed")
     cfg["train_snr_db"] = [float(lo), float(hi)]
+    validate(cfg)
     return cfg
+
+
+def validate(cfg: dict) -> None:
+    """Catch what would otherwise fail (or silently mislead) after training has started."""
+    from .data import dataset_info
+    from .methods import METHODS
+    from .methods.base import resolve_alpha
+
+    if cfg["method"] not in METHODS:
+        raise ConfigError(f"unknown method {cfg['method']!r}; known: {', '.join(METHODS)}")
+    try:
+        info = dataset_info(cfg["dataset"]["name"])
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    c, h, w = info["image_shape"]
+    n = c * h * w
+    if round(cfg["ratio"] * n) < 1:
+        raise ConfigError(f"bandwidth ratio {cfg['ratio']:.3g} leaves no channel use for {n}-value "
+                          f"{cfg['dataset']['name']} images (k = ratio * n rounds to 0)")
+    from .channels import CHANNEL_NAMES
+
+    if cfg["channel"]["name"] not in CHANNEL_NAMES:
+        raise ConfigError(f"unknown channel {cfg['channel']['name']!r}; known: {', '.join(CHANNEL_NAMES)}")
+    loss = cfg["loss"]
+    for key in ("alpha", "alpha2"):
+        try:
+            resolve_alpha(loss[key], cfg["ratio"])
+        except ValueError as err:
+            raise ConfigError(f"loss.{key}: {err}") from err
+    if float(loss["tau"]) <= 0:
+        raise ConfigError(f"loss.tau must be > 0, got {loss['tau']}")
+    if not 0.0 <= float(loss["beta"]) <= 1.0:
+        raise ConfigError(f"loss.beta must be in [0, 1], got {loss['beta']}")
+    if loss["denominator"] not in ("negatives", "all"):
+        raise ConfigError(f"loss.denominator must be 'negatives' or 'all', got {loss['denominator']!r}")
+    if loss["rec_reduction"] not in ("mean", "sum"):
+        raise ConfigError(f"loss.rec_reduction must be 'mean' or 'sum', got {loss['rec_reduction']!r}")
+    if int(cfg["trainer"]["max_epochs"]) + int(cfg["finetune"]["epochs"]) <= 0:
+        raise ConfigError("nothing to train: trainer.max_epochs and finetune.epochs are both 0")

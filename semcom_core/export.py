@@ -13,20 +13,40 @@ from .methods.transceiver import Transceiver
 from .models import build_model
 
 
-def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
-               samples: int = 2000) -> Path:
+def read_run(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     try:
-        run = json.loads((run_dir / "run.json").read_text())
+        return json.loads((run_dir / "run.json").read_text())
     except FileNotFoundError as err:
         raise FileNotFoundError(f"{run_dir} is not a finished training run (no run.json)") from err
-    cfg = run["config"]
-    transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], cfg["quant_bits"])
-    state = load_file(str(run_dir / "transceiver.safetensors"))
+
+
+def load_run(run_dir: str | Path, stage: str | None = None, method: str | None = None):
+    """(run, transceiver, classifier) of a finished run, in eval mode; `stage` picks the weights saved
+    after that stage (e.g. SemCC's "pretrain"), `method` insists on the run's method."""
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    if method is not None and run["method"] != method:
+        raise ValueError(f"{run_dir} holds a {run['method']!r} run, not {method!r}")
+    transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], run["config"]["quant_bits"])
+    last_stage = run["stages"][-1]["name"] if run.get("stages") else None
+    final = stage is None or stage == last_stage
+    weights = run_dir / ("transceiver.safetensors" if final else f"transceiver.{stage}.safetensors")
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {weights.name} (stages run: "
+                                f"{', '.join(s['name'] for s in run.get('stages', [])) or 'unknown'})")
+    state = load_file(str(weights))
     load_part(transceiver.encoder, state, "encoder", run_dir)
     load_part(transceiver.decoder, state, "decoder", run_dir)
     classifier = build_model(run["classifier_spec"])
     classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
+    return run, transceiver.eval(), classifier.eval()
+
+
+def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
+               samples: int = 2000) -> Path:
+    run, transceiver, classifier = load_run(run_dir)
+    cfg = run["config"]
     card = {"method": run["method"],
             "dataset": {"name": cfg["dataset"]["name"], "normalisation": "pixel / 255, range [0, 1]",
                         "split_for_metrics": "test"},
@@ -36,7 +56,8 @@ def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.
     save_bundle(out, transceiver, card, classifier, run["classifier_spec"])
     # Measure on the test split with the bundle exactly as users will load it.
     bundle = load_bundle(out)
-    records = evaluate_bundle(bundle, cfg["channel"]["name"], list(card_snrs), samples=samples, progress=False)
+    snrs = sorted({*map(float, card_snrs), *map(float, cfg["train_snr_db"])})
+    records = evaluate_bundle(bundle, cfg["channel"]["name"], snrs, samples=samples, progress=False)
     bundle.card["metrics"] = {"samples": samples, "clean_accuracy": records[0]["clean_accuracy"],
                        "channel": cfg["channel"]["name"],
                        "points": [{k: r[k] for k in ("snr_db", "psnr", "ssim", "accuracy")} for r in records]}

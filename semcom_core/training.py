@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Subset
 
-from .data import load_dataset
+from .data import dataset_info, load_dataset
 from .methods import METHODS, ClassifierModule
 
 
@@ -28,7 +28,10 @@ def _split(cfg: dict):
     full = load_dataset(ds_cfg["name"], "train", root=ds_cfg["root"])
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(cfg["seed"])).tolist()
     val_size = min(int(ds_cfg["val_size"]), len(full) // 5)
-    return full, Subset(full, order[val_size:]), Subset(full, order[:val_size])
+    train_order = order[val_size:]
+    if ds_cfg.get("train_size"):
+        train_order = train_order[:int(ds_cfg["train_size"])]
+    return full, Subset(full, train_order), Subset(full, order[:val_size])
 
 
 def _loaders(train, val, batch_size: int, workers: int):
@@ -41,23 +44,37 @@ def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int) -> L.Trainer:
     return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
                      precision=t["precision"], limit_train_batches=t["limit_train_batches"],
                      default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name=name),
-                     enable_model_summary=False, log_every_n_steps=20)
+                     enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=20,
+                     enable_progress_bar=bool(t["progress_bar"]))
 
 
 def state_to_file(module: torch.nn.Module, path: Path) -> None:
     save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
+def classifier_spec(cfg: dict, image_shape, num_classes: int) -> dict:
+    c = cfg["classifier"]
+    spec = {"arch": c["arch"], "in_channels": image_shape[0], "num_classes": num_classes}
+    if c["arch"] == "resnet_cifar":
+        spec["depth"] = c["depth"]
+    if c.get("width") is not None:
+        spec["width"] = c["width"]
+    return spec
+
+
 def train_classifier(cfg: dict, full, train, val, out_dir: Path) -> tuple[torch.nn.Module, dict, dict]:
     c = cfg["classifier"]
-    spec = {"arch": c["arch"], "depth": c["depth"], "in_channels": full.image_shape[0],
-            "num_classes": len(full.classes)}
+    spec = classifier_spec(cfg, full.image_shape, len(full.classes))
     module = ClassifierModule(spec, lr=c["lr"], max_epochs=c["max_epochs"], augment=c["augment"])
     if c["checkpoint"]:
-        module.net.load_state_dict(load_file(str(c["checkpoint"])))
+        try:
+            module.net.load_state_dict(load_file(str(c["checkpoint"])))
+        except (FileNotFoundError, RuntimeError) as err:
+            raise ValueError(f"classifier checkpoint {c['checkpoint']} does not fit a {c['arch']} "
+                             f"classifier ({str(err).splitlines()[0]})") from err
         print(f"train: classifier loaded from {c['checkpoint']}")
     else:
-        print(f"train: classifier {c['arch']}-{c['depth']} for {c['max_epochs']} epochs")
+        print(f"train: classifier {c['arch']} for {c['max_epochs']} epochs")
         train_dl, val_dl = _loaders(train, val, c["batch_size"], cfg["trainer"]["num_workers"])
         _trainer(cfg, out_dir, "classifier", c["max_epochs"]).fit(module, train_dl, val_dl)
     module.eval()
@@ -67,33 +84,50 @@ def train_classifier(cfg: dict, full, train, val, out_dir: Path) -> tuple[torch.
     return module.net, spec, {"classifier_val_accuracy": correct / len(val)}
 
 
-def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
-    """Train the classifier (unless given) and the method; write the run folder."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def build_method(cfg: dict, image_shape):
+    """The method's LightningModule from a config (raises before any data is read)."""
     if cfg["method"] not in METHODS:
         raise ValueError(f"unknown method {cfg['method']!r}; known: {', '.join(METHODS)}")
-    L.seed_everything(cfg["seed"], workers=True)
-    started = time.time()
-    full, train, val = _split(cfg)
-    classifier, classifier_spec, metrics = train_classifier(cfg, full, train, val, out_dir)
-    state_to_file(classifier, out_dir / "classifier.safetensors")
-
-    method = METHODS[cfg["method"]](
-        image_shape=full.image_shape, ratio=cfg["ratio"], width=cfg["model"]["width"], q=cfg["quant_bits"],
+    o = cfg["optimizer"]
+    return METHODS[cfg["method"]](
+        image_shape=tuple(image_shape), ratio=cfg["ratio"], width=cfg["model"]["width"], q=cfg["quant_bits"],
         channel=dict(cfg["channel"]), train_snr_db=cfg["train_snr_db"], val_snr_db=cfg["val_snr_db"],
-        lr=cfg["optimizer"]["lr"], step_epochs=cfg["optimizer"]["step_epochs"], gamma=cfg["optimizer"]["gamma"])
+        lr=o["lr"], step_epochs=o["step_epochs"], gamma=o["gamma"], epochs=cfg["trainer"]["max_epochs"],
+        loss=dict(cfg["loss"]), finetune=dict(cfg["finetune"]))
+
+
+def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
+    """Train the classifier (unless given) and the method, stage by stage; write the run folder."""
+    out_dir = Path(out_dir)
+    started = time.time()
+    L.seed_everything(cfg["seed"], workers=True)
+    method = build_method(cfg, dataset_info(cfg["dataset"]["name"])["image_shape"])  # fails before any training
+    full, train, val = _split(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classifier, spec, metrics = train_classifier(cfg, full, train, val, out_dir)
+    state_to_file(classifier, out_dir / "classifier.safetensors")
+    method.attach_downstream(classifier)
+
     t = cfg["trainer"]
-    print(f"train: {cfg['method']} k={method.transceiver.k} (k/n={cfg['ratio']:.4f}) for {t['max_epochs']} epochs")
     train_dl, val_dl = _loaders(train, val, t["batch_size"], t["num_workers"])
-    trainer = _trainer(cfg, out_dir, cfg["method"], t["max_epochs"])
-    trainer.fit(method, train_dl, val_dl)
-    metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
+    stages = []
+    plan = method.stages()
+    for number, stage in enumerate(plan, 1):
+        method.stage = stage.name
+        print(f"train: {cfg['method']} stage {stage.name}: k={method.transceiver.k} (k/n={cfg['ratio']:.4f}), "
+              f"{stage.epochs} epochs at lr {stage.lr:g}")
+        trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs)
+        trainer.fit(method, train_dl, val_dl)
+        if number < len(plan):  # weights after an intermediate stage (SemCC's "w/o FT" ablation)
+            state_to_file(method.transceiver, out_dir / f"transceiver.{stage.name}.safetensors")
+        stage_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        stages.append({"name": stage.name, "epochs": stage.epochs, "lr": stage.lr, "val_metrics": stage_metrics})
+        metrics.update(stage_metrics)
     state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
 
     run = {"config": cfg, "method": cfg["method"], "k": method.transceiver.k,
            "encoder_spec": method.transceiver.encoder_spec, "decoder_spec": method.transceiver.decoder_spec,
-           "classifier_spec": classifier_spec, "image_shape": list(full.image_shape),
+           "classifier_spec": spec, "image_shape": list(full.image_shape), "stages": stages,
            "metrics": metrics, "train_seconds": round(time.time() - started, 1),
            "command": command or " ".join(shlex.quote(a) for a in ["semcom", *sys.argv[1:]])}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""The `semcom` command: train, export, eval, plot, demo, bench, info."""
+"""The `semcom` command: train, export, eval, plot, experiment, demo, bench, info."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def cmd_eval(args) -> None:
     from ..experiments.evaluate import evaluate_bundle
     from ..experiments.records import append_records, print_table
 
-    bundle = load_bundle(args.bundle)
+    bundle = load_bundle(args.bundle, method=args.method)
     records = evaluate_bundle(bundle, args.channel, args.snr, samples=args.samples, seed=args.seed,
                               data_root=args.data_root, csi=args.csi, pilots=args.pilots)
     print_table(records)
@@ -85,7 +85,22 @@ def cmd_demo(args) -> None:
                              num_images=args.images, out_dir=args.out_dir)
 
 
+def cmd_experiment(args) -> None:
+    from ..experiments.semcc import run_experiment
+
+    run_experiment(args.spec, args.runs, args.out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
+                   device=args.device, train_only=args.train_only, train=not args.no_train)
+
+
 def cmd_bench(args) -> None:
+    if args.what == "train-step":
+        from ..experiments.bench import bench_train_step
+        from ..experiments.records import format_table
+
+        results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device)
+        print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
+                                             "relative_to_deepjscc", "device", "threads")))
+        return
     if args.what == "flowgraph":
         result = _flowgraph_runner().bench_flowgraph(args.bundle, num_images=args.images)
         print(json.dumps(result, indent=2, default=str))
@@ -120,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.add_argument("--channel", default="awgn")
     p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
+    p.add_argument("--method", default=None, help="refuse a bundle made by another method (e.g. semcc)")
     p.add_argument("--csi", default="perfect", choices=["perfect", "ls"])
     p.add_argument("--pilots", type=int, default=4)
     p.add_argument("--samples", type=int, default=2000)
@@ -141,10 +157,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="results/demo")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("experiment", help="a paper's experiments: train what is missing, evaluate, tables, plots")
+    p.add_argument("paper", choices=["semcc"])
+    p.add_argument("--spec", default="configs/semcc/experiments/fmnist.yaml")
+    p.add_argument("--runs", default="runs/semcc-fmnist", help="folder of training runs (reused when present)")
+    p.add_argument("--out", default="results/semcc-fmnist", help="folder for records, tables and figures")
+    p.add_argument("--part", nargs="+", default=["all"],
+                   choices=["all", "ratios", "ablation", "alpha", "robustness", "visual"])
+    p.add_argument("--jobs", type=int, default=1, help="training runs at a time (child processes)")
+    p.add_argument("--device", default=None, help="evaluation device (default: cuda if available)")
+    p.add_argument("--train-only", action="store_true", help="train what is missing, evaluate nothing")
+    p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value of every method config")
+    p.set_defaults(func=cmd_experiment)
+
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph"])
+    p.add_argument("what", choices=["flowgraph", "train-step"])
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
+    p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
+    p.add_argument("--steps", type=int, default=20, help="train-step: timed steps per method")
+    p.add_argument("--device", default="cpu", help="train-step: cpu or cuda")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="print a bundle's card")

@@ -20,21 +20,30 @@ def clean_accuracy(bundle: Bundle, images: torch.Tensor, labels: torch.Tensor, b
 
 
 @torch.no_grad()
-def evaluate_point(bundle: Bundle, channel, snr_db: float, images: torch.Tensor, labels: torch.Tensor,
-                   batch_size: int = 256) -> dict:
-    """Per-image PSNR/SSIM and classifier accuracy on reconstructions at one SNR."""
+def evaluate_models(transceiver, classifier, channel, snr_db: float, images: torch.Tensor, labels: torch.Tensor,
+                    batch_size: int = 256) -> dict:
+    """Mean PSNR/SSIM of the reconstructions at one SNR and the classifier's accuracy on them.
+
+    Images and labels may live on any device; the models must be on the same one.
+    """
     psnrs, ssims, correct = [], [], 0
     for i in range(0, len(images), batch_size):
         x, y = images[i:i + batch_size], labels[i:i + batch_size]
-        x_hat = bundle.transceiver(x, channel, float(snr_db))
-        psnrs.append(psnr(x_hat, x))
-        ssims.append(ssim(x_hat, x))
-        if bundle.classifier is not None:
-            correct += (bundle.classify(x_hat).argmax(1) == y).sum().item()
+        x_hat = transceiver(x, channel, float(snr_db))
+        psnrs.append(psnr(x_hat, x).cpu())
+        ssims.append(ssim(x_hat, x).cpu())
+        if classifier is not None:
+            correct += (classifier(x_hat).argmax(1) == y).sum().item()
     p = torch.cat(psnrs)
     return {"psnr": p.mean().item(), "psnr_std": p.std().item() if len(p) > 1 else 0.0,
             "ssim": torch.cat(ssims).mean().item(),
-            "accuracy": correct / len(images) if bundle.classifier is not None else None}
+            "accuracy": correct / len(images) if classifier is not None else None}
+
+
+def evaluate_point(bundle: Bundle, channel, snr_db: float, images: torch.Tensor, labels: torch.Tensor,
+                   batch_size: int = 256) -> dict:
+    """Per-image PSNR/SSIM and the bundle classifier's accuracy on reconstructions at one SNR."""
+    return evaluate_models(bundle.transceiver, bundle.classifier, channel, snr_db, images, labels, batch_size)
 
 
 def evaluate_bundle(bundle: Bundle, channel: str, snrs: list[float], samples: int = 2000, seed: int = 0,

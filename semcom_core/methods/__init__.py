@@ -1,9 +1,14 @@
 """Methods: a transceiver plus its training recipe, one module per method."""
 
+from .base import FrozenModel, JSCCMethod, Stage
 from .classifier import ClassifierModule
 from .deepjscc import DeepJSCC
-from .transceiver import Transceiver
+from .deepsc import DeepSC
+from .semcc import SemCC
+from .semre import SemRE
+from .transceiver import Transceiver, transceiver_specs
 
-METHODS = {"deepjscc": DeepJSCC}
+METHODS = {cls.method_name: cls for cls in (DeepJSCC, DeepSC, SemCC, SemRE)}
 
-__all__ = ["ClassifierModule", "DeepJSCC", "Transceiver", "METHODS"]
+__all__ = ["ClassifierModule", "DeepJSCC", "DeepSC", "FrozenModel", "JSCCMethod", "METHODS", "SemCC", "SemRE",
+           "Stage", "Transceiver", "transceiver_specs"]

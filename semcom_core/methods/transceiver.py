@@ -5,8 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models import build_model
+from ..models import build_model, jscc_geometry
 from ..symbols import SymbolCodec
+
+
+def transceiver_specs(image_shape, ratio: float, width: int) -> tuple[dict, dict, int]:
+    """Encoder and decoder specs (the SemCC paper's Fig. 1 networks) for an image shape and k/n."""
+    k = jscc_geometry(image_shape, ratio)["k"]
+    common = {"image_shape": list(image_shape), "k": k, "width": width}
+    return {"arch": "jscc_encoder", **common}, {"arch": "jscc_decoder", **common}, k
 
 
 class Transceiver(nn.Module):
@@ -24,6 +31,10 @@ class Transceiver(nn.Module):
         self.k, self.q = k, q
         self.codec = SymbolCodec(q=q)
 
-    def forward(self, x: torch.Tensor, channel: nn.Module, snr_db) -> torch.Tensor:
+    def transmit_receive(self, x: torch.Tensor, channel: nn.Module, snr_db) -> tuple[torch.Tensor, torch.Tensor]:
+        """(transmitted symbols s [B, k] complex, reconstruction x_hat); SemRE needs both."""
         s, side = self.codec.to_symbols(self.encoder(x))
-        return self.decoder(self.codec.from_symbols(channel(s, snr_db), side))
+        return s, self.decoder(self.codec.from_symbols(channel(s, snr_db), side))
+
+    def forward(self, x: torch.Tensor, channel: nn.Module, snr_db) -> torch.Tensor:
+        return self.transmit_receive(x, channel, snr_db)[1]

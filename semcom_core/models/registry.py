@@ -3,12 +3,18 @@
 from torch import nn
 
 from .jscc import JSCCDecoder, JSCCEncoder
+from .repvgg import RepVGGCifar
 from .resnet import ResNetCifar
+from .shufflenet import ShuffleNetV2Cifar
 
 _BUILDERS = {
     "jscc_encoder": lambda cfg: JSCCEncoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
     "jscc_decoder": lambda cfg: JSCCDecoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
     "resnet_cifar": lambda cfg: ResNetCifar(cfg.get("depth", 20), cfg["in_channels"], cfg.get("num_classes", 10)),
+    # `width` is the base channel count; other keys (e.g. a ResNet "depth") are ignored
+    "repvgg": lambda cfg: RepVGGCifar(cfg["in_channels"], cfg.get("num_classes", 10), cfg.get("width", 32)),
+    "shufflenet_v2": lambda cfg: ShuffleNetV2Cifar(cfg["in_channels"], cfg.get("num_classes", 10),
+                                                   cfg.get("width", 24)),
 }
 
 

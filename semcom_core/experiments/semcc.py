@@ -1,0 +1,361 @@
+"""The SemCC paper's experiments as one command: train what is missing, evaluate, write records,
+tables and figures.
+
+A spec YAML (see `configs/semcc/experiments/fmnist.yaml`) names one config per method, the shared
+downstream classifiers, and the grid of each part:
+
+* ``ratios``     accuracy and PSNR versus k/n, every method x SNR x channel (Figs. 4-11);
+* ``ablation``   SemCC against its stage-1 weights (w/o FT) and against DeepSC (w/o CL) (Tables I-II);
+* ``alpha``      the semantic/detail trade-off over the loss weight (Fig. 12);
+* ``robustness`` trained at one SNR, tested across SNR with other downstream models (Figs. 13-14);
+* ``visual``     reconstructions of every method at a small ratio (Fig. 15).
+
+Runs live in `<runs>/<method>-<channel>-<snr>dB-r<ratio>[-a<alpha>]`; a finished run (its
+`run.json`) is reused, so parts share training and an interrupted sweep resumes. Each part writes
+`<out>/<part>.jsonl` afresh (records), prints its table and draws `<out>/<part>.png`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from ..channels import make_channel
+from ..config import ConfigError, _merge, load_config, parse_ratio
+from ..data import load_dataset
+from ..models import build_model
+from .evaluate import evaluate_models
+from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
+                      ratio_table, save_reconstruction_grid)
+from .records import format_table, make_record
+
+PARTS = ("ratios", "ablation", "alpha", "robustness", "visual")
+SPEC_KEYS = {"methods", "classifiers", "train_with", "eval_samples", "ratios", "snrs", "channels", "ablation",
+             "alpha", "robustness", "visual"}
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One training run of the sweep: the point it is trained for."""
+
+    method: str
+    ratio: float
+    channel: str
+    snr: float
+    alpha: float | None = None
+
+    @property
+    def name(self) -> str:
+        name = f"{self.method}-{self.channel}-{self.snr:g}dB-r{fraction_label(self.ratio).replace('/', '_')}"
+        return name if self.alpha is None else f"{name}-a{self.alpha:g}"
+
+
+# --- the spec ----------------------------------------------------------------------------------------
+def load_spec(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except FileNotFoundError as err:
+        raise ConfigError(f"experiment spec {path} does not exist") from err
+    if not isinstance(spec, dict):
+        raise ConfigError(f"experiment spec {path} must hold a mapping")
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise ConfigError(f"experiment spec {path}: unknown keys {sorted(unknown)}; known: {sorted(SPEC_KEYS)}")
+    if spec.get("train_with") not in spec.get("classifiers", {}):
+        raise ConfigError(f"experiment spec {path}: train_with must name one of its classifiers")
+    spec["ratios"] = [parse_ratio(r) for r in spec["ratios"]]
+    for part in ("ablation", "alpha", "visual"):
+        if part in spec:
+            spec[part] = dict(spec[part])
+    spec["ablation"]["ratios"] = [parse_ratio(r) for r in spec["ablation"]["ratios"]]
+    spec["alpha"]["ratio"] = parse_ratio(spec["alpha"]["ratio"])
+    spec["visual"]["ratio"] = parse_ratio(spec["visual"]["ratio"])
+    for case in spec["robustness"]["cases"]:
+        case["ratio"] = parse_ratio(case["ratio"])
+        if case["classifier"] not in spec["classifiers"]:
+            raise ConfigError(f"robustness case names classifier {case['classifier']!r}, not in classifiers")
+    return spec
+
+
+def keys_for(spec: dict, part: str) -> list[RunKey]:
+    if part == "ratios":
+        return [RunKey(m, r, c, float(s)) for c in spec["channels"] for s in spec["snrs"] for m in spec["methods"]
+                for r in spec["ratios"]]
+    if part == "ablation":
+        a = spec["ablation"]
+        return [RunKey(m, r, c, float(a["snr"])) for c in a["channels"] for r in a["ratios"] for m in ("semcc", "deepsc")]
+    if part == "alpha":
+        a = spec["alpha"]
+        return [RunKey(m, a["ratio"], a["channel"], float(a["snr"]), float(v)) for m in a["methods"] for v in a["values"]]
+    if part == "robustness":
+        return [RunKey(m, case["ratio"], case["channel"], float(case["train_snr"]))
+                for case in spec["robustness"]["cases"] for m in spec["methods"]]
+    if part == "visual":
+        v = spec["visual"]
+        return [RunKey(m, v["ratio"], v["channel"], float(v["snr"])) for m in spec["methods"]]
+    raise ValueError(f"unknown part {part!r}; known: {', '.join(PARTS)}")
+
+
+# --- configs and training ----------------------------------------------------------------------------
+def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) -> dict:
+    """The method's config with the user's overrides, then the sweep point (which always wins)."""
+    if key.method not in spec["methods"]:
+        raise ConfigError(f"the spec has no config for method {key.method!r}")
+    point = {"ratio": key.ratio, "channel": {"name": key.channel}, "train_snr_db": [key.snr, key.snr],
+             "val_snr_db": key.snr, "classifier": {**spec["classifiers"][spec["train_with"]],
+                                                    "checkpoint": str(classifier_ckpt)}}
+    if key.alpha is not None:
+        point["loss"] = {"alpha2": key.alpha} if key.method == "deepsc" else {"alpha": key.alpha, "alpha2": key.alpha}
+    cfg = load_config(spec["methods"][key.method], overrides)
+    cfg = _merge(cfg, point)
+    cfg["ratio"] = parse_ratio(cfg["ratio"])
+    cfg["train_snr_db"] = [float(x) for x in cfg["train_snr_db"]]
+    return cfg
+
+
+def _matches(run: dict, key: RunKey) -> bool:
+    cfg = run["config"]
+    return (run["method"] == key.method and abs(cfg["ratio"] - key.ratio) < 1e-9
+            and cfg["channel"]["name"] == key.channel and cfg["train_snr_db"] == [key.snr, key.snr])
+
+
+def check_existing(run_dir: Path, key: RunKey) -> bool:
+    """True if `run_dir` holds the finished run for `key`; a run of something else is an error."""
+    if not (run_dir / "run.json").is_file():
+        return False
+    run = json.loads((run_dir / "run.json").read_text())
+    if not _matches(run, key):
+        raise ValueError(f"{run_dir} holds a {run['method']!r} run at k/n={run['config']['ratio']:.4f}, "
+                         f"{run['config']['channel']['name']}, train SNR {run['config']['train_snr_db']}, but this "
+                         f"sweep expects {key.method!r} at k/n={key.ratio:.4f}, {key.channel}, {key.snr:g} dB there; "
+                         "move it away or choose another --runs folder")
+    return True
+
+
+def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dict[str, dict]:
+    """Train (or reuse) each named downstream classifier on the clean training split."""
+    from ..training import _split, state_to_file, train_classifier
+
+    out = {}
+    for name in names:
+        weights, info_path = runs_dir / "classifiers" / f"{name}.safetensors", runs_dir / "classifiers" / f"{name}.json"
+        if not info_path.is_file():
+            cfg = load_config(next(iter(spec["methods"].values())), overrides)
+            cfg = _merge(cfg, {"classifier": spec["classifiers"][name], "dataset": {"train_size": None}})
+            full, train, val = _split(cfg)
+            started = time.time()
+            net, net_spec, metrics = train_classifier(cfg, full, train, val, runs_dir / "classifiers" / name)
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            state_to_file(net, weights)
+            info = {"name": name, "spec": net_spec, "training": cfg["classifier"],
+                    "parameters": sum(p.numel() for p in net.parameters()),
+                    "train_seconds": round(time.time() - started, 1), **metrics}
+            info_path.write_text(json.dumps(info, indent=2) + "\n")
+            print(f"experiment: classifier {name}: val accuracy {metrics['classifier_val_accuracy']:.4f}")
+        out[name] = {**json.loads(info_path.read_text()), "weights": weights}
+    return out
+
+
+def _train_one(cfg: dict, run_dir: Path, jobs: int) -> float:
+    """Train one run in a child process (logs in run_dir/train.log); returns seconds."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = copy.deepcopy(cfg)
+    cfg["trainer"]["progress_bar"] = jobs == 1
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // jobs)))
+    started = time.time()
+    cmd = [sys.executable, "-m", "semcom_core.cli.main", "train", "--config", str(run_dir / "config.yaml"),
+           "--out", str(run_dir)]
+    with open(run_dir / "train.log", "w") as log:
+        done = subprocess.run(cmd, stdout=log if jobs > 1 else None, stderr=subprocess.STDOUT if jobs > 1 else None,
+                              env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"training {run_dir.name} failed (exit {done.returncode}); see {run_dir / 'train.log'}")
+    return time.time() - started
+
+
+def ensure_runs(spec: dict, keys: list[RunKey], runs_dir: Path, classifier_ckpt: Path, overrides: dict,
+                jobs: int = 1, train: bool = True) -> dict[RunKey, Path]:
+    """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key.
+
+    With train=False nothing is trained and the missing keys are left out (and listed)."""
+    keys = list(dict.fromkeys(keys))
+    dirs = {key: runs_dir / key.name for key in keys}
+    configs = {key: run_config(spec, key, classifier_ckpt, overrides) for key in keys}  # all errors up front
+    missing = [key for key in keys if not check_existing(dirs[key], key)]
+    if not train:
+        if missing:
+            print(f"experiment: {len(missing)} runs missing, their points are left out: "
+                  + ", ".join(key.name for key in missing))
+        return {key: d for key, d in dirs.items() if key not in missing}
+    print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
+    started = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_train_one, configs[key], dirs[key], jobs): key for key in missing}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            key = futures[future]
+            print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {future.result():.0f} s "
+                  f"({time.time() - started:.0f} s elapsed)", flush=True)
+    return dirs
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+class _Evaluator:
+    """Test images and classifiers on one device; evaluates run weights at channel/SNR points."""
+
+    def __init__(self, classifiers: dict, dataset: str, samples: int, device: str, seed: int = 0, root=None):
+        data = load_dataset(dataset, "test", root=root)
+        samples = min(samples, len(data))
+        self.dataset, self.samples, self.seed, self.device = dataset, samples, seed, torch.device(device)
+        self.images, self.labels = (t.to(self.device) for t in data.batch(range(samples)))
+        self.classifiers = {}
+        for name, info in classifiers.items():
+            net = build_model(info["spec"])
+            net.load_state_dict(load_file(str(info["weights"])))
+            self.classifiers[name] = net.eval().to(self.device)
+        self.clean = {name: self._accuracy(net, self.images) for name, net in self.classifiers.items()}
+
+    @torch.no_grad()
+    def _accuracy(self, net, images) -> float:
+        return sum((net(images[i:i + 500]).argmax(1) == self.labels[i:i + 500]).sum().item()
+                   for i in range(0, len(images), 500)) / len(images)
+
+    def transceiver(self, run_dir: Path, stage: str | None = None):
+        from ..export import load_run
+
+        run, transceiver, _ = load_run(run_dir, stage=stage)
+        return run, transceiver.to(self.device)
+
+    def point(self, run_dir: Path, key: RunKey, snr: float, classifier: str, stage: str | None = None,
+              **extra) -> dict:
+        run, transceiver = self.transceiver(run_dir, stage)
+        channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+        metrics = evaluate_models(transceiver, self.classifiers[classifier], channel, snr, self.images, self.labels)
+        return make_record(key.method, self.dataset, key.channel, snr, key.ratio, metrics, self.samples, self.seed,
+                           source="experiment", train_snr_db=key.snr, classifier=classifier,
+                           clean_accuracy=self.clean[classifier], run=run_dir.name, k=run["k"], **extra)
+
+
+def _write_records(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def _ablation_table(records: list[dict]) -> str:
+    lines = ["| channel | k/n | metric | baseline | w/o FT | w/o CL |", "|---|---|---|---|---|---|"]
+    cells = {(r["channel"], r["ratio"], r["variant"]): r for r in records}
+    for channel in dict.fromkeys(r["channel"] for r in records):
+        for ratio in sorted({r["ratio"] for r in records if r["channel"] == channel}):
+            base = cells.get((channel, ratio, "baseline"))
+            for metric, scale, unit in (("accuracy", 100, "ACC (%)"), ("psnr", 1, "PSNR (dB)")):
+                row = [channel, fraction_label(ratio), unit]
+                for variant in ("baseline", "w/o FT", "w/o CL"):
+                    r = cells.get((channel, ratio, variant))
+                    if r is None:
+                        row.append("-")
+                        continue
+                    value = scale * r[metric]
+                    delta = "" if variant == "baseline" or base is None else f" ({value - scale * base[metric]:+.2f})"
+                    row.append(f"{value:.2f}{delta}")
+                lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _finished(spec: dict, part: str, dirs: dict) -> list[RunKey]:
+    return [key for key in keys_for(spec, part) if key in dirs]
+
+
+def run_part(part: str, spec: dict, ev: _Evaluator, dirs: dict, out_dir: Path) -> list[dict]:
+    train_with = spec["train_with"]
+    records = []
+    if not any(key in dirs for key in keys_for(spec, part)):
+        print(f"experiment: {part}: no finished runs")
+        return records
+    if part == "ratios":
+        for key in _finished(spec, part, dirs):
+            records.append(ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
+        (out_dir / "ratios.md").write_text(markdown_ratio_table(records) + "\n")
+        plot_versus_ratio(records, out_dir / "ratios.png", title=f"{ev.dataset}: accuracy and PSNR versus k/n")
+        print(ratio_table(records, "accuracy"), ratio_table(records, "psnr"), sep="\n\n")
+    elif part == "ablation":
+        for key in _finished(spec, part, dirs):
+            if key.method == "semcc":
+                records.append(ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
+                records.append(ev.point(dirs[key], key, key.snr, train_with, stage="pretrain", variant="w/o FT"))
+            else:
+                records.append(ev.point(dirs[key], RunKey("semcc", key.ratio, key.channel, key.snr), key.snr,
+                                        train_with, variant="w/o CL", trained_as="deepsc"))
+        table = _ablation_table(records)
+        (out_dir / "ablation.md").write_text(table + "\n")
+        print(table)
+    elif part == "alpha":
+        for key in _finished(spec, part, dirs):
+            records.append(ev.point(dirs[key], key, key.snr, train_with, alpha=key.alpha, variant="baseline"))
+        plot_tradeoff(records, out_dir / "alpha.png",
+                      title=f"{ev.dataset}: accuracy versus PSNR over alpha (k/n={fraction_label(spec['alpha']['ratio'])}, "
+                            f"{spec['alpha']['channel']} {spec['alpha']['snr']} dB)")
+        print(format_table(records, columns=("method", "alpha", "psnr", "ssim", "accuracy")))
+    elif part == "robustness":
+        for case in spec["robustness"]["cases"]:
+            for key in _finished({**spec, "robustness": {**spec["robustness"], "cases": [case]}}, part, dirs):
+                for snr in spec["robustness"]["test_snrs"]:
+                    for classifier in (train_with, case["classifier"]):
+                        records.append(ev.point(dirs[key], key, float(snr), classifier, variant="baseline"))
+        plot_robustness([r for r in records if r["classifier"] != train_with], out_dir / "robustness.png",
+                        title=f"{ev.dataset}: trained at one SNR, tested across SNR with other downstream models")
+        print(format_table(records, columns=("method", "channel", "ratio", "classifier", "snr_db", "psnr", "accuracy")))
+    elif part == "visual":
+        v = spec["visual"]
+        first_of_class = [int((ev.labels == c).nonzero()[0]) for c in range(min(v["images"], 10))]
+        originals = ev.images[first_of_class]
+        rows = {}
+        for key in _finished(spec, part, dirs):
+            _, transceiver = ev.transceiver(dirs[key])
+            channel = make_channel(key.channel, generator=torch.Generator().manual_seed(ev.seed))
+            with torch.no_grad():
+                rows[key.method] = transceiver(originals, channel, key.snr).cpu()
+        save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
+                                 title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
+    return records
+
+
+def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path, parts=PARTS,
+                   overrides: dict | None = None, jobs: int = 1, device: str | None = None,
+                   train_only: bool = False, train: bool = True) -> Path:
+    spec = load_spec(spec_path)
+    overrides = overrides or {}
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    parts = list(PARTS if "all" in parts else parts)
+    keys = [key for part in parts for key in keys_for(spec, part)]
+    for method in {key.method for key in keys}:  # every config error before any training
+        load_config(spec["methods"][method], overrides)
+    names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])
+    classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides)
+    dirs = ensure_runs(spec, keys, runs_dir, classifiers[spec["train_with"]]["weights"], overrides, jobs, train)
+    if train_only:
+        return out_dir
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    data_cfg = load_config(spec["methods"][keys[0].method], overrides)["dataset"]
+    ev = _Evaluator(classifiers, data_cfg["name"], int(spec.get("eval_samples", 10000)), device, root=data_cfg["root"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        print(f"\nexperiment: part {part}")
+        records = run_part(part, spec, ev, dirs, out_dir)
+        if records:
+            _write_records(out_dir / f"{part}.jsonl", records)
+            print(f"experiment: {part}: {len(records)} records in {out_dir / (part + '.jsonl')}")
+        if part != "ablation" and (out_dir / f"{part}.png").is_file():
+            print(f"experiment: {part}: figure {out_dir / (part + '.png')}")
+    return out_dir

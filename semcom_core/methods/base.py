@@ -1,0 +1,136 @@
+"""What every JSCC method shares: the transceiver, the training channel and SNR, validation, stages.
+
+A method subclasses :class:`JSCCMethod` and writes `training_loss`; multi-stage recipes (SemCC)
+list their stages and `semcom_core.training` fits them one after the other, each with a fresh
+optimiser at the stage's learning rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..channels import make_channel
+from ..metrics import psnr
+from .transceiver import Transceiver, transceiver_specs
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    epochs: int
+    lr: float
+    step_epochs: int
+    gamma: float
+
+
+class FrozenModel(nn.Module):
+    """A pre-trained network used as a fixed function: no gradients to its weights, always in eval
+    mode (so BatchNorm statistics never move), while gradients still flow through it to its input."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):  # noqa: ARG002 - stays in eval whatever Lightning asks
+        self.net.eval()
+        return self
+
+    def forward(self, x):
+        return self.net(x)
+
+    def features(self, x):
+        return self.net.features(x)
+
+
+def resolve_alpha(value, ratio: float) -> float:
+    """A loss weight given as a number in [0, 1] or as "ratio" (= k/n, the paper's default)."""
+    alpha = ratio if value == "ratio" else float(value)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"loss weight alpha must be in [0, 1] or 'ratio', got {value!r}")
+    return alpha
+
+
+class JSCCMethod(L.LightningModule):
+    """Transceiver + channel + a per-sample training SNR drawn uniformly from `train_snr_db`."""
+
+    method_name = "jscc"
+    needs_downstream = False  # True when training back-propagates through the downstream classifier
+
+    def __init__(self, image_shape, ratio: float, width: int = 64, q: int | None = None,
+                 channel: dict | None = None, train_snr_db=(0.0, 20.0), val_snr_db: float = 10.0,
+                 lr: float = 1e-3, step_epochs: int = 50, gamma: float = 0.5, epochs: int = 1,
+                 loss: dict | None = None, finetune: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        enc, dec, k = transceiver_specs(image_shape, ratio, width)
+        self.transceiver = Transceiver(enc, dec, k, q)
+        channel = dict(channel or {"name": "awgn"})
+        self.channel = make_channel(channel.pop("name"), **channel)
+        self.loss_cfg = dict(loss or {})
+        self.downstream: FrozenModel | None = None
+        self.stage = self.stages()[0].name if self.stages() else None
+
+    # --- configuration -------------------------------------------------------------------------
+    def stages(self) -> list[Stage]:
+        """The training stages in order (stages of zero epochs are left out)."""
+        h = self.hparams
+        return [s for s in [Stage("train", int(h.epochs), h.lr, h.step_epochs, h.gamma)] if s.epochs > 0]
+
+    def attach_downstream(self, classifier: nn.Module) -> None:
+        """The pre-trained downstream classifier: used by the loss where the method needs it, and
+        for the validation accuracy of every method."""
+        self.downstream = FrozenModel(classifier)
+
+    def trainable_parameters(self):
+        return self.transceiver.parameters()
+
+    def current_stage(self) -> Stage:
+        return next(s for s in self.stages() if s.name == self.stage)
+
+    # --- training ------------------------------------------------------------------------------
+    def sample_snr(self, batch_size: int) -> torch.Tensor:
+        lo, hi = self.hparams.train_snr_db
+        return lo + (hi - lo) * torch.rand(batch_size, device=self.device)
+
+    def training_loss(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def training_step(self, batch, _):
+        x, labels = batch
+        loss, parts = self.training_loss(x, labels)
+        self.log("train/loss", loss, prog_bar=True)
+        for name, value in parts.items():
+            self.log(f"train/{name}", value)
+        return loss
+
+    def reconstruction_loss(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 9. "mean": (1/n)||x - x_hat||^2 per image, as written; "sum": ||x - x_hat||^2 per image
+        (n times larger, which gives the reconstruction term more weight against the semantic and
+        task terms at the same alpha). Averaged over the batch either way."""
+        mse = F.mse_loss(x_hat, x)
+        return mse * x[0].numel() if self.loss_cfg.get("rec_reduction", "mean") == "sum" else mse
+
+    def task_loss(self, x_hat: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.downstream is None:
+            raise RuntimeError(f"{self.method_name} needs the downstream classifier (attach_downstream)")
+        return F.cross_entropy(self.downstream(x_hat), labels)
+
+    def validation_step(self, batch, _):
+        x, labels = batch
+        x_hat = self.transceiver(x, self.channel, float(self.hparams.val_snr_db))
+        self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True)
+        if self.downstream is not None:
+            self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True)
+
+    def configure_optimizers(self):
+        stage = self.current_stage()
+        opt = torch.optim.Adam(self.trainable_parameters(), lr=stage.lr)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=stage.step_epochs, gamma=stage.gamma)
+        return {"optimizer": opt, "lr_scheduler": sched}
