@@ -89,7 +89,8 @@ def cmd_experiment(args) -> None:
     from ..experiments.semcc import run_experiment
 
     run_experiment(args.spec, args.runs, args.out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
-                   device=args.device, train_only=args.train_only, train=not args.no_train)
+                   device=args.device, train_only=args.train_only, train=not args.no_train,
+                   command=_command_line())
 
 
 def cmd_bench(args) -> None:

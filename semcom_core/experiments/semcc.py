@@ -32,7 +32,7 @@ import yaml
 from safetensors.torch import load_file
 
 from ..channels import make_channel
-from ..config import ConfigError, _merge, load_config, parse_ratio
+from ..config import ConfigError, _merge, load_config, parse_ratio, validate
 from ..data import load_dataset
 from ..models import build_model
 from .evaluate import evaluate_models
@@ -122,6 +122,7 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
     cfg = _merge(cfg, point)
     cfg["ratio"] = parse_ratio(cfg["ratio"])
     cfg["train_snr_db"] = [float(x) for x in cfg["train_snr_db"]]
+    validate(cfg)
     return cfg
 
 
@@ -168,12 +169,13 @@ def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dic
     return out
 
 
-def _train_one(cfg: dict, run_dir: Path, jobs: int) -> float:
+def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
     """Train one run in a child process (logs in run_dir/train.log); returns seconds."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = copy.deepcopy(cfg)
     cfg["trainer"]["progress_bar"] = jobs == 1
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (run_dir / "config.yaml").write_text(f"# {run_dir.name}: a point of `{origin}`\n"
+                                         + yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // jobs)))
     started = time.time()
     cmd = [sys.executable, "-m", "semcom_core.cli.main", "train", "--config", str(run_dir / "config.yaml"),
@@ -187,7 +189,7 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int) -> float:
 
 
 def ensure_runs(spec: dict, keys: list[RunKey], runs_dir: Path, classifier_ckpt: Path, overrides: dict,
-                jobs: int = 1, train: bool = True) -> dict[RunKey, Path]:
+                jobs: int = 1, train: bool = True, origin: str = "semcom experiment semcc") -> dict[RunKey, Path]:
     """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key.
 
     With train=False nothing is trained and the missing keys are left out (and listed)."""
@@ -203,7 +205,7 @@ def ensure_runs(spec: dict, keys: list[RunKey], runs_dir: Path, classifier_ckpt:
     print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
     started = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_train_one, configs[key], dirs[key], jobs): key for key in missing}
+        futures = {pool.submit(_train_one, configs[key], dirs[key], jobs, origin): key for key in missing}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             key = futures[future]
             print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {future.result():.0f} s "
@@ -333,17 +335,17 @@ def run_part(part: str, spec: dict, ev: _Evaluator, dirs: dict, out_dir: Path) -
 
 def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path, parts=PARTS,
                    overrides: dict | None = None, jobs: int = 1, device: str | None = None,
-                   train_only: bool = False, train: bool = True) -> Path:
+                   train_only: bool = False, train: bool = True, command: str = "semcom experiment semcc") -> Path:
     spec = load_spec(spec_path)
     overrides = overrides or {}
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     parts = list(PARTS if "all" in parts else parts)
     keys = [key for part in parts for key in keys_for(spec, part)]
-    for method in {key.method for key in keys}:  # every config error before any training
-        load_config(spec["methods"][method], overrides)
+    for key in keys:  # every config error before any training
+        run_config(spec, key, runs_dir / "classifiers" / f"{spec['train_with']}.safetensors", overrides)
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])
     classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides)
-    dirs = ensure_runs(spec, keys, runs_dir, classifiers[spec["train_with"]]["weights"], overrides, jobs, train)
+    dirs = ensure_runs(spec, keys, runs_dir, classifiers[spec["train_with"]]["weights"], overrides, jobs, train, command)
     if train_only:
         return out_dir
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,93 @@
+"""`semcom experiment semcc` end to end on a tiny grid: training, reuse, records, tables, figures, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from semcom_core.config import ConfigError
+from semcom_core.experiments.records import read_records
+from semcom_core.experiments.semcc import load_spec, run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
+        "finetune": {"epochs": 1}, "dataset": {"val_size": 200}, "model": {"width": 8}}
+
+
+def _spec(tmp_path: Path) -> Path:
+    spec = {
+        "methods": {m: str(REPO / f"configs/semcc/fmnist/{m}.yaml") for m in ("deepjscc", "deepsc", "semcc", "semre")},
+        "classifiers": {"resnet20": {"arch": "resnet_cifar", "depth": 8, "max_epochs": 1},
+                        "shufflenet_v2": {"arch": "shufflenet_v2", "width": 8, "max_epochs": 1}},
+        "train_with": "resnet20", "eval_samples": 100,
+        "ratios": ["1/24"], "snrs": [20], "channels": ["awgn"],
+        "ablation": {"snr": 20, "ratios": ["1/24"], "channels": ["awgn"]},
+        "alpha": {"methods": ["semcc"], "ratio": "1/24", "snr": 20, "channel": "awgn", "values": [0.5]},
+        "robustness": {"test_snrs": [0, 20], "cases": [{"ratio": "1/24", "channel": "awgn", "train_snr": 20,
+                                                         "classifier": "shufflenet_v2"}]},
+        "visual": {"ratio": "1/24", "snr": 20, "channel": "awgn", "images": 4},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("semcc")
+    spec = _spec(tmp)
+    out = run_experiment(spec, tmp / "runs", tmp / "out", overrides=TINY, jobs=2, device="cpu")
+    return spec, tmp / "runs", out
+
+
+def test_every_part_writes_records_and_figures(experiment):
+    _, runs, out = experiment
+    ratios = read_records(out / "ratios.jsonl")
+    assert sorted(r["method"] for r in ratios) == ["deepjscc", "deepsc", "semcc", "semre"]
+    assert all(r["source"] == "experiment" and r["classifier"] == "resnet20" and r["samples"] == 100 for r in ratios)
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["psnr"] > 0 for r in ratios)
+    ablation = read_records(out / "ablation.jsonl")
+    assert sorted(r["variant"] for r in ablation) == ["baseline", "w/o CL", "w/o FT"]
+    assert "w/o FT" in (out / "ablation.md").read_text()
+    assert [r["alpha"] for r in read_records(out / "alpha.jsonl")] == [0.5]
+    robustness = read_records(out / "robustness.jsonl")
+    assert len(robustness) == 4 * 2 * 2  # methods x test SNRs x classifiers
+    assert {r["classifier"] for r in robustness} == {"resnet20", "shufflenet_v2"}
+    for figure in ("ratios", "alpha", "robustness", "visual"):
+        assert (out / f"{figure}.png").stat().st_size > 10_000
+    semcc_run = runs / "semcc-awgn-20dB-r1_24"
+    assert (semcc_run / "transceiver.pretrain.safetensors").is_file()  # weights for "w/o FT"
+    assert json.loads((semcc_run / "run.json").read_text())["stages"][1]["name"] == "finetune"
+
+
+def test_finished_runs_are_reused(experiment, capsys):
+    spec, runs, out = experiment
+    before = {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
+    run_experiment(spec, runs, out, parts=["ratios"], overrides=TINY, jobs=1, device="cpu")
+    assert "4 runs reused, 0 to train" in capsys.readouterr().out
+    assert before == {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
+
+
+def test_a_run_folder_of_another_method_is_refused(experiment, tmp_path):
+    spec, runs, _ = experiment
+    shutil.copytree(runs / "classifiers", tmp_path / "runs" / "classifiers")
+    shutil.copytree(runs / "deepsc-awgn-20dB-r1_24", tmp_path / "runs" / "semcc-awgn-20dB-r1_24")
+    with pytest.raises(ValueError, match="holds a 'deepsc' run .* expects 'semcc'"):
+        run_experiment(spec, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY, device="cpu")
+    assert not (tmp_path / "runs" / "deepjscc-awgn-20dB-r1_24").exists()  # refused before any training
+
+
+def test_spec_errors_are_caught_before_training(tmp_path):
+    spec = yaml.safe_load(_spec(tmp_path).read_text())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**spec, "ratio": ["1/24"]}))
+    with pytest.raises(ConfigError, match="unknown keys"):
+        load_spec(bad)
+    bad.write_text(yaml.safe_dump({**spec, "ratios": ["1/5000"]}))
+    with pytest.raises(ConfigError, match="no channel use"):
+        run_experiment(bad, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY)
+    assert not (tmp_path / "runs").exists()
