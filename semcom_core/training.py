@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -37,6 +38,10 @@ def _split(cfg: dict):
 def _loaders(train, val, batch_size: int, workers: int):
     return (DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers),
             DataLoader(val, batch_size=512, num_workers=workers))
+
+
+# Frozen downstream models and SemRE's re-encoder stay in eval mode on purpose.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 
 def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int) -> L.Trainer:

@@ -66,6 +66,7 @@ def test_semcc_fit_leaves_classifier_untouched(stage):
     decoder_before = _state(method.transceiver.decoder)
     projection_before = _state(method.projection)
 
+    method.train()  # as a module left in training mode by an earlier stage would be
     _fit(method)
 
     for name, value in classifier.state_dict().items():  # weights and BatchNorm statistics alike

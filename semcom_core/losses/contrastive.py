@@ -50,7 +50,8 @@ def supervised_contrastive(q: torch.Tensor, labels: torch.Tensor, tau: float,
     log_denominator = torch.logsumexp(logits.masked_fill(~in_denominator, float("-inf")), dim=1)
     usable = positives.any(1) & in_denominator.any(1)
     if not usable.any():
-        raise ValueError("supervised contrastive loss needs at least two classes and a repeated class in the batch")
+        need = "a repeated class" + (" and at least two classes" if denominator == "negatives" else "")
+        raise ValueError(f"supervised contrastive loss needs {need} in the batch")
     mean_positive_logit = (logits * positives).sum(1) / positives.sum(1).clamp(min=1)
     return (log_denominator - mean_positive_logit)[usable].mean()
 
