@@ -70,7 +70,8 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
     return out
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+def load_config(path: str | Path, *overrides: dict | None) -> dict:
+    """Read, merge the override layers in order (later wins), normalise and validate a config."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -81,8 +82,9 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping at top level")
     cfg = _merge(DEFAULTS, raw)
-    if overrides:
-        cfg = _merge(cfg, overrides)
+    for layer in overrides:
+        if layer:
+            cfg = _merge(cfg, layer)
     cfg["ratio"] = parse_ratio(cfg["ratio"])
     lo, hi = cfg["train_snr_db"] if isinstance(cfg["train_snr_db"], list) else [cfg["train_snr_db"]] * 2
     if lo > hi:

@@ -21,13 +21,11 @@ def read_run(run_dir: str | Path) -> dict:
         raise FileNotFoundError(f"{run_dir} is not a finished training run (no run.json)") from err
 
 
-def load_run(run_dir: str | Path, stage: str | None = None, method: str | None = None):
+def load_run(run_dir: str | Path, stage: str | None = None):
     """(run, transceiver, classifier) of a finished run, in eval mode; `stage` picks the weights saved
-    after that stage (e.g. SemCC's "pretrain"), `method` insists on the run's method."""
+    after that stage (e.g. SemCC's "pretrain")."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
-    if method is not None and run["method"] != method:
-        raise ValueError(f"{run_dir} holds a {run['method']!r} run, not {method!r}")
     transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], run["config"]["quant_bits"])
     last_stage = run["stages"][-1]["name"] if run.get("stages") else None
     final = stage is None or stage == last_stage

@@ -32,7 +32,7 @@ import yaml
 from safetensors.torch import load_file
 
 from ..channels import make_channel
-from ..config import ConfigError, _merge, load_config, parse_ratio, validate
+from ..config import ConfigError, load_config, parse_ratio
 from ..data import load_dataset
 from ..models import build_model
 from .evaluate import evaluate_models
@@ -76,9 +76,6 @@ def load_spec(path: str | Path) -> dict:
     if spec.get("train_with") not in spec.get("classifiers", {}):
         raise ConfigError(f"experiment spec {path}: train_with must name one of its classifiers")
     spec["ratios"] = [parse_ratio(r) for r in spec["ratios"]]
-    for part in ("ablation", "alpha", "visual"):
-        if part in spec:
-            spec[part] = dict(spec[part])
     spec["ablation"]["ratios"] = [parse_ratio(r) for r in spec["ablation"]["ratios"]]
     spec["alpha"]["ratio"] = parse_ratio(spec["alpha"]["ratio"])
     spec["visual"]["ratio"] = parse_ratio(spec["visual"]["ratio"])
@@ -118,12 +115,7 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
                                                     "checkpoint": str(classifier_ckpt)}}
     if key.alpha is not None:
         point["loss"] = {"alpha2": key.alpha} if key.method == "deepsc" else {"alpha": key.alpha, "alpha2": key.alpha}
-    cfg = load_config(spec["methods"][key.method], overrides)
-    cfg = _merge(cfg, point)
-    cfg["ratio"] = parse_ratio(cfg["ratio"])
-    cfg["train_snr_db"] = [float(x) for x in cfg["train_snr_db"]]
-    validate(cfg)
-    return cfg
+    return load_config(spec["methods"][key.method], overrides, point)
 
 
 def _matches(run: dict, key: RunKey) -> bool:
@@ -153,8 +145,8 @@ def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dic
     for name in names:
         weights, info_path = runs_dir / "classifiers" / f"{name}.safetensors", runs_dir / "classifiers" / f"{name}.json"
         if not info_path.is_file():
-            cfg = load_config(next(iter(spec["methods"].values())), overrides)
-            cfg = _merge(cfg, {"classifier": spec["classifiers"][name], "dataset": {"train_size": None}})
+            cfg = load_config(next(iter(spec["methods"].values())), overrides,
+                              {"classifier": spec["classifiers"][name], "dataset": {"train_size": None}})
             full, train, val = _split(cfg)
             started = time.time()
             net, net_spec, metrics = train_classifier(cfg, full, train, val, runs_dir / "classifiers" / name)
@@ -188,14 +180,14 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
     return time.time() - started
 
 
-def ensure_runs(spec: dict, keys: list[RunKey], runs_dir: Path, classifier_ckpt: Path, overrides: dict,
-                jobs: int = 1, train: bool = True, origin: str = "semcom experiment semcc") -> dict[RunKey, Path]:
+def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, train: bool = True,
+                origin: str = "semcom experiment semcc") -> dict[RunKey, Path]:
     """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key.
 
-    With train=False nothing is trained and the missing keys are left out (and listed)."""
-    keys = list(dict.fromkeys(keys))
+    `configs` maps each key to its resolved config (`run_config`). With train=False nothing is
+    trained and the missing keys are left out (and listed)."""
+    keys = list(configs)
     dirs = {key: runs_dir / key.name for key in keys}
-    configs = {key: run_config(spec, key, classifier_ckpt, overrides) for key in keys}  # all errors up front
     missing = [key for key in keys if not check_existing(dirs[key], key)]
     if not train:
         if missing:
@@ -228,6 +220,7 @@ class _Evaluator:
             net.load_state_dict(load_file(str(info["weights"])))
             self.classifiers[name] = net.eval().to(self.device)
         self.clean = {name: self._accuracy(net, self.images) for name, net in self.classifiers.items()}
+        self._loaded = {}
 
     @torch.no_grad()
     def _accuracy(self, net, images) -> float:
@@ -235,10 +228,13 @@ class _Evaluator:
                    for i in range(0, len(images), 500)) / len(images)
 
     def transceiver(self, run_dir: Path, stage: str | None = None):
+        """(run, transceiver on the device), read from disk once per run and stage."""
         from ..export import load_run
 
-        run, transceiver, _ = load_run(run_dir, stage=stage)
-        return run, transceiver.to(self.device)
+        if (run_dir, stage) not in self._loaded:
+            run, transceiver, _ = load_run(run_dir, stage=stage)
+            self._loaded[(run_dir, stage)] = run, transceiver.to(self.device)
+        return self._loaded[(run_dir, stage)]
 
     def point(self, run_dir: Path, key: RunKey, snr: float, classifier: str, stage: str | None = None,
               **extra) -> dict:
@@ -341,15 +337,15 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     parts = list(PARTS if "all" in parts else parts)
     keys = [key for part in parts for key in keys_for(spec, part)]
-    for key in keys:  # every config error before any training
-        run_config(spec, key, runs_dir / "classifiers" / f"{spec['train_with']}.safetensors", overrides)
+    checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
+    configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])
     classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides)
-    dirs = ensure_runs(spec, keys, runs_dir, classifiers[spec["train_with"]]["weights"], overrides, jobs, train, command)
+    dirs = ensure_runs(configs, runs_dir, jobs, train, command)
     if train_only:
         return out_dir
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    data_cfg = load_config(spec["methods"][keys[0].method], overrides)["dataset"]
+    data_cfg = configs[keys[0]]["dataset"]
     ev = _Evaluator(classifiers, data_cfg["name"], int(spec.get("eval_samples", 10000)), device, root=data_cfg["root"])
     out_dir.mkdir(parents=True, exist_ok=True)
     for part in parts:

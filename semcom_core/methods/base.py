@@ -75,7 +75,8 @@ class JSCCMethod(L.LightningModule):
         self.channel = make_channel(channel.pop("name"), **channel)
         self.loss_cfg = dict(loss or {})
         self.downstream: FrozenModel | None = None
-        self.stage = self.stages()[0].name if self.stages() else None
+        plan = self.stages()
+        self.stage = plan[0].name if plan else None
 
     # --- configuration -------------------------------------------------------------------------
     def stages(self) -> list[Stage]:
