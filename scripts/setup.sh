@@ -114,7 +114,7 @@ step_venv() {
     # which GNU Radio needs. Its real dependencies come with the project.
     "${pip[@]}" --no-deps sionna-no-rt
     "$VPY" - <<'EOF' || die "the Python packages in the venv do not work together (see above)"
-import numpy, torch, lightning, sionna.phy
+import numpy, torch, lightning, sionna.phy, numba, pillow_heif, av
 from gnuradio import gr
 assert int(numpy.__version__.split(".")[0]) < 2, "numpy %s: GNU Radio needs numpy<2" % numpy.__version__
 EOF

@@ -85,15 +85,34 @@ def cmd_demo(args) -> None:
                              num_images=args.images, out_dir=args.out_dir)
 
 
+EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
+    "semcc": ("configs/semcc/experiments/fmnist.yaml", "runs/semcc-fmnist", "results/semcc-fmnist"),
+    "digital": ("configs/digital/fmnist.yaml", "runs/semcc-fmnist", "results/digital-fmnist"),
+}
+
+
 def cmd_experiment(args) -> None:
+    spec, runs, out = (given or default for given, default in
+                       zip((args.spec, args.runs, args.out), EXPERIMENT_DEFAULTS[args.paper]))
+    if args.paper == "digital":
+        from ..experiments.digital import run_digital
+
+        run_digital(spec, runs, out, overrides=_overrides(args.set))
+        return
     from ..experiments.semcc import run_experiment
 
-    run_experiment(args.spec, args.runs, args.out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
+    run_experiment(spec, runs, out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
                    device=args.device, train_only=args.train_only, train=not args.no_train,
                    command=_command_line())
 
 
 def cmd_bench(args) -> None:
+    if args.what == "ldpc":
+        from ..experiments.bench_ldpc import bench_ldpc, format_ldpc_table
+
+        print(format_ldpc_table(bench_ldpc(rate=args.rate, n=args.n, batch=args.batch, snr_db=args.snr,
+                                           max_iter=args.iterations)))
+        return
     if args.what == "train-step":
         from ..experiments.bench import bench_train_step
         from ..experiments.records import format_table
@@ -159,10 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("experiment", help="a paper's experiments: train what is missing, evaluate, tables, plots")
-    p.add_argument("paper", choices=["semcc"])
-    p.add_argument("--spec", default="configs/semcc/experiments/fmnist.yaml")
-    p.add_argument("--runs", default="runs/semcc-fmnist", help="folder of training runs (reused when present)")
-    p.add_argument("--out", default="results/semcc-fmnist", help="folder for records, tables and figures")
+    p.add_argument("paper", choices=list(EXPERIMENT_DEFAULTS),
+                   help="semcc: the SemCC paper's figures; digital: the classical links beside them")
+    p.add_argument("--spec", default=None, help="experiment spec (default: the paper's Fashion-MNIST spec)")
+    p.add_argument("--runs", default=None, help="folder of training runs and classifiers (reused when present)")
+    p.add_argument("--out", default=None, help="folder for records, tables and figures")
     p.add_argument("--part", nargs="+", default=["all"],
                    choices=["all", "ratios", "ablation", "alpha", "robustness", "visual"])
     p.add_argument("--jobs", type=int, default=1, help="training runs at a time (child processes)")
@@ -173,13 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph", "train-step"])
+    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc"])
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
     p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
     p.add_argument("--steps", type=int, default=20, help="train-step: timed steps per method")
     p.add_argument("--device", default="cpu", help="train-step: cpu or cuda")
+    p.add_argument("--rate", default="1/2", help="ldpc: WiMAX code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")
+    p.add_argument("--n", type=int, default=2304, help="ldpc: codeword length (576 to 2304, step 96)")
+    p.add_argument("--batch", type=int, default=1000, help="ldpc: frames decoded by each decoder")
+    p.add_argument("--snr", type=float, default=None, help="ldpc: Eb/N0 in dB (default: near the waterfall)")
+    p.add_argument("--iterations", type=int, default=20, help="ldpc: most decoder iterations")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="print a bundle's card")

@@ -1,6 +1,7 @@
 """Paper-style figures and pivot tables made from result records.
 
 * :func:`plot_versus_ratio` -- accuracy and PSNR against k/n, one row per (channel, SNR) (SemCC Figs. 4-11);
+* :func:`plot_versus_snr` -- accuracy and PSNR against SNR, one row per (channel, k/n) (the digital cliff);
 * :func:`plot_tradeoff` -- accuracy against PSNR, points labelled by the trade-off weight alpha (Fig. 12);
 * :func:`plot_robustness` -- accuracy against test SNR, one panel per downstream classifier (Figs. 13-14);
 * :func:`save_reconstruction_grid` -- original and reconstructed images, one row per method (Fig. 15);
@@ -26,7 +27,7 @@ from matplotlib.ticker import NullLocator  # noqa: E402
 
 from ..metrics import psnr  # noqa: E402
 
-KNOWN_METHODS = ("deepjscc", "deepsc", "semcc", "semre")
+KNOWN_METHODS = ("deepjscc", "deepsc", "semcc", "semre", "bpg+ldpc", "bpg+capacity", "jpeg+ldpc", "jpeg+capacity")
 _COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 DPI = 120
@@ -113,36 +114,54 @@ def _snr_text(snr_db: float) -> str:
 
 # ----------------------------------------------------------------------------------------- figures
 
-def plot_versus_ratio(records: list[dict], out_path: str | Path, title: str | None = None) -> Path:
-    """Accuracy (%) and PSNR (dB) against k/n, one row of two panels per (channel, SNR); returns the PNG."""
+def _metric_grid(records: list[dict], row_key, x_key: str, row_title, format_axis, out_path, title) -> Path:
+    """Accuracy (%) and PSNR (dB) against ``x_key``: one row of two panels per value of ``row_key``."""
     _require(records)
     groups = defaultdict(list)
     for record in records:
-        groups[(record["channel"], record["snr_db"])].append(record)
+        groups[row_key(record)].append(record)
     styles = _styles(_curve_order(records))
-    ratios = sorted({r["ratio"] for r in records})
     fig, axes = plt.subplots(len(groups), 2, figsize=(11, 0.6 + 3.4 * len(groups)), squeeze=False)
-    for row, (channel, snr_db) in enumerate(sorted(groups)):
-        curves = _by_curve(groups[(channel, snr_db)])
+    for row, group in enumerate(sorted(groups)):
+        curves = _by_curve(groups[group])
         for panel, (key, scale, ylabel) in enumerate((("accuracy", 100.0, "accuracy (%)"),
                                                       ("psnr", 1.0, "PSNR (dB)"))):
             ax = axes[row, panel]
             for name in (n for n in styles if n in curves):
-                points = _averaged(curves[name], "ratio", key)
+                points = _averaged(curves[name], x_key, key)
                 if points:
                     ax.plot([x for x, _ in points], [scale * y for _, y in points], "-", **styles[name])
-            ax.set_xscale("log")
-            ax.set_xticks(ratios)
-            ax.set_xticklabels([fraction_label(r) for r in ratios])
-            ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_xlabel("k/n")
+            format_axis(ax)
             ax.set_ylabel(ylabel)
-            ax.set_title(f"{channel}, SNR = {_snr_text(snr_db)} dB", fontsize=10)
+            ax.set_title(row_title(group), fontsize=10)
             ax.grid(alpha=0.3)
     axes[0, 0].legend(handles=_legend_handles(styles), fontsize=8)
     fig.suptitle(title or _default_title(records))
     fig.tight_layout()
     return _save(fig, out_path)
+
+
+def plot_versus_ratio(records: list[dict], out_path: str | Path, title: str | None = None) -> Path:
+    """Accuracy (%) and PSNR (dB) against k/n, one row of two panels per (channel, SNR); returns the PNG."""
+    _require(records)
+    ratios = sorted({r["ratio"] for r in records})
+
+    def ratio_axis(ax):
+        ax.set_xscale("log")
+        ax.set_xticks(ratios)
+        ax.set_xticklabels([fraction_label(r) for r in ratios])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("k/n")
+
+    return _metric_grid(records, lambda r: (r["channel"], r["snr_db"]), "ratio",
+                        lambda g: f"{g[0]}, SNR = {_snr_text(g[1])} dB", ratio_axis, out_path, title)
+
+
+def plot_versus_snr(records: list[dict], out_path: str | Path, title: str | None = None) -> Path:
+    """Accuracy (%) and PSNR (dB) against SNR, one row of two panels per (channel, k/n); returns the PNG."""
+    return _metric_grid(records, lambda r: (r["channel"], r["ratio"]), "snr_db",
+                        lambda g: f"{g[0]}, k/n = {fraction_label(g[1])}", lambda ax: ax.set_xlabel("SNR (dB)"),
+                        out_path, title)
 
 
 def plot_tradeoff(records: list[dict], out_path: str | Path, title: str | None = None) -> Path:

@@ -14,15 +14,20 @@ and metrics.
 - ``channel``: AWGN / Rayleigh / Rician / Sionna TDL on a tagged stream
 - ``jscc_rx``: tagged stream -> reconstructed image PDUs with the class decision
 - ``metrics_sink``: PSNR, SSIM and accuracy against the originals, result records
+- ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
+- ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
+  class decision of the semantic bundle's classifier
 
 ``gnuradio.semcom.flowgraph_runner`` compiles and runs the flowgraphs in
 ``flowgraphs/`` headless.
 """
 
 from .channel import channel
+from .digital_rx import digital_rx
+from .digital_tx import digital_tx
 from .image_source import image_source
 from .jscc_rx import jscc_rx
 from .jscc_tx import jscc_tx
 from .metrics_sink import metrics_sink
 
-__all__ = ["channel", "image_source", "jscc_rx", "jscc_tx", "metrics_sink"]
+__all__ = ["channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink"]

@@ -26,7 +26,16 @@ class channel(gr.basic_block):
     ``work()`` call go through the channel in one batch. The output is the
     equalised symbols ``y_eq`` (zero forcing with perfect or least-squares
     CSI). Tags pass through unchanged; an ``snr_db`` tag is added on the first
-    sample of every frame.
+    sample of every frame, and a ``noise_var`` tag with the noise variance of
+    the equalised symbols (what a demapper needs for its LLRs,
+    ``semcom_core.baselines.modulation.effective_noise_variance``):
+    ``N0 / |h_est|^2``, times ``1 + 1/pilots`` with LS estimates.
+
+    - ``awgn`` and the block-fading channels (``rayleigh``, ``rician``): one
+      equaliser gain per frame, so the tag is one double per frame.
+    - channels whose gain changes within a frame (``rayleigh_fast``, ``tdl``
+      or ``extra={"coherence": c}``): an f32vector with one value per symbol
+      of the frame.
 
     Args:
         channel: ``awgn``, ``rayleigh``, ``rayleigh_fast``, ``rician`` or
@@ -61,6 +70,12 @@ class channel(gr.basic_block):
         self.set_snr_db(snr_db)
         self._len_key = pmt.intern(str(len_tag_key))
         self._snr_key = pmt.intern("snr_db")
+        self._nv_key = pmt.intern("noise_var")
+        from semcom_core.channels import AWGNChannel
+
+        # pilots of the LS estimate in the equalised noise (none on AWGN, whose gain is known)
+        self._pilots = (self._channel.pilots if self._channel.csi == "ls"
+                        and not isinstance(self._channel, AWGNChannel) else 0)
         self._log = common.OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
         common.set_min_output_buffer_quietly(self, 2 * common.MAX_FRAME_ITEMS)
@@ -86,12 +101,23 @@ class channel(gr.basic_block):
         return self._log.total()
 
     # -- processing ------------------------------------------------------------
-    def _apply(self, rows: np.ndarray, snr: float) -> np.ndarray:
+    def _apply(self, rows: np.ndarray, snr: float):
+        """(equalised symbols [B, L] complex64, noise variance [B, 1] or [B, L] float32)."""
         import torch
 
+        from semcom_core.baselines.modulation import effective_noise_variance
+
         with torch.no_grad():
-            y = self._channel(torch.from_numpy(rows), snr)
-        return y.to(torch.complex64).numpy()
+            out = self._channel.transmit(torch.from_numpy(rows), snr)
+            noise = effective_noise_variance(out, self._pilots)
+            if out.h_est.shape[-1] == 1:   # one gain per frame: one value per frame
+                noise = noise[:, :1]
+        return out.y_eq.to(torch.complex64).numpy(), noise.float().numpy()
+
+    def _noise_tag(self, noise_row: np.ndarray):
+        if noise_row.size == 1:
+            return pmt.from_double(float(noise_row[0]))
+        return pmt.init_f32vector(noise_row.size, noise_row.astype(np.float32).tolist())
 
     def forecast(self, noutput_items, ninputs):
         # any input will do: work() itself takes only the complete frames, so
@@ -112,19 +138,23 @@ class channel(gr.basic_block):
             by_len: dict[int, list] = {}
             for seg in good:
                 by_len.setdefault(seg.length, []).append(seg)
+            noise_tags = {}
             for length, segs in by_len.items():
                 starts = np.fromiter((s.start for s in segs), dtype=np.int64, count=len(segs))
                 idx = starts[:, None] + np.arange(length)[None, :]
-                out[idx] = self._apply(np.ascontiguousarray(inp[idx]), snr)
+                out[idx], noise = self._apply(np.ascontiguousarray(inp[idx]), snr)
+                for seg, row in zip(segs, noise):
+                    noise_tags[seg.start] = self._noise_tag(row)
             for seg in segments:
                 if not seg.ok:
                     self._log.problem("malformed frame", f"{seg.length} samples, packet_len {seg.announced}")
                     sl = slice(seg.start, seg.start + seg.length)
-                    out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0]
+                    out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0][0]
             base = self.nitems_written(0)
             snr_value = pmt.from_double(snr)
             for seg in good:
                 self.add_item_tag(0, base + seg.start, self._snr_key, snr_value)
+                self.add_item_tag(0, base + seg.start, self._nv_key, noise_tags[seg.start])
             self._frames += len(good)
             self.consume(0, consumed)
             return consumed

@@ -314,3 +314,36 @@ def use_torch_threads(threads: int) -> None:
 
         if torch.get_num_threads() != threads:
             torch.set_num_threads(int(threads))
+
+
+class FrameQueueBlock:
+    """Getters and the PDU handler shared by transmitters that queue image PDUs
+    and write frames (``jscc_tx``, ``digital_tx``).
+
+    The block sets ``_log`` (an :class:`OnceLog` of dropped PDUs), ``_queue``
+    (a deque), ``_pending`` (None or ``[symbols, tags, next row]``), ``_sent``
+    and ``_received``, and registers ``_handle_pdu`` on its ``pdu`` port.
+    """
+
+    def dropped(self) -> int:
+        """PDUs dropped (wrong size, non-finite values, not a PDU)."""
+        return self._log.total()
+
+    def drop_reasons(self) -> dict:
+        return dict(self._log.counts)
+
+    def sent(self) -> int:
+        """Frames written to the output."""
+        return self._sent
+
+    def received(self) -> int:
+        return self._received
+
+    def backlog(self) -> int:
+        """PDUs queued and frames encoded but not yet written."""
+        pending = 0 if self._pending is None else len(self._pending[1]) - self._pending[2]
+        return len(self._queue) + pending
+
+    def _handle_pdu(self, msg):
+        self._received += 1
+        self._queue.append(msg)

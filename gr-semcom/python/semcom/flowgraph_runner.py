@@ -14,6 +14,8 @@ then calls ``stop()`` and ``wait()``.
     summary = fr.run_loopback("bundles/deepjscc-fmnist-1_12", snr_db=10, channel="awgn",
                               num_images=200, out_path="results/flowgraph.jsonl")
     bench = fr.bench_flowgraph("bundles/deepjscc-fmnist-1_12", num_images=1000)
+    both = fr.run_side_by_side("bundles/deepjscc-fmnist-1_12", snr_db=20, num_images=100,
+                               out_path="results/side_by_side.jsonl")   # {"semantic": ..., "digital": ...}
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 LOOPBACK_GRC = "semantic_loopback.grc"
+SIDE_BY_SIDE_GRC = "semantic_vs_digital.grc"
 _BLOCK_PROBE = "semcom_jscc_tx.block.yml"
 _HERE = Path(__file__).resolve().parent
 
@@ -194,6 +197,37 @@ def _progress_printer(total: int, label: str):
     return show
 
 
+def _run_until_done(tb, sinks, timeout_s: float, show) -> float:
+    """Start ``tb``, wait until every sink is ``done()`` or the deadline, stop it; returns the seconds waited.
+
+    Progress shows the count of the slowest sink.
+    """
+    t0 = time.perf_counter()
+    tb.start()
+    try:
+        deadline = t0 + float(timeout_s)
+        for sink in sinks:
+            while not sink.done():
+                now = time.perf_counter()
+                if now >= deadline:
+                    break
+                sink.wait_done(min(0.05, deadline - now))
+                if show:
+                    show(min(s.count() for s in sinks), time.perf_counter() - t0)
+        return time.perf_counter() - t0
+    finally:
+        tb.stop()
+        tb.wait()
+
+
+def _finish(sink, elapsed: float) -> dict:
+    summary = sink.summary()
+    summary["complete"] = bool(sink.done())
+    summary["elapsed_s"] = elapsed
+    summary["images_per_s"] = summary["count"] / elapsed if elapsed > 0 else float("nan")
+    return summary
+
+
 def run_top_block(tb, sink, num_images: int, timeout_s: float = 600.0, progress=False, label="flowgraph") -> dict:
     """Start ``tb``, wait until ``sink.done()`` or the deadline, stop it; returns the sink's summary.
 
@@ -201,25 +235,8 @@ def run_top_block(tb, sink, num_images: int, timeout_s: float = 600.0, progress=
     ``complete`` (False when the deadline passed first).
     """
     show = _progress_printer(num_images, label) if progress is True else progress or None
-    t0 = time.perf_counter()
-    tb.start()
-    try:
-        deadline = t0 + float(timeout_s)
-        while not sink.done():
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-            sink.wait_done(min(0.05, deadline - now))
-            if show:
-                show(sink.count(), time.perf_counter() - t0)
-        elapsed = time.perf_counter() - t0
-    finally:
-        tb.stop()
-        tb.wait()
-    summary = sink.summary()
-    summary["complete"] = bool(sink.done())
-    summary["elapsed_s"] = elapsed
-    summary["images_per_s"] = summary["count"] / elapsed if elapsed > 0 else float("nan")
+    elapsed = _run_until_done(tb, [sink], timeout_s, show)
+    summary = _finish(sink, elapsed)
     if show:
         show(summary["count"], elapsed, final=True)
     return summary
@@ -255,6 +272,70 @@ def run_loopback(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="
     summary["dropped_rx"] = tb.rx.dropped()
     summary["record"] = tb.sink.record() if summary["count"] else None
     return summary
+
+
+DIGITAL_DEFAULTS = {"codec": "bpg", "family": "nr", "rate": "3/4", "qam": 64, "code_n": 576,
+                    "channel_uses": 131, "digital_method": ""}
+
+
+def make_side_by_side(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="", quant_bits=0,
+                      max_batch=64, grc_path=None, **digital):
+    """Build (not start) the semantic_vs_digital top block.
+
+    ``digital``: the digital link's parameters (``DIGITAL_DEFAULTS`` for the
+    rest): ``codec``, ``family``, ``rate``, ``qam``, ``code_n`` (802.16e
+    length), ``channel_uses`` (0: the bundle's k) and ``digital_method`` (the
+    method name of its records; empty: ``<codec>+ldpc``).
+    """
+    unknown = set(digital) - set(DIGITAL_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown digital link parameters {sorted(unknown)}; known: {sorted(DIGITAL_DEFAULTS)}")
+    d = {**DIGITAL_DEFAULTS, **digital}
+    cls = compiled_top_block(grc_path, SIDE_BY_SIDE_GRC)
+    tb = cls(bundle=str(bundle), snr_db=float(snr_db), channel=str(channel), num_images=int(num_images),
+             out_path=str(out_path or ""), quant_bits=int(quant_bits), max_batch=int(max_batch),
+             codec=str(d["codec"]), family=str(d["family"]), rate=str(d["rate"]), qam=int(d["qam"]),
+             code_n=int(d["code_n"]), channel_uses=int(d["channel_uses"]),
+             digital_method=str(d["digital_method"] or f"{d['codec']}+ldpc"))
+    available = tb.source.num_images()
+    if available < int(num_images):   # the split has fewer images than asked for
+        tb.sink.set_num_images(available)
+        tb.dsink.set_num_images(available)
+    return tb
+
+
+def run_side_by_side(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="", timeout_s=600.0,
+                     quant_bits=0, max_batch=64, grc_path=None, progress=False, **digital) -> dict:
+    """Run flowgraphs/semantic_vs_digital.grc headless once: the semantic and the digital link
+    on the same images, channel and SNR.
+
+    Returns ``{"semantic": summary, "digital": summary}``, each with the keys
+    of :func:`run_loopback`'s summary; the digital one also has ``lost``,
+    ``delivered`` (fraction), ``infeasible_tx`` (images the transmitter could
+    not send), ``lost_rx`` (``digital_rx``'s lost images by reason),
+    ``budget_bits`` and ``symbols`` (per image). With ``out_path`` both
+    records are appended there. ``digital``: see :func:`make_side_by_side`.
+    """
+    tb = make_side_by_side(bundle, snr_db, channel, num_images, out_path, quant_bits, max_batch, grc_path,
+                           **digital)
+    num = tb.sink.num_images
+    show = _progress_printer(num, f"side by side {channel} {float(snr_db):g} dB") if progress is True \
+        else progress or None
+    elapsed = _run_until_done(tb, [tb.sink, tb.dsink], timeout_s, show)
+    semantic, dig = _finish(tb.sink, elapsed), _finish(tb.dsink, elapsed)
+    if show:
+        show(min(semantic["count"], dig["count"]), elapsed, final=True)
+    semantic["dropped_tx"] = tb.tx.dropped()
+    semantic["dropped_rx"] = tb.rx.dropped()
+    semantic["record"] = tb.sink.record() if semantic["count"] else None
+    dig["dropped_tx"] = tb.dtx.dropped()
+    dig["dropped_rx"] = tb.drx.dropped()
+    dig["infeasible_tx"] = tb.dtx.infeasible()
+    dig["lost_rx"] = tb.drx.lost_reasons()
+    dig["budget_bits"] = tb.dtx.budget_bits()
+    dig["symbols"] = tb.dtx.frame_len
+    dig["record"] = tb.dsink.record() if dig["count"] else None
+    return {"semantic": semantic, "digital": dig}
 
 
 def demo(bundle, snrs=(0, 5, 10, 15, 20), channel="awgn", num_images=1000, out_dir="results/demo",

@@ -18,7 +18,7 @@ from gnuradio import gr
 from . import common
 
 
-class jscc_tx(gr.sync_block):
+class jscc_tx(common.FrameQueueBlock, gr.sync_block):
     """Encode image PDUs into frames of k unit-power complex symbols.
 
     Message input ``pdu``: ``cons(meta, f32vector of C*H*W values in [0,1])``
@@ -65,31 +65,7 @@ class jscc_tx(gr.sync_block):
         self.message_port_register_in(pmt.intern("pdu"))
         self.set_msg_handler(pmt.intern("pdu"), self._handle_pdu)
 
-    # -- getters -------------------------------------------------------------
-    def dropped(self) -> int:
-        """PDUs dropped (wrong size, non-finite values, not a PDU)."""
-        return self._log.total()
-
-    def drop_reasons(self) -> dict:
-        return dict(self._log.counts)
-
-    def sent(self) -> int:
-        """Frames written to the output."""
-        return self._sent
-
-    def received(self) -> int:
-        return self._received
-
-    def backlog(self) -> int:
-        """PDUs queued and frames encoded but not yet written."""
-        pending = 0 if self._pending is None else len(self._pending[1]) - self._pending[2]
-        return len(self._queue) + pending
-
-    # -- message handling ----------------------------------------------------
-    def _handle_pdu(self, msg):
-        self._received += 1
-        self._queue.append(msg)
-
+    # -- message handling (getters and _handle_pdu: common.FrameQueueBlock) -----
     def _take_batch(self):
         """Parse up to max_batch queued PDUs; returns (images [B,C,H,W] float32, metas)."""
         images, metas = [], []

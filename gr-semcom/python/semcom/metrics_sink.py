@@ -31,6 +31,14 @@ class metrics_sink(gr.basic_block):
     computed in batches as pairs come in; SSIM, the costlier one, when a
     summary is asked for (at ``done()``, ``stop()`` or ``summary()``).
 
+    Digital links (``digital_rx``) say in the metadata whether an image was
+    ``lost`` (it then carries the stand-in image, which is scored like any
+    other). Once such metadata is seen, the summary counts ``lost`` and gives
+    ``delivered`` (the fraction of matched images not lost), and the record
+    gains ``delivered``. A ``ratio`` in the received metadata (``digital_rx``
+    puts its channel uses per source value there, which need not be the
+    bundle's) replaces the card's bandwidth ratio in the summary and record.
+
     Args:
         bundle_path: bundle whose card provides method, dataset and bandwidth
             ratio for the record (optional).
@@ -75,6 +83,9 @@ class metrics_sink(gr.basic_block):
         self._labelled = 0
         self._count = 0
         self._snr_seen: list = []
+        self._lost = 0
+        self._lost_seen = False       # some received metadata said whether its image was lost
+        self._ratio_seen = None       # bandwidth ratio from the received metadata, if any
         self._written = False
         self._write_lock = threading.Lock()
         self._log = common.OnceLog(f"semcom_metrics_sink{self.unique_id()}")
@@ -128,7 +139,9 @@ class metrics_sink(gr.basic_block):
             return
         meta, data = parsed
         index = meta["index"]
-        rx = (data, meta.get("pred"), meta.get("label"), meta.get("snr_db"))
+        rx = (data, meta.get("pred"), meta.get("label"), meta.get("snr_db"), meta.get("lost"))
+        if isinstance(meta.get("ratio"), (int, float)) and not isinstance(meta.get("ratio"), bool):
+            self._ratio_seen = float(meta["ratio"])
         with self._lock:
             ref = self._ref.pop(index, None)
             if ref is None:
@@ -139,7 +152,7 @@ class metrics_sink(gr.basic_block):
 
     def _match(self, ref_image, ref_label, shape, rx):
         """Called with the lock held."""
-        rx_image, pred, rx_label, snr = rx
+        rx_image, pred, rx_label, snr, lost = rx
         if ref_image.size != rx_image.size:
             self._log.problem("size mismatch", f"reference {ref_image.size} vs received {rx_image.size} values")
             return
@@ -150,6 +163,9 @@ class metrics_sink(gr.basic_block):
             self._correct += int(int(pred) == int(label))
         if snr is not None:
             self._snr_seen.append(float(snr))
+        if lost is not None:
+            self._lost_seen = True
+            self._lost += int(bool(lost))
         self._count += 1
         if len(self._pairs) >= _BATCH:
             # SSIM waits for summary() (after done()), unless memory asks for it sooner
@@ -224,8 +240,9 @@ class metrics_sink(gr.basic_block):
             snr = self._snr_param
             if math.isnan(snr) and self._snr_seen:
                 snr = float(np.mean(self._snr_seen))
-            return {
+            out = {
                 **self.labels,
+                **({} if self._ratio_seen is None else {"ratio": self._ratio_seen}),
                 "snr_db": snr,
                 "count": self._count,
                 "psnr": float(p.mean()) if p.size else float("nan"),
@@ -236,6 +253,10 @@ class metrics_sink(gr.basic_block):
                 "unmatched_rx": len(self._rx),
                 "problems": self._log.total(),
             }
+            if self._lost_seen:
+                out["lost"] = self._lost
+                out["delivered"] = 1.0 - self._lost / self._count if self._count else float("nan")
+            return out
 
     def psnr_values(self) -> np.ndarray:
         """Per-image PSNR (dB) of the pairs scored so far."""
@@ -249,6 +270,8 @@ class metrics_sink(gr.basic_block):
 
         s = self.summary()
         metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "accuracy": s["accuracy"]}
+        if "delivered" in s:
+            metrics["delivered"] = s["delivered"]
         return make_record(s["method"], s["dataset"], s["channel"], s["snr_db"], s["ratio"], metrics,
                            samples=s["count"], seed=s["seed"], source="flowgraph")
 
