@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from ..baselines.images import ImageLadders, evaluate_capacity, evaluate_link, lost_image
@@ -31,6 +32,7 @@ from ..models import build_model
 from ..models.jscc import jscc_geometry
 from .figures import markdown_ratio_table, plot_versus_ratio, plot_versus_snr, ratio_table
 from .records import make_record, read_records
+from .semcc import load_spec, train_classifiers
 
 __all__ = ["load_digital_spec", "best_per_point", "run_digital"]
 
@@ -81,8 +83,6 @@ class _Setup:
     """Test images, labels, the semantic experiment's classifier, the lost-image fallback."""
 
     def __init__(self, spec: dict, runs_dir: Path, overrides: dict):
-        from .semcc import load_spec, train_classifiers
-
         semantic = load_spec(spec["semantic_spec"])
         cfg = load_config(next(iter(semantic["methods"].values())), overrides)
         self.dataset, root = cfg["dataset"]["name"], cfg["dataset"]["root"]
@@ -93,8 +93,6 @@ class _Setup:
         info = train_classifiers(semantic, [semantic["train_with"]], runs_dir, overrides)[semantic["train_with"]]
         self.classifier_name = semantic["train_with"]
         self.classifier = build_model(info["spec"]).eval()
-        from safetensors.torch import load_file
-
         self.classifier.load_state_dict(load_file(str(info["weights"])))
         self.fallback = lost_image(self.dataset, root)
         self.image_shape = tuple(self.images.shape[1:])
@@ -112,7 +110,7 @@ def _points(setup: _Setup, ladders: ImageLadders, codec: str, choices, ratios, s
         k = setup.channel_uses(ratio)
         common = dict(dataset=setup.dataset, channel=channel_name, snr_db=snr, ratio=ratio, samples=setup.samples,
                       seed=seed, source="experiment")
-        extra = dict(classifier=setup.classifier_name, k=k, train_snr_db=snr)
+        extra = dict(classifier=setup.classifier_name, k=k)
         for link in links:
             channel = make_channel(channel_name, generator=torch.Generator().manual_seed(seed))
             m = evaluate_link(link, ladders, setup.labels, setup.fallback, setup.classifier, channel, snr, k)
