@@ -28,8 +28,11 @@ DEFAULTS = {
     # beta, update_every: SemRE's soft update (eq. 14) and its interval in epochs.
     # denominator: SemRE's eq. 13 sums over the other classes' views ("negatives") or all ("all").
     # rec_reduction: eq. 9 per image as a mean over its n values ("mean", as written) or a sum ("sum").
+    # lam, mu1, mu2: MIJSCC's eq. 18, MSE - lam (mu1 global MI + mu2 local MI); disc_hidden: its
+    # discriminators' hidden width.
     "loss": {"alpha": "ratio", "alpha2": "ratio", "tau": 0.1, "proj_hidden": 128, "proj_dim": 32,
-             "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean"},
+             "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean",
+             "lam": 0.01, "mu1": 0.01, "mu2": 1.0, "disc_hidden": 512},
     # SemCC's second stage (eq. 11); epochs 0 leaves it out (the "w/o FT" ablation).
     "finetune": {"epochs": 0, "lr": 1.0e-4, "step_epochs": 50, "gamma": 0.5},
     "trainer": {"max_epochs": 200, "batch_size": 128, "limit_train_batches": None,
@@ -127,6 +130,9 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"loss.beta must be in [0, 1], got {loss['beta']}")
     if loss["denominator"] not in ("negatives", "all"):
         raise ConfigError(f"loss.denominator must be 'negatives' or 'all', got {loss['denominator']!r}")
+    for key in ("lam", "mu1", "mu2"):
+        if not float(loss[key]) >= 0.0:
+            raise ConfigError(f"loss.{key} must be >= 0, got {loss[key]}")
     if loss["rec_reduction"] not in ("mean", "sum"):
         raise ConfigError(f"loss.rec_reduction must be 'mean' or 'sum', got {loss['rec_reduction']!r}")
     if int(cfg["trainer"]["max_epochs"]) + int(cfg["finetune"]["epochs"]) <= 0:

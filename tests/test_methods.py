@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from semcom_core.config import ConfigError, load_config
-from semcom_core.methods import METHODS, DeepJSCC, DeepSC, SemCC, SemRE, Stage
+from semcom_core.methods import METHODS, MIJSCC, DeepJSCC, DeepSC, SemCC, SemRE, Stage
 from semcom_core.models import build_model
 
 SHAPE = (1, 28, 28)
@@ -240,7 +240,7 @@ def test_training_loss_decreases(cls):
 
 
 def test_method_registry():
-    assert METHODS == {"deepjscc": DeepJSCC, "deepsc": DeepSC, "semcc": SemCC, "semre": SemRE}
+    assert METHODS == {"deepjscc": DeepJSCC, "deepsc": DeepSC, "semcc": SemCC, "semre": SemRE, "mijscc": MIJSCC}
     assert _method(DeepJSCC).transceiver.k == round(N * RATIO) == 33
 
 

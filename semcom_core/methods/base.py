@@ -61,6 +61,7 @@ class JSCCMethod(L.LightningModule):
     """Transceiver + channel + a per-sample training SNR drawn uniformly from `train_snr_db`."""
 
     method_name = "jscc"
+    architecture = "jscc"     # encoder/decoder family (models registry: "<architecture>_encoder")
     needs_downstream = False  # True when training back-propagates through the downstream classifier
 
     def __init__(self, image_shape, ratio: float, width: int = 64, q: int | None = None,
@@ -69,7 +70,7 @@ class JSCCMethod(L.LightningModule):
                  loss: dict | None = None, finetune: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
-        enc, dec, k = transceiver_specs(image_shape, ratio, width)
+        enc, dec, k = transceiver_specs(image_shape, ratio, width, self.architecture)
         self.transceiver = Transceiver(enc, dec, k, q)
         channel = dict(channel or {"name": "awgn"})
         self.channel = make_channel(channel.pop("name"), **channel)

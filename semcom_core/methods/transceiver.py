@@ -9,11 +9,12 @@ from ..models import build_model, jscc_geometry
 from ..symbols import SymbolCodec
 
 
-def transceiver_specs(image_shape, ratio: float, width: int) -> tuple[dict, dict, int]:
-    """Encoder and decoder specs (the SemCC paper's Fig. 1 networks) for an image shape and k/n."""
+def transceiver_specs(image_shape, ratio: float, width: int, arch: str = "jscc") -> tuple[dict, dict, int]:
+    """Encoder and decoder specs for an image shape and k/n: ``arch`` "jscc" (the SemCC paper's
+    Fig. 1 networks) or "mijscc" (the MIJSCC paper's Table I)."""
     k = jscc_geometry(image_shape, ratio)["k"]
     common = {"image_shape": list(image_shape), "k": k, "width": width}
-    return {"arch": "jscc_encoder", **common}, {"arch": "jscc_decoder", **common}, k
+    return {"arch": f"{arch}_encoder", **common}, {"arch": f"{arch}_decoder", **common}, k
 
 
 class Transceiver(nn.Module):

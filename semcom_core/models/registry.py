@@ -3,6 +3,7 @@
 from torch import nn
 
 from .jscc import JSCCDecoder, JSCCEncoder
+from .mijscc import MIJSCCDecoder, MIJSCCEncoder
 from .repvgg import RepVGGCifar
 from .resnet import ResNetCifar
 from .shufflenet import ShuffleNetV2Cifar
@@ -10,6 +11,8 @@ from .shufflenet import ShuffleNetV2Cifar
 _BUILDERS = {
     "jscc_encoder": lambda cfg: JSCCEncoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
     "jscc_decoder": lambda cfg: JSCCDecoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
+    "mijscc_encoder": lambda cfg: MIJSCCEncoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
+    "mijscc_decoder": lambda cfg: MIJSCCDecoder(cfg["image_shape"], cfg["k"], cfg.get("width", 64)),
     "resnet_cifar": lambda cfg: ResNetCifar(cfg.get("depth", 20), cfg["in_channels"], cfg.get("num_classes", 10)),
     # `width` is the base channel count; other keys (e.g. a ResNet "depth") are ignored
     "repvgg": lambda cfg: RepVGGCifar(cfg["in_channels"], cfg.get("num_classes", 10), cfg.get("width", 32)),
