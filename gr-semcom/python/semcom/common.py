@@ -347,3 +347,13 @@ class FrameQueueBlock:
     def _handle_pdu(self, msg):
         self._received += 1
         self._queue.append(msg)
+
+    def _queued_pdus(self):
+        """``(meta, values)`` of the queued PDUs, oldest first; a message that is not a PDU is
+        dropped and counted. A PDU leaves the queue only when the caller asks for the next one."""
+        while self._queue:
+            msg = self._queue.popleft()
+            try:
+                yield parse_pdu(msg)
+            except ValueError as err:
+                self._log.problem("not an image PDU", str(err))

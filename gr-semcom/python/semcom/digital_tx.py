@@ -227,13 +227,7 @@ class digital_tx(common.FrameQueueBlock, gr.sync_block):
     def _take_batch(self):
         """Source-encode up to max_batch queued PDUs; returns (encoded list, tag dicts) of the sendable ones."""
         encoded, tags = [], []
-        while self._queue and len(encoded) < self.max_batch:
-            msg = self._queue.popleft()
-            try:
-                meta, data = common.parse_pdu(msg)
-            except ValueError as err:
-                self._log.problem("not an image PDU", str(err))
-                continue
+        for meta, data in self._queued_pdus():
             image = self._image(meta, data)
             if image is None:
                 continue
@@ -255,6 +249,8 @@ class digital_tx(common.FrameQueueBlock, gr.sync_block):
             t["bits"] = int(enc.bits)
             encoded.append(enc)
             tags.append(t)
+            if len(encoded) == self.max_batch:
+                break
         return encoded, tags
 
     def work(self, input_items, output_items):

@@ -69,13 +69,7 @@ class jscc_tx(common.FrameQueueBlock, gr.sync_block):
     def _take_batch(self):
         """Parse up to max_batch queued PDUs; returns (images [B,C,H,W] float32, metas)."""
         images, metas = [], []
-        while self._queue and len(images) < self.max_batch:
-            msg = self._queue.popleft()
-            try:
-                meta, data = common.parse_pdu(msg)
-            except ValueError as err:
-                self._log.problem("not an image PDU", str(err))
-                continue
+        for meta, data in self._queued_pdus():
             if data.size != self.n:
                 self._log.problem("wrong image size",
                                   f"got {data.size} values, the bundle expects {self.n} = {self.image_shape}")
@@ -85,6 +79,8 @@ class jscc_tx(common.FrameQueueBlock, gr.sync_block):
                 continue
             images.append(data)
             metas.append(meta)
+            if len(images) == self.max_batch:
+                break
         if not images:
             return None, None
         return np.stack(images).reshape((len(images),) + self.image_shape), metas
