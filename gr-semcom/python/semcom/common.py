@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -285,6 +286,20 @@ def tags_at_starts(block, consumed: int, segments) -> None:
         except Exception:  # noqa: BLE001 - unknown PMT types are skipped
             continue
         seg.tags.setdefault(key, []).append(value)
+
+
+def complete_frames(block, n: int, len_key):
+    """The frames wholly inside the first ``n`` input items, for a receiver's ``general_work``.
+
+    Returns ``(segments, consumed)`` with the frame tags copied to the segment starts, or None
+    (after a short sleep) while a frame is still arriving.
+    """
+    segments, consumed = split_frames(window_len_tags(block, n, len_key), n)
+    if consumed == 0:
+        time.sleep(0.0005)
+        return None
+    tags_at_starts(block, consumed, segments)
+    return segments, consumed
 
 
 def set_min_output_buffer_quietly(block, items: int) -> None:

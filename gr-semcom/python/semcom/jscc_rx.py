@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pmt
@@ -137,11 +136,10 @@ class jscc_rx(gr.basic_block):
         inp = input_items[0]
         n = len(inp)
         try:
-            segments, consumed = common.split_frames(common.window_len_tags(self, n, self._len_key), n)
-            if consumed == 0:
-                time.sleep(0.0005)   # a frame is still arriving
+            frames = common.complete_frames(self, n, self._len_key)
+            if frames is None:
                 return 0
-            common.tags_at_starts(self, consumed, segments)
+            segments, consumed = frames
             good, side = [], []
             for seg in segments:
                 if seg.announced is None:

@@ -104,22 +104,25 @@ def make_ladder(candidates: list[Encoded]) -> list[Encoded]:
     return kept[::-1]
 
 
-def image_to_uint8(item) -> np.ndarray:
-    """A float image ``[C, H, W]`` in [0, 1] (C = 1 or 3) as ``uint8 [H, W, C]``.
-
-    Raises ValueError for anything else: another type or shape, NaN or
-    infinite values, values outside [0, 1] (beyond rounding error).
-    """
+def unit_floats_to_uint8(item, layout: str, what: str) -> np.ndarray:
+    """Check a float array in [0, 1] with ``layout`` "CHW" (an image) or "TCHW" (a clip), C = 1 or 3,
+    and return it as ``uint8``, axes unchanged. Raises ValueError for another type or shape,
+    NaN or infinite values, or values outside [0, 1] (beyond rounding error)."""
     if not isinstance(item, np.ndarray) or not np.issubdtype(item.dtype, np.floating):
-        raise ValueError(f"an image must be a float numpy array [C, H, W], got {type(item).__name__}"
+        raise ValueError(f"{what} must be a float numpy array [{', '.join(layout)}], got {type(item).__name__}"
                          f"{'' if not isinstance(item, np.ndarray) else ' of dtype ' + str(item.dtype)}")
-    if item.ndim != 3 or item.shape[0] not in (1, 3) or min(item.shape) < 1:
-        raise ValueError(f"an image must have shape [C, H, W] with C = 1 or 3, got {item.shape}")
+    if item.ndim != len(layout) or item.shape[layout.index("C")] not in (1, 3) or min(item.shape) < 1:
+        raise ValueError(f"{what} must have shape [{', '.join(layout)}] with C = 1 or 3, got {item.shape}")
     if not np.isfinite(item).all():
-        raise ValueError("the image holds NaN or infinite values")
+        raise ValueError(f"the {what.split()[-1]} holds NaN or infinite values")
     if item.min() < -1e-6 or item.max() > 1 + 1e-6:
-        raise ValueError(f"image values must lie in [0, 1], got [{item.min():.4g}, {item.max():.4g}]")
-    return np.ascontiguousarray((np.clip(item, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0))
+        raise ValueError(f"{what.split()[-1]} values must lie in [0, 1], got [{item.min():.4g}, {item.max():.4g}]")
+    return (np.clip(item, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def image_to_uint8(item) -> np.ndarray:
+    """A float image ``[C, H, W]`` in [0, 1] (C = 1 or 3) as ``uint8 [H, W, C]``; ValueError otherwise."""
+    return np.ascontiguousarray(unit_floats_to_uint8(item, "CHW", "an image").transpose(1, 2, 0))
 
 
 def uint8_to_image(pixels: np.ndarray) -> np.ndarray:

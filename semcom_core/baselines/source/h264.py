@@ -37,7 +37,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from .base import Encoded, SourceCodec, SourceDecodeError, make_ladder
+from .base import Encoded, SourceCodec, SourceDecodeError, make_ladder, unit_floats_to_uint8
 
 __all__ = ["H264Codec"]
 
@@ -50,16 +50,7 @@ _601 = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.41
 
 def _check_clip(item) -> np.ndarray:
     """A float clip ``[T, C, H, W]`` in [0, 1] as ``uint8 [T, H, W, C]``; ValueError otherwise."""
-    if not isinstance(item, np.ndarray) or not np.issubdtype(item.dtype, np.floating):
-        raise ValueError(f"a clip must be a float numpy array [T, C, H, W], got {type(item).__name__}"
-                         f"{'' if not isinstance(item, np.ndarray) else ' of dtype ' + str(item.dtype)}")
-    if item.ndim != 4 or item.shape[1] not in (1, 3) or min(item.shape) < 1:
-        raise ValueError(f"a clip must have shape [T, C, H, W] with C = 1 or 3, got {item.shape}")
-    if not np.isfinite(item).all():
-        raise ValueError("the clip holds NaN or infinite values")
-    if item.min() < -1e-6 or item.max() > 1 + 1e-6:
-        raise ValueError(f"clip values must lie in [0, 1], got [{item.min():.4g}, {item.max():.4g}]")
-    return (np.clip(item, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    return unit_floats_to_uint8(item, "TCHW", "a clip").transpose(0, 2, 3, 1)
 
 
 def _to_planes(frame: np.ndarray) -> np.ndarray:
