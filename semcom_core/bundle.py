@@ -14,14 +14,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import __version__
+from .methods.mijscc import latent_to_symbols, symbols_to_latent
 from .methods.transceiver import Transceiver, transceiver_specs
 from .models import build_model
+from .symbols.sideinfo import SideInfo
+
+# Optional networks a bundle may carry besides encoder, decoder and image classifier:
+# A-MIJSCC's noise-adaptive mask, and the classifier that reads the received latent (MIJSCC).
+EXTRA_PARTS = ("adaptive_mask", "latent_classifier")
 
 BUNDLE_FORMAT = "semcom-bundle/1"
 WEIGHTS, CARD = "weights.safetensors", "card.json"
@@ -38,7 +45,7 @@ class Bundle:
     card: dict
     transceiver: Transceiver
     classifier: nn.Module | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)   # EXTRA_PARTS present in the bundle, by name
 
     @property
     def k(self) -> int:
@@ -78,14 +85,94 @@ class Bundle:
             raise BundleError(f"bundle {self.path} has no classifier")
         return self.classifier(images.float())
 
+    # --- framed transmission (MIJSCC / A-MIJSCC: symbols + side information per image) ---------------
+    @property
+    def adaptive(self) -> bool:
+        """True when the bundle carries A-MIJSCC's noise-adaptive channel mask."""
+        return "adaptive_mask" in self.extra
+
+    def default_noise_var(self) -> float:
+        """Noise variance used when none is fed back: the middle of the training SNR range."""
+        snrs = self.card.get("train_snr_db") or [10.0, 10.0]
+        return 10 ** (-(float(snrs[0]) + float(snrs[-1])) / 20)
+
+    @torch.no_grad()
+    def transmit(self, images: torch.Tensor, noise_var: float | None = None, codec=None,
+                 adaptive: bool = True) -> list[tuple[np.ndarray, SideInfo]]:
+        """Images [B,C,H,W] -> one (payload complex64 [end], SideInfo) per image.
+
+        ``noise_var`` (per complex symbol, 10^(-SNR/10)) drives the A-MIJSCC mask; ``codec`` overrides the
+        bundle's symbol codec (e.g. analog); ``adaptive=False`` sends all k symbols.
+        """
+        codec = codec or self.codec
+        z = self.encode(images)
+        end = None
+        if adaptive and self.adaptive:
+            nv = self.default_noise_var() if noise_var is None else float(noise_var)
+            if not (np.isfinite(nv) and nv >= 0):
+                raise ValueError(f"noise variance must be finite and >= 0, got {noise_var}")
+            out = self.extra["adaptive_mask"](z, torch.full((z.shape[0],), nv))
+            z, end = out.z, out.end
+        s, side = latent_to_symbols(codec, z, end)
+        s = s.to(torch.complex64).numpy()
+        ends = [self.k] * len(s) if end is None else end.tolist()
+        frames = []
+        for i, n_sent in enumerate(ends):
+            if codec.q:
+                z_min, z_max = float(side["z_min"][i]), float(side["z_max"][i])
+                if not z_max > z_min:   # constant latent: every level is 0, any wider range decodes it exactly
+                    z_max = z_min + 1.0
+                info = SideInfo(int(codec.q), int(n_sent), z_min, z_max)
+            else:
+                info = SideInfo(0, int(n_sent))
+            frames.append((s[i, :n_sent].copy(), info))
+        return frames
+
+    @torch.no_grad()
+    def receive(self, frames, codec=None) -> tuple[np.ndarray, np.ndarray]:
+        """(payload [end], SideInfo) per image -> (reconstructions float32 [B,C,H,W], classes int64 [B]).
+
+        The class comes from the latent classifier when the bundle has one, else from the image
+        classifier on the reconstruction. Raises ValueError for side information that contradicts the
+        bundle (:meth:`SideInfo.problem`) or a payload whose length is not ``end``.
+        """
+        codec = codec or self.codec
+        if not frames:
+            raise ValueError("no frames to decode")
+        y = torch.zeros(len(frames), self.k, dtype=torch.complex64)
+        for i, (payload, info) in enumerate(frames):
+            reason = info.problem(self.k, codec.q)
+            if reason:
+                raise ValueError(f"frame {i}: {reason}")
+            payload = np.asarray(payload)
+            if payload.shape != (info.end,):
+                raise ValueError(f"frame {i}: payload of {payload.shape} symbols, side information says {info.end}")
+            y[i, :info.end] = torch.from_numpy(payload.astype(np.complex64))
+        side = {}
+        if codec.q:
+            side = {"z_min": torch.tensor([f[1].z_min for f in frames]), "z_max": torch.tensor([f[1].z_max for f in frames])}
+        end = torch.tensor([f[1].end for f in frames])
+        z_hat = symbols_to_latent(codec, y, side, end)
+        x_hat = self.decode(z_hat)
+        if "latent_classifier" in self.extra:
+            pred = self.extra["latent_classifier"](z_hat).argmax(1)
+        else:
+            pred = self.classify(x_hat).argmax(1)
+        return x_hat.float().numpy(), pred.numpy().astype(np.int64)
+
 
 def _state(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{name}": t.detach().cpu().contiguous() for name, t in module.state_dict().items()}
 
 
 def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifier: nn.Module | None = None,
-                classifier_spec: dict | None = None) -> Path:
-    """Write weights and card; `card` supplies method, dataset, metrics, command and the like."""
+                classifier_spec: dict | None = None, extra: dict | None = None) -> Path:
+    """Write weights and card; `card` supplies method, dataset, metrics, command and the like.
+    `extra` maps names of EXTRA_PARTS to (module, spec)."""
+    extra = dict(extra or {})
+    unknown = set(extra) - set(EXTRA_PARTS)
+    if unknown:
+        raise ValueError(f"unknown bundle parts {sorted(unknown)}; known: {', '.join(EXTRA_PARTS)}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     enc = transceiver.encoder_spec
@@ -95,7 +182,8 @@ def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifi
         "k": transceiver.k, "n": n, "ratio": transceiver.k / n, "q": transceiver.q,
         "image_shape": list(enc["image_shape"]),
         "architecture": {"encoder": transceiver.encoder_spec, "decoder": transceiver.decoder_spec,
-                         "classifier": classifier_spec if classifier is not None else None},
+                         "classifier": classifier_spec if classifier is not None else None,
+                         **{name: spec for name, (_module, spec) in extra.items()}},
         "code_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **card,
@@ -103,6 +191,8 @@ def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifi
     tensors = _state("encoder", transceiver.encoder) | _state("decoder", transceiver.decoder)
     if classifier is not None:
         tensors |= _state("classifier", classifier)
+    for name, (module, _spec) in extra.items():
+        tensors |= _state(name, module)
     save_file(tensors, str(path / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
     write_card(path, full)
     return path
@@ -166,16 +256,35 @@ def load_bundle(path: str | Path, method: str | None = None) -> Bundle:
     if classifier is not None:
         load_part(classifier, tensors, "classifier", path)
         classifier.eval()
+    extra = {}
+    for name in EXTRA_PARTS:
+        if arch.get(name):
+            try:
+                extra[name] = build_model(arch[name])
+            except (ValueError, KeyError, TypeError) as err:
+                raise BundleError(f"bundle {path}: cannot build its {name} ({err})") from err
+            load_part(extra[name], tensors, name, path)
+            extra[name].eval()
     transceiver.eval()
-    return Bundle(path=path, card=card, transceiver=transceiver, classifier=classifier)
+    return Bundle(path=path, card=card, transceiver=transceiver, classifier=classifier, extra=extra)
 
 
 def make_untrained_bundle(path: str | Path, image_shape=(1, 28, 28), ratio: float = 1 / 12, width: int = 16,
-                          q: int | None = None, seed: int = 0) -> Path:
-    """A randomly initialised bundle of a real shape, for tests that need any bundle."""
+                          q: int | None = None, seed: int = 0, method: str = "deepjscc", eta: float = 1.2) -> Path:
+    """A randomly initialised bundle of a real shape, for tests that need any bundle. `method` "mijscc" or
+    "a-mijscc" gives the MIJSCC networks with a latent classifier (and, for A-MIJSCC, the adaptive mask)."""
     torch.manual_seed(seed)
-    enc, dec, k = transceiver_specs(image_shape, ratio, width)
+    arch = "mijscc" if method in ("mijscc", "a-mijscc") else "jscc"
+    enc, dec, k = transceiver_specs(image_shape, ratio, width, arch)
     classifier_spec = {"arch": "resnet_cifar", "depth": 8, "in_channels": image_shape[0], "num_classes": 10}
-    card = {"method": "deepjscc", "dataset": {"name": "fashion-mnist", "normalisation": "pixel / 255"},
-            "train_snr_db": None, "metrics": {}, "command": "make_untrained_bundle", "trained": False}
-    return save_bundle(path, Transceiver(enc, dec, k, q), card, build_model(classifier_spec), classifier_spec)
+    extra = {}
+    if arch == "mijscc":
+        spec = {"arch": "latent_mlp", "in_dim": 2 * k, "num_classes": 10, "hidden": 64}
+        extra["latent_classifier"] = (build_model(spec), spec)
+    if method == "a-mijscc":
+        spec = {"arch": "adaptive_mask", "k": k, "eta": eta}
+        extra["adaptive_mask"] = (build_model(spec), spec)
+    card = {"method": method, "dataset": {"name": "fashion-mnist", "normalisation": "pixel / 255"},
+            "train_snr_db": [6.0, 21.0] if arch == "mijscc" else None, "metrics": {},
+            "command": "make_untrained_bundle", "trained": False}
+    return save_bundle(path, Transceiver(enc, dec, k, q), card, build_model(classifier_spec), classifier_spec, extra)

@@ -29,10 +29,15 @@ DEFAULTS = {
     # denominator: SemRE's eq. 13 sums over the other classes' views ("negatives") or all ("all").
     # rec_reduction: eq. 9 per image as a mean over its n values ("mean", as written) or a sum ("sum").
     # lam, mu1, mu2: MIJSCC's eq. 18, MSE - lam (mu1 global MI + mu2 local MI); disc_hidden: its
-    # discriminators' hidden width.
+    # discriminators' hidden width. eta, attention, mask_hidden, temperature: A-MIJSCC's mask threshold
+    # (eq. 21), attention enhancement on/off (eq. 23), noise-encoder width and straight-through temperature.
     "loss": {"alpha": "ratio", "alpha2": "ratio", "tau": 0.1, "proj_hidden": 128, "proj_dim": 32,
              "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean",
-             "lam": 0.01, "mu1": 0.01, "mu2": 1.0, "disc_hidden": 512},
+             "lam": 0.01, "mu1": 0.01, "mu2": 1.0, "disc_hidden": 512,
+             "eta": 1.2, "attention": True, "mask_hidden": 64, "temperature": 0.5},
+    # A run folder whose trained weights (method.safetensors) start this run; parts the method lacks are
+    # ignored and new parts (A-MIJSCC's mask) keep their initialisation.
+    "init_from": None,
     # SemCC's second stage (eq. 11); epochs 0 leaves it out (the "w/o FT" ablation).
     "finetune": {"epochs": 0, "lr": 1.0e-4, "step_epochs": 50, "gamma": 0.5},
     "trainer": {"max_epochs": 200, "batch_size": 128, "limit_train_batches": None,
@@ -133,6 +138,10 @@ def validate(cfg: dict) -> None:
     for key in ("lam", "mu1", "mu2"):
         if not float(loss[key]) >= 0.0:
             raise ConfigError(f"loss.{key} must be >= 0, got {loss[key]}")
+    if not float(loss["eta"]) >= 0.0 or not float(loss["temperature"]) > 0.0:
+        raise ConfigError(f"loss.eta must be >= 0 and loss.temperature > 0, got {loss['eta']}, {loss['temperature']}")
+    if cfg["init_from"] is not None and not (Path(cfg["init_from"]) / "method.safetensors").is_file():
+        raise ConfigError(f"init_from: {cfg['init_from']} has no method.safetensors (train that run first)")
     if loss["rec_reduction"] not in ("mean", "sum"):
         raise ConfigError(f"loss.rec_reduction must be 'mean' or 'sum', got {loss['rec_reduction']!r}")
     if int(cfg["trainer"]["max_epochs"]) + int(cfg["finetune"]["epochs"]) <= 0:

@@ -57,6 +57,29 @@ def state_to_file(module: torch.nn.Module, path: Path) -> None:
     save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
+def trained_part(method) -> torch.nn.Module:
+    """Everything a method trains (transceiver and its own extra networks), without the frozen
+    downstream classifier: what `method.safetensors` holds."""
+    part = torch.nn.Module()
+    for name, child in method.named_children():
+        if name != "downstream":
+            part.add_module(name, child)
+    return part
+
+
+def init_from_run(method, run_dir: Path) -> None:
+    """Start from another run's weights: every tensor whose name and shape match is loaded; the rest
+    (networks this method adds) keeps its initialisation. Refuses when nothing of the transceiver fits."""
+    tensors = load_file(str(run_dir / "method.safetensors"))
+    own = trained_part(method).state_dict()
+    fits = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("transceiver.") for k in fits):
+        raise ValueError(f"init_from {run_dir}: its weights do not fit this method's transceiver")
+    trained_part(method).load_state_dict(fits, strict=False)
+    new = sorted({k.split(".")[0] for k in own if k not in fits})
+    print(f"train: initialised from {run_dir} ({len(fits)} tensors){'; new: ' + ', '.join(new) if new else ''}")
+
+
 def classifier_spec(cfg: dict, image_shape, num_classes: int) -> dict:
     c = cfg["classifier"]
     spec = {"arch": c["arch"], "in_channels": image_shape[0], "num_classes": num_classes}
@@ -112,6 +135,8 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     classifier, spec, metrics = train_classifier(cfg, full, train, val, out_dir)
     state_to_file(classifier, out_dir / "classifier.safetensors")
     method.attach_downstream(classifier)
+    if cfg["init_from"]:
+        init_from_run(method, Path(cfg["init_from"]))
 
     t = cfg["trainer"]
     train_dl, val_dl = _loaders(train, val, t["batch_size"], t["num_workers"])
@@ -129,6 +154,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
         stages.append({"name": stage.name, "epochs": stage.epochs, "lr": stage.lr, "val_metrics": stage_metrics})
         metrics.update(stage_metrics)
     state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
+    state_to_file(trained_part(method), out_dir / "method.safetensors")
 
     run = {"config": cfg, "method": cfg["method"], "k": method.transceiver.k,
            "encoder_spec": method.transceiver.encoder_spec, "decoder_spec": method.transceiver.decoder_spec,

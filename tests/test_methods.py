@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from semcom_core.config import ConfigError, load_config
-from semcom_core.methods import METHODS, MIJSCC, DeepJSCC, DeepSC, SemCC, SemRE, Stage
+from semcom_core.methods import AMIJSCC, METHODS, MIJSCC, DeepJSCC, DeepSC, SemCC, SemRE, Stage
 from semcom_core.models import build_model
 
 SHAPE = (1, 28, 28)
@@ -240,7 +240,8 @@ def test_training_loss_decreases(cls):
 
 
 def test_method_registry():
-    assert METHODS == {"deepjscc": DeepJSCC, "deepsc": DeepSC, "semcc": SemCC, "semre": SemRE, "mijscc": MIJSCC}
+    assert METHODS == {"deepjscc": DeepJSCC, "deepsc": DeepSC, "semcc": SemCC, "semre": SemRE, "mijscc": MIJSCC,
+                       "a-mijscc": AMIJSCC}
     assert _method(DeepJSCC).transceiver.k == round(N * RATIO) == 33
 
 
@@ -248,7 +249,7 @@ def test_method_registry():
 
 @pytest.mark.parametrize("text,message", [
     ("methd: semcc\n", "methd"),
-    ("loss: {temperature: 0.1}\n", "temperature"),
+    ("loss: {temprature: 0.1}\n", "temprature"),
     ("ratio: '2'\n", "ratio"),
     ("ratio: 1/5000\n", "rounds to 0"),
     ("method: semcc\nloss: {alpha: 1.5}\n", "loss.alpha"),

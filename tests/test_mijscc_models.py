@@ -64,8 +64,11 @@ def test_table_one_sizes_for_cifar():
             outs.append(tuple(y.shape[1:]))
     assert outs == [(256, 4, 4), (128, 8, 8), (64, 16, 16), (3, 32, 32)]
     assert sum(isinstance(m, nn.ConvTranspose2d) for m in dec.modules()) == 4
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in dec.modules()) == 4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in dec.modules()) == 3  # none before the sigmoid by default
     assert isinstance(dec.body[-1], nn.Sigmoid)
+    paper = MIJSCCDecoder((3, 32, 32), 256, 64, final_bn=True)  # Table I as printed: BN after all four
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in paper.modules()) == 4
+    assert paper(torch.randn(2, 512)).shape == (2, 3, 32, 32)
 
 
 def test_discriminator_layer_counts():

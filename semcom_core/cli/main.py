@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
+MIJSCC_BENCH_BUNDLE = "bundles/a-mijscc-fmnist-8bit"   # semcom bench mijscc-gr
 
 
 def _command_line() -> str:
@@ -42,9 +43,10 @@ def cmd_train(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from ..export import export_run
+    from ..export import export_mijscc_run, export_run, read_run
 
-    path = export_run(args.run, args.out, command=_command_line(), samples=args.samples)
+    export = export_mijscc_run if read_run(args.run)["method"] in ("mijscc", "a-mijscc") else export_run
+    path = export(args.run, args.out, command=_command_line(), samples=args.samples)
     card = json.loads((path / "card.json").read_text())
     print(f"export: bundle written to {path}")
     print(json.dumps(card["metrics"], indent=2))
@@ -88,6 +90,7 @@ def cmd_demo(args) -> None:
 EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
     "semcc": ("configs/semcc/experiments/fmnist.yaml", "runs/semcc-fmnist", "results/semcc-fmnist"),
     "digital": ("configs/digital/fmnist.yaml", "runs/semcc-fmnist", "results/digital-fmnist"),
+    "mijscc": ("configs/mijscc/fmnist/experiment.yaml", "runs/mijscc-fmnist", "results/mijscc-fmnist"),
 }
 
 
@@ -98,6 +101,12 @@ def cmd_experiment(args) -> None:
         from ..experiments.digital import run_digital
 
         run_digital(spec, runs, out, overrides=_overrides(args.set))
+        return
+    if args.paper == "mijscc":
+        from ..experiments.mijscc import run_mijscc_experiment
+
+        run_mijscc_experiment(spec, runs, out, overrides=_overrides(args.set), jobs=args.jobs,
+                              train=not args.no_train)
         return
     from ..experiments.semcc import run_experiment
 
@@ -121,8 +130,17 @@ def cmd_bench(args) -> None:
         print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
                                              "relative_to_deepjscc", "device", "threads")))
         return
+    if args.what == "mijscc-gr":
+        from ..experiments.records import format_table
+
+        snrs = [float(x) for x in str(args.snrs).split(",") if x.strip()]
+        rows = _flowgraph_runner().bench_mijscc(args.bundle or MIJSCC_BENCH_BUNDLE, snrs=snrs,
+                                                num_images=args.images or 300)
+        print(format_table(rows, columns=("config", "snr_db", "payload", "header", "total", "gamma",
+                                          "images_per_s", "delivered", "psnr", "accuracy", "images")))
+        return
     if args.what == "flowgraph":
-        result = _flowgraph_runner().bench_flowgraph(args.bundle, num_images=args.images)
+        result = _flowgraph_runner().bench_flowgraph(args.bundle or DEFAULT_BUNDLE, num_images=args.images or 2000)
         print(json.dumps(result, indent=2, default=str))
         print(f"bench flowgraph: {result['images_per_s_flowgraph']:.0f} images/s through the loopback flowgraph, "
               f"{result['images_per_s_bare']:.0f} images/s bare batched inference, ratio {result['ratio']:.2f} "
@@ -179,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("experiment", help="a paper's experiments: train what is missing, evaluate, tables, plots")
     p.add_argument("paper", choices=list(EXPERIMENT_DEFAULTS),
-                   help="semcc: the SemCC paper's figures; digital: the classical links beside them")
+                   help="semcc: the SemCC paper's figures; digital: the classical links beside them; "
+                        "mijscc: the MIJSCC paper's figures and tables (with A-MIJSCC)")
     p.add_argument("--spec", default=None, help="experiment spec (default: the paper's Fashion-MNIST spec)")
     p.add_argument("--runs", default=None, help="folder of training runs and classifiers (reused when present)")
     p.add_argument("--out", default=None, help="folder for records, tables and figures")
@@ -193,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc"])
-    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
-    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr"])
+    p.add_argument("--bundle", default=None,
+                   help=f"flowgraph: default {DEFAULT_BUNDLE}; mijscc-gr: default {MIJSCC_BENCH_BUNDLE}")
+    p.add_argument("--images", type=int, default=None, help="flowgraph: default 2000; mijscc-gr: per point, default 300")
+    p.add_argument("--snrs", default="6,18", help="mijscc-gr: comma-separated SNRs in dB")
     p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
     p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
     p.add_argument("--steps", type=int, default=20, help="train-step: timed steps per method")

@@ -219,25 +219,33 @@ class AdaptiveMaskOutput(NamedTuple):
 class AdaptiveMask(nn.Module):
     """A-MIJSCC channel-mask generator and enhancement (eqs. 19-23, Fig. 4).
 
-    ``forward(z, noise_var)`` with ``z`` ``[B, D]`` and the noise variance as a scalar, ``[B]`` or
-    ``[B, 1]`` returns ``AdaptiveMaskOutput(z, end, gamma)``. The forward mask is always the hard
-    prefix mask; gradients reach ``N_enc`` through the straight-through relaxation of
-    :func:`channel_mask` (``temperature``) and reach ``z`` through ``m * z``.
+    The mask has ``dim`` units; each unit covers ``values_per_unit`` consecutive values of ``z``
+    (2 for a complex channel symbol made of the pair ``z[2i], z[2i+1]``, so that whole symbols are
+    switched off and the side information counts symbols). The attention works on all
+    ``dim * values_per_unit`` values.
+
+    ``forward(z, noise_var)`` with ``z`` ``[B, dim * values_per_unit]`` and the noise variance as a
+    scalar, ``[B]`` or ``[B, 1]`` returns ``AdaptiveMaskOutput(z, end, gamma)`` (``end`` in units). The
+    forward mask is always the hard prefix mask; gradients reach ``N_enc`` through the straight-through
+    relaxation of :func:`channel_mask` (``temperature``) and reach ``z`` through ``m * z``.
     """
 
     def __init__(self, dim: int, eta: float, hidden: int = 64, *, temperature: float = 0.5,
-                 attention: bool = True, attn_hidden: int | None = None):
+                 attention: bool = True, attn_hidden: int | None = None, values_per_unit: int = 1):
         super().__init__()
         self.dim = _check_dim("dim", dim)
+        self.values_per_unit = _check_dim("values_per_unit", values_per_unit)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         self.eta = float(eta)
         self.temperature = float(temperature)
         self.noise_encoder = NoiseEncoder(self.dim, hidden)
-        self.attention = AttentionEnhancement(self.dim, attn_hidden) if attention else None
+        width = self.dim * self.values_per_unit
+        self.attention = AttentionEnhancement(width, attn_hidden) if attention else None
 
     def mask(self, noise_var, batch: int | None = None) -> torch.Tensor:
-        """The (straight-through) prefix mask ``[B, D]`` for the given noise variances (eqs. 19-21)."""
+        """The (straight-through) prefix mask ``[B, dim]`` over units for the given noise variances
+        (eqs. 19-21)."""
         noise_var = torch.as_tensor(noise_var, dtype=torch.float32,
                                     device=self.noise_encoder.layers[0].raw_weight.device)
         if noise_var.dim() == 0:
@@ -245,14 +253,19 @@ class AdaptiveMask(nn.Module):
         g = self.noise_encoder(noise_var)
         return channel_mask(cumulative_mask(g), self.eta, temperature=self.temperature, hard=True)
 
+    def expand(self, mask: torch.Tensor) -> torch.Tensor:
+        """A unit mask ``[B, dim]`` spread over the values it covers: ``[B, dim * values_per_unit]``."""
+        return mask.repeat_interleave(self.values_per_unit, dim=1)
+
     def forward(self, z: torch.Tensor, noise_var) -> AdaptiveMaskOutput:
         _check_2d("z", z)
-        if z.shape[1] != self.dim:
-            raise ValueError(f"expected z of shape [B, {self.dim}], got {tuple(z.shape)}")
+        width = self.dim * self.values_per_unit
+        if z.shape[1] != width:
+            raise ValueError(f"expected z of shape [B, {width}], got {tuple(z.shape)}")
         m = self.mask(noise_var, batch=z.shape[0])
         if m.shape[0] != z.shape[0]:
             raise ValueError(f"noise variance batch {m.shape[0]} does not match z batch {z.shape[0]}")
-        z_out = apply_mask(z, m)
+        z_out = apply_mask(z, self.expand(m))
         if self.attention is not None:
             z_out = self.attention(z_out)
         end = mask_end_index(m)

@@ -14,6 +14,10 @@ and metrics.
 - ``channel``: AWGN / Rayleigh / Rician / Sionna TDL on a tagged stream
 - ``jscc_rx``: tagged stream -> reconstructed image PDUs with the class decision
 - ``metrics_sink``: PSNR, SSIM and accuracy against the originals, result records
+- ``mijscc_tx``: image PDUs -> frames with a header carrying the side information (q, end, z_min,
+  z_max) and the MIJSCC / A-MIJSCC payload; the A-MIJSCC mask follows the ``noise_var`` messages
+- ``mijscc_rx``: framed stream -> decoded image PDUs; bad headers and side information are dropped
+- ``snr_schedule``: steps the channel's SNR (and tells the transmitter) while a flowgraph runs
 - ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
   class decision of the semantic bundle's classifier
@@ -29,5 +33,9 @@ from .image_source import image_source
 from .jscc_rx import jscc_rx
 from .jscc_tx import jscc_tx
 from .metrics_sink import metrics_sink
+from .mijscc_rx import mijscc_rx
+from .mijscc_tx import mijscc_tx
+from .snr_schedule import snr_schedule
 
-__all__ = ["channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink"]
+__all__ = ["channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
+           "mijscc_tx", "snr_schedule"]

@@ -17,6 +17,32 @@ from gnuradio import gr
 from . import common
 
 
+def snr_db_of(msg) -> float:
+    """The SNR (dB) an ``snr_db`` message asks for: a PMT number, or a dict with ``snr_db`` or
+    ``noise_var``. Raises ``ValueError`` when it holds no usable value."""
+    if pmt.is_dict(msg):
+        d = pmt.to_python(msg)
+        if "snr_db" in d:
+            value = d["snr_db"]
+        elif "noise_var" in d:
+            nv = float(d["noise_var"])
+            if not (np.isfinite(nv) and nv > 0):
+                raise ValueError(f"noise_var must be finite and > 0, got {d['noise_var']!r}")
+            value = -10 * np.log10(nv)
+        else:
+            raise ValueError("dict without snr_db or noise_var")
+    elif pmt.is_number(msg) and not pmt.is_complex(msg):
+        value = pmt.to_double(msg) if pmt.is_real(msg) else pmt.to_long(msg)
+    else:
+        raise ValueError("neither a number nor a dict")
+    if isinstance(value, bool):
+        raise ValueError("snr_db is not a number")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"snr_db must be finite, got {value!r}")
+    return value
+
+
 class channel(gr.basic_block):
     """Pass frames of complex symbols through a ``semcom_core`` channel.
 
@@ -47,6 +73,18 @@ class channel(gr.basic_block):
         len_tag_key: name of the frame length tag.
         extra: further keyword arguments of the channel (a dict), e.g.
             ``{"k_factor": 6.0}`` or ``{"model": "C"}``.
+        snr_tag_key: when not empty, a frame whose first sample carries a
+            tag of this key (a number, dB) sets the SNR from that frame on,
+            in step with the stream (``mijscc_tx`` tags ``tx_snr_db``, the
+            SNR its mask was computed for: a simulation of perfect feedback
+            that makes SNR schedules exact). Empty: only ``set_snr_db`` and
+            the ``snr_db`` messages change the SNR.
+
+    Message input ``snr_db`` (optional): a PMT number (the SNR in dB) or a
+    dict with ``snr_db`` or ``noise_var`` (``snr_db = -10 log10(noise_var)``)
+    calls ``set_snr_db``; frames already in the block's input when the message
+    arrives may still get the old SNR. Invalid messages are counted
+    (``bad_messages()``) and ignored.
 
     Unknown channel names or bad arguments raise ``ValueError`` here, in the
     constructor. Samples outside well-formed frames pass through the channel
@@ -55,7 +93,7 @@ class channel(gr.basic_block):
     """
 
     def __init__(self, channel="awgn", snr_db=10.0, csi="perfect", pilots=4, seed=0,
-                 len_tag_key="packet_len", extra=None):
+                 len_tag_key="packet_len", extra=None, snr_tag_key=""):
         gr.basic_block.__init__(self, name="semcom_channel", in_sig=[np.complex64], out_sig=[np.complex64])
         import torch
         from semcom_core.channels import make_channel
@@ -69,6 +107,7 @@ class channel(gr.basic_block):
         self._snr_db = None
         self.set_snr_db(snr_db)
         self._len_key = pmt.intern(str(len_tag_key))
+        self._snr_tag_key = pmt.intern(str(snr_tag_key)) if str(snr_tag_key or "") else None
         self._snr_key = pmt.intern("snr_db")
         self._nv_key = pmt.intern("noise_var")
         from semcom_core.channels import AWGNChannel
@@ -77,8 +116,11 @@ class channel(gr.basic_block):
         self._pilots = (self._channel.pilots if self._channel.csi == "ls"
                         and not isinstance(self._channel, AWGNChannel) else 0)
         self._log = common.OnceLog(f"semcom_channel{self.unique_id()}")
+        self._msg_log = common.OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
         common.set_min_output_buffer_quietly(self, 2 * common.MAX_FRAME_ITEMS)
+        self.message_port_register_in(pmt.intern("snr_db"))
+        self.set_msg_handler(pmt.intern("snr_db"), self._handle_snr_db)
 
     # -- parameters ------------------------------------------------------------
     def set_snr_db(self, snr_db):
@@ -91,6 +133,16 @@ class channel(gr.basic_block):
     def snr_db(self) -> float:
         with self._snr_lock:
             return self._snr_db
+
+    def bad_messages(self) -> int:
+        """``snr_db`` messages ignored because they held no usable value."""
+        return self._msg_log.total()
+
+    def _handle_snr_db(self, msg):
+        try:
+            self.set_snr_db(snr_db_of(msg))
+        except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
+            self._msg_log.problem("invalid snr_db message", str(err))
 
     def frames(self) -> int:
         """Frames passed through the channel."""
@@ -119,6 +171,30 @@ class channel(gr.basic_block):
             return pmt.from_double(float(noise_row[0]))
         return pmt.init_f32vector(noise_row.size, noise_row.astype(np.float32).tolist())
 
+    def _frame_snrs(self, good, consumed: int, snr: float) -> dict:
+        """SNR of each good frame (by start): ``snr``, or with ``snr_tag_key`` the newest tagged value."""
+        if self._snr_tag_key is None or not good:
+            return {seg.start: snr for seg in good}
+        base = self.nitems_read(0)
+        tagged = {}
+        for t in self.get_tags_in_window(0, 0, consumed, self._snr_tag_key):
+            try:
+                value = float(pmt.to_python(t.value))
+            except (TypeError, ValueError):
+                value = float("nan")
+            if np.isfinite(value):
+                tagged[t.offset - base] = value
+            else:
+                self._msg_log.problem("invalid SNR tag", f"{pmt.symbol_to_string(self._snr_tag_key)}={value!r}")
+        out = {}
+        for seg in good:
+            if seg.start in tagged:
+                snr = tagged[seg.start]
+            out[seg.start] = snr
+        if tagged:
+            self.set_snr_db(snr)
+        return out
+
     def forecast(self, noutput_items, ninputs):
         # any input will do: work() itself takes only the complete frames, so
         # the scheduler must not shrink the window to fit a sync-block forecast
@@ -135,14 +211,15 @@ class channel(gr.basic_block):
             snr = self.snr_db()
             out[:consumed] = inp[:consumed]
             good = [s for s in segments if s.ok]
-            by_len: dict[int, list] = {}
+            frame_snr = self._frame_snrs(good, consumed, snr)
+            by_key: dict = {}
             for seg in good:
-                by_len.setdefault(seg.length, []).append(seg)
+                by_key.setdefault((seg.length, frame_snr[seg.start]), []).append(seg)
             noise_tags = {}
-            for length, segs in by_len.items():
+            for (length, seg_snr), segs in by_key.items():
                 starts = np.fromiter((s.start for s in segs), dtype=np.int64, count=len(segs))
                 idx = starts[:, None] + np.arange(length)[None, :]
-                out[idx], noise = self._apply(np.ascontiguousarray(inp[idx]), snr)
+                out[idx], noise = self._apply(np.ascontiguousarray(inp[idx]), seg_snr)
                 for seg, row in zip(segs, noise):
                     noise_tags[seg.start] = self._noise_tag(row)
             for seg in segments:
@@ -151,9 +228,8 @@ class channel(gr.basic_block):
                     sl = slice(seg.start, seg.start + seg.length)
                     out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0][0]
             base = self.nitems_written(0)
-            snr_value = pmt.from_double(snr)
             for seg in good:
-                self.add_item_tag(0, base + seg.start, self._snr_key, snr_value)
+                self.add_item_tag(0, base + seg.start, self._snr_key, pmt.from_double(frame_snr[seg.start]))
                 self.add_item_tag(0, base + seg.start, self._nv_key, noise_tags[seg.start])
             self._frames += len(good)
             self.consume(0, consumed)

@@ -16,6 +16,7 @@ then calls ``stop()`` and ``wait()``.
     bench = fr.bench_flowgraph("bundles/deepjscc-fmnist-1_12", num_images=1000)
     both = fr.run_side_by_side("bundles/deepjscc-fmnist-1_12", snr_db=20, num_images=100,
                                out_path="results/side_by_side.jsonl")   # {"semantic": ..., "digital": ...}
+    steps = fr.run_adaptive_snr("bundles/a-mijscc-fmnist-8bit", snrs=(6, 12, 18, 21), images_per_snr=100)
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 LOOPBACK_GRC = "semantic_loopback.grc"
 SIDE_BY_SIDE_GRC = "semantic_vs_digital.grc"
+ADAPTIVE_SNR_GRC = "adaptive_snr.grc"
 _BLOCK_PROBE = "semcom_jscc_tx.block.yml"
 _HERE = Path(__file__).resolve().parent
 
@@ -449,3 +453,141 @@ def bench_flowgraph(bundle, num_images=1000, max_batch=64, snr_db=10.0, channel=
         "images_per_s_bare_by_threads": bare_by_threads,
         "psnr_flowgraph": fg["psnr"],
     }
+
+
+# ---------------------------------------------------------------------------
+# MIJSCC / A-MIJSCC with side information in the frame, SNR changing while running
+# ---------------------------------------------------------------------------
+
+def make_adaptive_snr(bundle, snrs=(6.0, 12.0, 18.0, 21.0), images_per_snr=100, channel="awgn", quant_bits=-1,
+                      adaptive=True, out_path="", max_batch=64, grc_path=None):
+    """Build (not start) the adaptive_snr top block with these parameters."""
+    snrs = [float(x) for x in snrs]
+    if not snrs or int(images_per_snr) < 1:
+        raise ValueError("need at least one SNR and images_per_snr >= 1")
+    cls = compiled_top_block(grc_path, ADAPTIVE_SNR_GRC)
+    tb = cls(bundle=str(bundle), snrs=",".join(repr(x) for x in snrs), images_per_snr=int(images_per_snr),
+             channel=str(channel), quant_bits=int(quant_bits), adaptive=int(bool(adaptive)),
+             out_path=str(out_path or ""), max_batch=int(max_batch))
+    available = tb.source.num_images()
+    if available < tb.sink.num_images:
+        tb.sink.set_num_images(available)
+    return tb
+
+
+def _all_accounted(tb, num: int) -> bool:
+    """Every image sent or dropped by the transmitter, and every frame sent decoded or dropped."""
+    sent = tb.tx.sent()
+    return sent + tb.tx.dropped() >= num and tb.rx.decoded() + tb.rx.dropped() >= sent
+
+
+def run_adaptive_snr(bundle, snrs=(6.0, 12.0, 18.0, 21.0), images_per_snr=100, channel="awgn", quant_bits=-1,
+                     adaptive=True, out_path="", max_batch=64, timeout_s=600.0, grc_path=None,
+                     progress=False) -> dict:
+    """Run flowgraphs/adaptive_snr.grc headless: the SNR steps through ``snrs``, ``images_per_snr``
+    images each; returns the statistics per step.
+
+    Returns ``{"steps": [...], "summary": metrics summary (all images), "sent", "decoded",
+    "dropped", "drop_reasons", "dropped_tx", "header_symbols", "k", "complete", "elapsed_s",
+    "images_per_s"}``. Each step: ``snr_db`` (scheduled), ``sent`` (images given to the
+    transmitter in the step), ``delivered``, ``dropped`` (sent - delivered), ``delivered_frac``,
+    ``payload_symbols`` / ``symbols`` (mean per delivered image, without / with the header),
+    ``gamma`` (mean end / k), ``accuracy`` and ``channel_snr_db`` (mean SNR the channel tagged on
+    the step's frames; frames in flight at a change may get the next step's SNR).
+    """
+    tb = make_adaptive_snr(bundle, snrs, images_per_snr, channel, quant_bits, adaptive, out_path, max_batch,
+                           grc_path)
+    num = tb.sink.num_images
+    show = _progress_printer(num, "adaptive snr") if progress is True else progress or None
+    t0 = time.perf_counter()
+    tb.start()
+    try:
+        deadline = t0 + float(timeout_s)
+        while time.perf_counter() < deadline and not (tb.sink.done() or _all_accounted(tb, num)):
+            tb.sink.wait_done(0.05)
+            if show:
+                show(tb.rx.decoded() + tb.rx.dropped(), time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        # the last PDUs may still be on their way to the metrics sink
+        wait_deadline = time.perf_counter() + 5.0
+        while tb.sink.count() < tb.rx.decoded() and time.perf_counter() < wait_deadline:
+            time.sleep(0.01)
+    finally:
+        tb.stop()
+        tb.wait()
+    summary = _finish(tb.sink, elapsed)
+    summary["complete"] = bool(_all_accounted(tb, num))
+    if show:
+        show(tb.rx.decoded() + tb.rx.dropped(), elapsed, final=True)
+    summary["record"] = tb.sink.record() if summary["count"] else None
+
+    k = int(tb.rx.k)
+    log = tb.rx.frame_log()
+    steps = []
+    per = int(images_per_snr)
+    nsteps = (num + per - 1) // per
+    for j in range(nsteps):
+        lo, hi = j * per, min(num, (j + 1) * per)
+        frames = [f for f in log if isinstance(f.get("index"), int) and lo <= f["index"] < hi]
+        delivered = len(frames)
+        sent = hi - lo
+        ends = [f["end"] for f in frames]
+        labelled = [f for f in frames if f.get("label") is not None]
+        tagged = [f["snr_db"] for f in frames if isinstance(f.get("snr_db"), (int, float))]
+        steps.append({
+            "snr_db": tb.sched.snr_for_image(lo),
+            "sent": sent,
+            "delivered": delivered,
+            "dropped": sent - delivered,
+            "delivered_frac": delivered / sent if sent else float("nan"),
+            "payload_symbols": float(np.mean(ends)) if ends else float("nan"),
+            "symbols": float(np.mean([f["symbols"] for f in frames])) if frames else float("nan"),
+            "gamma": float(np.mean(ends)) / k if ends else float("nan"),
+            "accuracy": (sum(int(f["pred"] == f["label"]) for f in labelled) / len(labelled)
+                         if labelled else float("nan")),
+            "channel_snr_db": float(np.mean(tagged)) if tagged else float("nan"),
+        })
+    return {
+        "steps": steps,
+        "summary": summary,
+        "sent": tb.tx.sent(),
+        "decoded": tb.rx.decoded(),
+        "dropped": tb.rx.dropped(),
+        "drop_reasons": tb.rx.drop_reasons(),
+        "dropped_tx": tb.tx.dropped(),
+        "header_symbols": int(tb.tx.header_symbols),
+        "k": k,
+        "complete": summary["complete"],
+        "elapsed_s": elapsed,
+        "images_per_s": tb.tx.sent() / elapsed if elapsed > 0 else float("nan"),
+    }
+
+
+#: (name, quant_bits, adaptive) of the configurations ``bench_mijscc`` compares.
+MIJSCC_BENCH_CONFIGS = (("analog", 0, False), ("8-bit", 8, False), ("A-MIJSCC 8-bit", 8, True))
+
+
+def bench_mijscc(bundle, snrs=(6.0, 18.0), num_images=300, max_batch=64, channel="awgn", timeout_s=600.0,
+                 grc_path=None, progress=False) -> list[dict]:
+    """Symbols per image and images per second through adaptive_snr.grc (tx -> channel -> rx) for
+    analog, 8-bit and A-MIJSCC 8-bit frames, each at every SNR of ``snrs`` (one run per point).
+
+    Returns one row per point: ``config``, ``snr_db``, ``payload``, ``header``, ``total`` (mean
+    symbols per image), ``gamma``, ``images_per_s``, ``delivered`` (fraction), ``psnr``,
+    ``accuracy``, ``images``, ``complete``.
+    """
+    rows = []
+    for name, quant_bits, adaptive in MIJSCC_BENCH_CONFIGS:
+        for snr in snrs:
+            r = run_adaptive_snr(bundle, snrs=(float(snr),), images_per_snr=int(num_images), channel=channel,
+                                 quant_bits=quant_bits, adaptive=adaptive, max_batch=max_batch,
+                                 timeout_s=timeout_s, grc_path=grc_path, progress=progress)
+            (step,) = r["steps"]
+            rows.append({
+                "config": name, "snr_db": float(snr),
+                "payload": step["payload_symbols"], "header": r["header_symbols"], "total": step["symbols"],
+                "gamma": step["gamma"], "images_per_s": r["images_per_s"], "delivered": step["delivered_frac"],
+                "psnr": r["summary"].get("psnr"), "accuracy": step["accuracy"], "images": step["sent"],
+                "complete": r["complete"],
+            })
+    return rows

@@ -1,0 +1,80 @@
+"""`semcom experiment mijscc` end to end on a tiny spec, and the committed Fashion-MNIST results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from semcom_core.config import ConfigError
+from semcom_core.experiments.mijscc import load_mijscc_spec, run_mijscc_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results" / "mijscc-fmnist" / "mijscc.jsonl"
+TINY = {"dataset": {"train_size": 256, "val_size": 64}, "model": {"width": 8}, "loss": {"disc_hidden": 16},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 2, "batch_size": 32},
+        "classifier": {"depth": 8, "max_epochs": 1, "batch_size": 64}}
+
+
+def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
+    spec = {"base": str(REPO / "configs/mijscc/fmnist/mijscc.yaml"),
+            "adaptive": str(REPO / "configs/mijscc/fmnist/a-mijscc.yaml"),
+            "variants": {"mijscc": {}, "4bit": {"quant_bits": 4}},
+            "adaptive_variants": {"a-eta2": {"loss": {"eta": 2.0}}},
+            "cross_channel": [{"variant": "mijscc", "channel": {"name": "rayleigh", "csi": "ls", "pilots": 4}}],
+            "snrs": [6, 21], "samples": 64, "label_fractions": [1.0, 0.1], "knn_k": 3,
+            "probe": {"epochs": 2, "hidden": 16}, "digital": {"codec": "bpg", "samples": 4, "channels": ["awgn"],
+                                                             "codes": {"n": 576, "rates": ["3/4"], "qams": [64]}},
+            "seed": 0}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    semantic = [r for r in records if r["method"] in ("mijscc", "a-mijscc")]
+    assert {(r["variant"], r["channel"]) for r in semantic} == {
+        ("mijscc", "awgn"), ("4bit", "awgn"), ("a-eta2", "awgn"), ("mijscc", "rayleigh")}
+    for r in semantic:
+        assert 0 <= r["accuracy"] <= 1 and 0 <= r["accuracy_10"] <= 1 and 0 <= r["accuracy_knn"] <= 1
+        assert r["psnr"] > 0 and 0 < r["gamma"] <= 1 and r["samples"] == 64
+        assert r["gamma"] == 1.0 or r["method"] == "a-mijscc"
+    adaptive = sorted((r for r in semantic if r["method"] == "a-mijscc"), key=lambda r: r["snr_db"])
+    assert adaptive[0]["gamma"] >= adaptive[-1]["gamma"]
+    assert {r["method"] for r in records} >= {"bpg+ldpc", "bpg+capacity"}
+    # rerunning reuses every run (nothing retrained) and rewrites the same set of records
+    again = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, train=False,
+                                  progress=False)
+    assert len(again.read_text().splitlines()) == len(records)
+    for name in ("results.md", "fig6-versus-snr.png", "fig10-constellation.png", "fig12-gamma.png",
+                 "fig13-overhead.png", "fig5-lambda.png", "fig8-rayleigh-ls.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    assert "Table III" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_spec_without_the_base_variant_is_refused(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({"base": "x", "variants": {"mse": {}}}))
+    with pytest.raises(ConfigError, match="mijscc"):
+        load_mijscc_spec(path)
+    path.write_text(yaml.safe_dump({"base": "x", "variants": {"mijscc": {}}, "colour": 1}))
+    with pytest.raises(ConfigError, match="colour"):
+        load_mijscc_spec(path)
+
+
+@pytest.mark.skipif(not RESULTS.is_file(), reason="results/mijscc-fmnist not committed")
+def test_committed_results_are_consistent():
+    records = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+    semantic = [r for r in records if r["method"] in ("mijscc", "a-mijscc")]
+    assert {"mijscc", "mse", "analog", "4bit", "no-local", "no-global", "rayleigh-ls"} <= {r["variant"] for r in semantic}
+    for variant in {r["variant"] for r in semantic if r["method"] == "a-mijscc"}:
+        rs = sorted((r for r in semantic if r["variant"] == variant and r["channel"] == "awgn"), key=lambda r: r["snr_db"])
+        gammas = [r["gamma"] for r in rs]
+        assert all(a >= b for a, b in zip(gammas, gammas[1:])), (variant, gammas)
+    for r in semantic:
+        assert 0 <= r["accuracy"] <= 1 and r["samples"] >= 1000
+    # the capacity bound carries at least as much as the practical link at every point
+    best = {(r["snr_db"]): r for r in records if r["method"] == "bpg+ldpc"}
+    for r in records:
+        if r["method"] == "bpg+capacity" and r["snr_db"] in best:
+            assert r["delivered"] >= best[r["snr_db"]]["delivered"]
