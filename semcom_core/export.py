@@ -41,16 +41,22 @@ def load_run(run_dir: str | Path, stage: str | None = None):
     return run, transceiver.eval(), classifier.eval()
 
 
-def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
-               samples: int = 2000) -> Path:
-    run, transceiver, classifier = load_run(run_dir)
+def _card(run: dict, command: str) -> dict:
+    """What a bundle's card says about the run it came from."""
     cfg = run["config"]
-    card = {"method": run["method"],
+    return {"method": run["method"],
             "dataset": {"name": cfg["dataset"]["name"], "normalisation": "pixel / 255, range [0, 1]",
                         "split_for_metrics": "test"},
             "channel": cfg["channel"], "train_snr_db": cfg["train_snr_db"],
             "training": {"config": cfg, "train_seconds": run["train_seconds"], "val_metrics": run["metrics"]},
             "command": f"{run['command']} && {command}"}
+
+
+def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
+               samples: int = 2000) -> Path:
+    run, transceiver, classifier = load_run(run_dir)
+    cfg = run["config"]
+    card = _card(run, command)
     save_bundle(out, transceiver, card, classifier, run["classifier_spec"])
     # Measure on the test split with the bundle exactly as users will load it.
     bundle = load_bundle(out)
@@ -68,12 +74,9 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
     """A (A-)MIJSCC run as a bundle: encoder, decoder, the latent classifier (trained here on the frozen
     transceiver, all training labels) and, for A-MIJSCC, the noise-adaptive mask. The card's metrics are
     measured through the bundle's own framed path (`transmit` -> AWGN on the sent symbols -> `receive`)."""
-    import torch
-
     from .data import load_dataset
     from .experiments.mijscc import _Data, fit_latent_classifier, load_method
     from .methods.latent_classifier import encode_all
-    from .metrics import psnr
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
@@ -90,31 +93,13 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
             "arch": "adaptive_mask", "k": method.transceiver.k, "eta": float(loss["eta"]),
             "hidden": int(loss["mask_hidden"]), "temperature": float(loss["temperature"]),
             "attention": bool(loss["attention"])})
-    card = {"method": run["method"],
-            "dataset": {"name": cfg["dataset"]["name"], "normalisation": "pixel / 255, range [0, 1]",
-                        "split_for_metrics": "test"},
-            "channel": cfg["channel"], "train_snr_db": cfg["train_snr_db"],
-            "training": {"config": cfg, "train_seconds": run["train_seconds"], "val_metrics": run["metrics"]},
-            "command": f"{run['command']} && {command}"}
+    card = _card(run, command)
     save_bundle(out, method.transceiver, card, method.downstream.net, run["classifier_spec"], extra)
+    # Measured through the bundle's framed path: transmit -> the sent symbols over AWGN -> receive.
     bundle = load_bundle(out)
-    images, labels = load_dataset(cfg["dataset"]["name"], "test", root=cfg["dataset"]["root"]).batch(range(samples))
-    generator = torch.Generator().manual_seed(cfg["seed"])
-    points = []
-    for snr in card_snrs:
-        noise_var = 10 ** (-float(snr) / 10)
-        frames = bundle.transmit(images, noise_var=noise_var)
-        noisy = []
-        for payload, info in frames:
-            p = torch.from_numpy(payload)
-            noise = torch.randn(len(p), 2, generator=generator) * (noise_var / 2) ** 0.5
-            noisy.append(((p + torch.view_as_complex(noise)).numpy(), info))
-        x_hat, pred = bundle.receive(noisy)
-        ends = torch.tensor([info.end for _, info in frames], dtype=torch.float32)
-        points.append({"snr_db": float(snr), "psnr": float(psnr(torch.from_numpy(x_hat), images).mean()),
-                       "accuracy": float((torch.from_numpy(pred) == labels).float().mean()),
-                       "gamma": float(ends.mean() / bundle.k), "payload_symbols": float(ends.mean())})
+    records = evaluate_bundle(bundle, "awgn", list(card_snrs), samples=samples, progress=False)
     bundle.card["metrics"] = {"samples": samples, "channel": "awgn", "measured_through": "Bundle.transmit/receive",
-                              "points": points}
+                              "points": [{k: r[k] for k in ("snr_db", "psnr", "ssim", "accuracy", "gamma")}
+                                         for r in records]}
     write_card(out, bundle.card)
     return Path(out)

@@ -62,7 +62,8 @@ class RunKey:
 
 
 # --- the spec ----------------------------------------------------------------------------------------
-def load_spec(path: str | Path) -> dict:
+def read_spec(path: str | Path, known_keys) -> dict:
+    """An experiment spec (YAML mapping) whose top-level keys are all in `known_keys`."""
     path = Path(path)
     try:
         spec = yaml.safe_load(path.read_text())
@@ -70,9 +71,14 @@ def load_spec(path: str | Path) -> dict:
         raise ConfigError(f"experiment spec {path} does not exist") from err
     if not isinstance(spec, dict):
         raise ConfigError(f"experiment spec {path} must hold a mapping")
-    unknown = set(spec) - SPEC_KEYS
+    unknown = set(spec) - set(known_keys)
     if unknown:
-        raise ConfigError(f"experiment spec {path}: unknown keys {sorted(unknown)}; known: {sorted(SPEC_KEYS)}")
+        raise ConfigError(f"experiment spec {path}: unknown keys {sorted(unknown)}; known: {sorted(known_keys)}")
+    return spec
+
+
+def load_spec(path: str | Path) -> dict:
+    spec = read_spec(path, SPEC_KEYS)
     if spec.get("train_with") not in spec.get("classifiers", {}):
         raise ConfigError(f"experiment spec {path}: train_with must name one of its classifiers")
     spec["ratios"] = [parse_ratio(r) for r in spec["ratios"]]

@@ -331,6 +331,18 @@ def use_torch_threads(threads: int) -> None:
             torch.set_num_threads(int(threads))
 
 
+def frame_meta(seg, skip=()) -> dict:
+    """A frame's scalar tags (the last value of each key) as PDU metadata, without the keys in ``skip``."""
+    meta = {}
+    for key, values in seg.tags.items():
+        if key in skip or not values:
+            continue
+        value = scalar(values[-1])
+        if isinstance(value, (int, float, str, bool)):
+            meta[key] = value
+    return meta
+
+
 class FrameQueueBlock:
     """Getters and the PDU handler shared by transmitters that queue image PDUs
     and write frames (``jscc_tx``, ``digital_tx``).

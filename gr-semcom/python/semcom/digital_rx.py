@@ -188,14 +188,7 @@ class digital_rx(gr.basic_block):
 
     # -- per-frame checks ------------------------------------------------------
     def _meta(self, seg) -> dict:
-        meta = {}
-        for key, values in seg.tags.items():
-            if key == self._len_key_name or not values:
-                continue
-            value = common.scalar(values[-1])
-            if isinstance(value, (int, float, str, bool)):
-                meta[key] = value
-        return meta
+        return common.frame_meta(seg, skip=(self._len_key_name,))
 
     def _noise_var(self, seg):
         """Noise variance per symbol ([L] float32) or None."""

@@ -104,14 +104,7 @@ class jscc_rx(gr.basic_block):
         return z_min, z_max
 
     def _meta(self, seg) -> dict:
-        meta = {}
-        for key, values in seg.tags.items():
-            if key in _SIDE_KEYS or key == self._len_key_name or not values:
-                continue
-            value = common.scalar(values[-1])
-            if isinstance(value, (int, float, str, bool)):
-                meta[key] = value
-        return meta
+        return common.frame_meta(seg, skip=(*_SIDE_KEYS, self._len_key_name))
 
     # -- processing ------------------------------------------------------------
     def _decode(self, rows: np.ndarray, side):

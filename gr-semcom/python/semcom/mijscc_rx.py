@@ -93,14 +93,7 @@ class mijscc_rx(gr.basic_block):
 
     # -- processing ------------------------------------------------------------
     def _meta(self, seg) -> dict:
-        meta = {}
-        for key, values in seg.tags.items():
-            if key == self._len_key_name or not values:
-                continue
-            value = common.scalar(values[-1])
-            if isinstance(value, (int, float, str, bool)):
-                meta[key] = value
-        return meta
+        return common.frame_meta(seg, skip=(self._len_key_name,))
 
     def _decode(self, frames):
         common.use_torch_threads(self.torch_threads)
