@@ -141,3 +141,35 @@ def test_amijscc_fine_tunes_from_a_mijscc_run(tmp_path):
     before, after = load_file(str(base / "method.safetensors")), load_file(str(run_dir / "method.safetensors"))
     assert any(k.startswith("adaptive.") for k in after) and not any(k.startswith("adaptive.") for k in before)
     assert isinstance(MIJSCC, type)
+
+
+SHIPPED = REPO / "bundles" / "a-mijscc-fmnist-8bit"
+
+
+@pytest.mark.skipif(not SHIPPED.is_dir(), reason="the shipped A-MIJSCC bundle is not in this checkout")
+def test_shipped_amijscc_bundle_through_frames_over_awgn():
+    from semcom_core.data import load_dataset
+    from semcom_core.metrics import psnr
+    from semcom_core.symbols import frame_symbols, parse_frames
+
+    bundle = load_bundle(SHIPPED, method="a-mijscc")
+    assert bundle.adaptive and bundle.q == 8 and bundle.k == 65
+    images, labels = load_dataset("fashion-mnist", "test").batch(range(300))
+    rng = np.random.default_rng(0)
+    results = {}
+    for snr in (6.0, 21.0):
+        noise_var = 10 ** (-snr / 10)
+        sent = [frame_symbols(p, info) for p, info in bundle.transmit(images, noise_var=noise_var)]
+        noisy = [f + np.sqrt(noise_var / 2) * (rng.standard_normal(len(f)) + 1j * rng.standard_normal(len(f)))
+                 for f in sent]
+        frames = parse_frames(noisy)
+        assert all(not isinstance(f, Exception) for f in frames)   # the headers decode at 6 dB and above
+        x_hat, pred = bundle.receive(frames)
+        results[snr] = (float(psnr(torch.from_numpy(x_hat), images).mean()),
+                        float((torch.from_numpy(pred) == labels).float().mean()),
+                        np.mean([info.end for _, info in frames]))
+    (p6, a6, s6), (p21, a21, s21) = results[6.0], results[21.0]
+    assert s21 < s6 <= 65                      # fewer symbols on the better channel
+    assert p21 > 18.0 and a21 > 0.75 and a6 > 0.7 and p6 > 16.5, results
+    card = json.loads((SHIPPED / "card.json").read_text())
+    assert card["method"] == "a-mijscc" and card["metrics"]["measured_through"] == "Bundle.transmit/receive"
