@@ -60,6 +60,13 @@ class Bundle:
         return tuple(self.card["image_shape"])
 
     @property
+    def bundle_id(self) -> int:
+        """16-bit id of this bundle (from its card) that over-the-air frame headers carry."""
+        from .symbols.phy_header import bundle_id
+
+        return bundle_id(self.card)
+
+    @property
     def codec(self):
         return self.transceiver.codec
 

@@ -14,7 +14,8 @@ import pytest
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
 
 REPO = Path(__file__).resolve().parents[1]
-FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc"))
+# the simulated flowgraphs and the USRP ones in hardware/ (which compile without a radio attached)
+FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc")) + sorted((REPO / "hardware").glob("*.grc"))
 SHIPPED_BUNDLES = [REPO / "bundles" / name for name in ("deepjscc-fmnist-1_12", "semcc-fmnist-1_24", "semre-fmnist-1_24")]
 
 try:
@@ -36,6 +37,7 @@ def bundle(request) -> str:
 
 def test_there_are_flowgraphs():
     assert any(p.name == "semantic_loopback.grc" for p in FLOWGRAPHS)
+    assert {"usrp_tx.grc", "usrp_rx.grc", "usrp_loopback.grc"} <= {p.name for p in FLOWGRAPHS if p.parent.name == "hardware"}
 
 
 @needs_grcc

@@ -18,6 +18,7 @@ from .awgn import AWGNChannel
 from .base import CSI_MODES, Channel, ChannelOutput
 from .fading import FadingChannel
 from .tdl import TDL_MODELS, TDLChannel
+from .tdl_samples import TDLSampleChannel
 
 __all__ = [
     "AWGNChannel",
@@ -27,6 +28,7 @@ __all__ = [
     "ChannelOutput",
     "FadingChannel",
     "TDLChannel",
+    "TDLSampleChannel",
     "TDL_MODELS",
     "make_channel",
 ]

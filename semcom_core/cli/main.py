@@ -139,6 +139,14 @@ def cmd_bench(args) -> None:
         print(format_table(rows, columns=("config", "snr_db", "payload", "header", "total", "gamma",
                                           "images_per_s", "delivered", "psnr", "accuracy", "images")))
         return
+    if args.what == "ofdm":
+        from gnuradio.semcom.ofdm_link import bench_ofdm, format_bench
+
+        result = bench_ofdm(args.bundle or MIJSCC_BENCH_BUNDLE, num_images=args.images or 2000,
+                            snr_db=args.snr if args.snr is not None else 20.0)
+        print(json.dumps(result, indent=2, default=str))
+        print(format_bench(result))
+        return
     if args.what == "flowgraph":
         result = _flowgraph_runner().bench_flowgraph(args.bundle or DEFAULT_BUNDLE, num_images=args.images or 2000)
         print(json.dumps(result, indent=2, default=str))
@@ -212,10 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr"])
+    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm"])
     p.add_argument("--bundle", default=None,
-                   help=f"flowgraph: default {DEFAULT_BUNDLE}; mijscc-gr: default {MIJSCC_BENCH_BUNDLE}")
-    p.add_argument("--images", type=int, default=None, help="flowgraph: default 2000; mijscc-gr: per point, default 300")
+                   help=f"flowgraph: default {DEFAULT_BUNDLE}; mijscc-gr, ofdm: default {MIJSCC_BENCH_BUNDLE}")
+    p.add_argument("--images", type=int, default=None, help="flowgraph, ofdm: default 2000; mijscc-gr: per point, default 300")
     p.add_argument("--snrs", default="6,18", help="mijscc-gr: comma-separated SNRs in dB")
     p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
     p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
@@ -224,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", default="1/2", help="ldpc: WiMAX code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")
     p.add_argument("--n", type=int, default=2304, help="ldpc: codeword length (576 to 2304, step 96)")
     p.add_argument("--batch", type=int, default=1000, help="ldpc: frames decoded by each decoder")
-    p.add_argument("--snr", type=float, default=None, help="ldpc: Eb/N0 in dB (default: near the waterfall)")
+    p.add_argument("--snr", type=float, default=None, help="ldpc: Eb/N0 in dB (default: near the waterfall); ofdm: SNR (default 20)")
     p.add_argument("--iterations", type=int, default=20, help="ldpc: most decoder iterations")
     p.set_defaults(func=cmd_bench)
 

@@ -74,40 +74,44 @@ class FrameError(ValueError):
 # ---------------------------------------------------------------------------
 
 class _Coder:
-    def __init__(self):
+    """CRC-16 + terminated rate-1/2 K=7 convolutional code for ``k`` information bits."""
+
+    def __init__(self, k: int):
         from sionna.phy.fec.conv import ConvEncoder, ViterbiDecoder
         from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
 
-        self.crc_enc = CRCEncoder("CRC16", k=HEADER_BITS, device="cpu")
+        self.k = k
+        self.coded_bits = 2 * (k + _CRC_BITS + _CONV_K - 1)
+        self.crc_enc = CRCEncoder("CRC16", k=k, device="cpu")
         self.crc_dec = CRCDecoder(self.crc_enc, device="cpu")
         self.conv_enc = ConvEncoder(rate=1 / 2, constraint_length=_CONV_K, terminate=True, device="cpu")
         self.viterbi = ViterbiDecoder(encoder=self.conv_enc, method="soft_llr", device="cpu")
         self.lock = threading.Lock()   # the modules build lazily on the first call; keep calls serial
 
     def encode(self, bits: np.ndarray) -> np.ndarray:
-        """Info bits ``[B, HEADER_BITS]`` (0/1) -> coded bits ``[B, _CODED_BITS]`` float32."""
+        """Info bits ``[B, k]`` (0/1) -> coded bits ``[B, coded_bits]`` float32."""
         with self.lock, torch.no_grad():
             c = self.conv_enc(self.crc_enc(torch.from_numpy(bits.astype(np.float32))))
         return c.cpu().numpy()
 
     def decode(self, llr: np.ndarray):
-        """LLRs ``[B, _CODED_BITS]`` (positive: bit 1) -> (info bits [B, HEADER_BITS] uint8, crc ok [B])."""
+        """LLRs ``[B, coded_bits]`` (positive: bit 1) -> (info bits [B, k] uint8, crc ok [B])."""
         with self.lock, torch.no_grad():
             u = self.viterbi(torch.from_numpy(llr.astype(np.float32)))
             bits, ok = self.crc_dec(u)
         return bits.cpu().numpy().round().astype(np.uint8), ok.cpu().numpy().reshape(-1).astype(bool)
 
 
-_coder: _Coder | None = None
+_coders: dict = {}
 _coder_lock = threading.Lock()
 
 
-def _get_coder() -> _Coder:
-    global _coder
+def _get_coder(k: int = HEADER_BITS) -> _Coder:
+    """The process-wide coder for ``k`` information bits (built on first use)."""
     with _coder_lock:
-        if _coder is None:
-            _coder = _Coder()
-        return _coder
+        if k not in _coders:
+            _coders[k] = _Coder(k)
+        return _coders[k]
 
 
 # ---------------------------------------------------------------------------

@@ -12,11 +12,16 @@ and metrics.
 - ``image_source``: dataset images as PDUs
 - ``jscc_tx``: image PDUs -> tagged stream of k complex symbols per image
 - ``channel``: AWGN / Rayleigh / Rician / Sionna TDL on a tagged stream
+- ``tdl_channel``: Sionna TDL multipath fading on complex baseband samples (e.g. between OFDM blocks)
 - ``jscc_rx``: tagged stream -> reconstructed image PDUs with the class decision
 - ``metrics_sink``: PSNR, SSIM and accuracy against the originals, result records
 - ``mijscc_tx``: image PDUs -> frames with a header carrying the side information (q, end, z_min,
   z_max) and the MIJSCC / A-MIJSCC payload; the A-MIJSCC mask follows the ``noise_var`` messages
 - ``mijscc_rx``: framed stream -> decoded image PDUs; bad headers and side information are dropped
+- ``ofdm_tx``: payload frames -> OFDM bursts (GNU Radio's OFDM blocks) with a BPSK PHY header
+  carrying the side information, bundle id and sequence number
+- ``ofdm_rx``: OFDM samples -> synchronised, equalised payload frames with the header's fields and the
+  estimated SNR as tags; failed headers dropped and counted
 - ``snr_schedule``: steps the channel's SNR (and tells the transmitter) while a flowgraph runs
 - ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
@@ -35,7 +40,11 @@ from .jscc_tx import jscc_tx
 from .metrics_sink import metrics_sink
 from .mijscc_rx import mijscc_rx
 from .mijscc_tx import mijscc_tx
+from .ofdm_rx import ofdm_rx
+from .ofdm_tx import ofdm_tx
 from .snr_schedule import snr_schedule
+from .tdl_channel import tdl_channel
 
 __all__ = ["channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
-           "mijscc_tx", "snr_schedule"]
+           "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule",
+           "tdl_channel"]

@@ -343,6 +343,43 @@ def frame_meta(seg, skip=()) -> dict:
     return meta
 
 
+def tagged_payload(seg, samples: np.ndarray, bundle_id: int | None = None):
+    """``(payload, SideInfo)`` of a payload-only frame whose side information came as tags (``q``,
+    ``end``, ``z_min``, ``z_max``, ``bundle_id``, as ``ofdm_rx`` writes them), or a ``FrameError``.
+
+    ``samples`` is the frame; the payload is its first ``end`` symbols (a frame with ``end`` 0 is one
+    placeholder symbol). A ``bundle_id`` tag other than 0 must equal ``bundle_id`` when one is given.
+    """
+    from semcom_core.symbols import FrameError, SideInfo
+
+    def value(key, kind, default=None):
+        values = seg.tags.get(key)
+        if not values:
+            if default is None:
+                raise FrameError("missing side information", f"no {key} tag on the frame")
+            return default
+        if len({repr(v) for v in values}) != 1:
+            raise FrameError("contradictory side information", f"{len(values)} different {key} tags")
+        try:
+            return kind(values[0])
+        except (TypeError, ValueError) as err:
+            raise FrameError("contradictory side information", f"{key} tag {values[0]!r} is not a number") from err
+
+    try:
+        side = SideInfo(q=value("q", int, 0), end=value("end", int),
+                        z_min=value("z_min", float, 0.0), z_max=value("z_max", float, 0.0))
+        sender = value("bundle_id", int, 0)
+    except FrameError as err:
+        return err
+    if bundle_id is not None and sender not in (0, int(bundle_id)):
+        return FrameError("bundle mismatch", f"frame from bundle id {sender}, this receiver has {int(bundle_id)}")
+    if len(samples) != max(side.end, 1) or side.end < 0:
+        return FrameError("payload length mismatch", f"{len(samples)} payload symbols but end={side.end}")
+    if not np.isfinite(samples).all():
+        return FrameError("non-finite samples", "NaN or inf in the frame")
+    return np.asarray(samples[: side.end], dtype=np.complex64), side
+
+
 class FrameQueueBlock:
     """Getters and the PDU handler shared by transmitters that queue image PDUs
     and write frames (``jscc_tx``, ``digital_tx``).

@@ -591,3 +591,353 @@ def bench_mijscc(bundle, snrs=(6.0, 18.0), num_images=300, max_batch=64, channel
                 "complete": r["complete"],
             })
     return rows
+
+
+# ---------------------------------------------------------------------------
+# OFDM flowgraphs (flowgraphs/ofdm_*.grc, hardware/usrp_*.grc)
+#
+# Their blocks have fixed names: source (image source), tx (MIJSCC transmitter), otx (OFDM
+# transmitter), orx (OFDM receiver), rx (MIJSCC receiver), sink (metrics sink); a flowgraph has the
+# ones of its role. The generated scripts run until interrupted; two Python snippets in each .grc call
+# stop_when_idle (after start: stop by itself once done, with --idle-stop > 0) and print_report
+# (after stop: one REPORT_PREFIX line of JSON on stdout), so that a launcher (hardware/ota.py, the
+# tests) can run them as subprocesses and read what happened.
+# ---------------------------------------------------------------------------
+
+OFDM_LOOPBACK_GRC = "ofdm_loopback.grc"
+REPORT_PREFIX = "SEMCOM_REPORT "
+_OFDM_ROLES = ("source", "tx", "otx", "orx", "rx", "sink")
+
+
+def _ofdm_blocks(tb) -> dict:
+    return {name: getattr(tb, name, None) for name in _OFDM_ROLES}
+
+
+def _ofdm_activity(b: dict) -> tuple:
+    """Counters that change whenever something happens in the flowgraph."""
+    out = []
+    if b["tx"] is not None:
+        out += [b["tx"].sent(), b["tx"].dropped()]
+    if b["otx"] is not None:
+        out += [b["otx"].sent(), b["otx"].dropped()]
+    if b["orx"] is not None:
+        out += [b["orx"].frames(), b["orx"].dropped()]
+    if b["rx"] is not None:
+        out += [b["rx"].decoded(), b["rx"].dropped()]
+    if b["sink"] is not None:
+        out.append(b["sink"].count())
+    return tuple(out)
+
+
+def _ofdm_sending_done(b: dict) -> bool:
+    """The transmitter has handled every image (a flowgraph with one), or the receiver has seen a
+    frame (a receiver alone)."""
+    tx, source = b["tx"], b["source"]
+    if tx is not None:
+        total = source.num_images() if source is not None else 0
+        handled = tx.sent() + tx.dropped()
+        if handled < total:
+            return False
+        otx = b["otx"]
+        return otx is None or otx.sent() + otx.dropped() >= tx.sent()
+    orx = b["orx"]
+    return orx is None or orx.frames() + orx.dropped() > 0
+
+
+def _wait_ofdm(tb, idle_s: float, deadline: float | None = None, poll_s: float = 0.1, show=None,
+               stop_event: threading.Event | None = None) -> str:
+    """Wait until the metrics sink (if any) has every image ("done"), or, with ``idle_s`` > 0, the
+    sending is over and nothing changed for ``idle_s`` seconds ("idle"), or the deadline ("timeout"),
+    or ``stop_event`` is set ("stopped")."""
+    b = _ofdm_blocks(tb)
+    sink = b["sink"]
+    idle_s = float(idle_s)
+    last, changed = _ofdm_activity(b), time.monotonic()
+    t0 = changed
+    while True:
+        if sink is not None and sink.done():
+            return "done"
+        if stop_event is not None and stop_event.is_set():
+            return "stopped"
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return "timeout"
+        act = _ofdm_activity(b)
+        if act != last:
+            last, changed = act, now
+        elif idle_s > 0 and now - changed >= idle_s and _ofdm_sending_done(b):
+            return "idle"
+        if show and sink is not None:
+            show(sink.count(), now - t0)
+        if sink is not None:
+            sink.wait_done(poll_s)
+        else:
+            time.sleep(poll_s)
+
+
+def stop_when_idle(tb, idle_s, poll_s: float = 0.2):
+    """Called by the OFDM flowgraphs' snippet after ``tb.start()``: a daemon thread that stops ``tb``
+    once the metrics sink has every image or, with ``idle_s`` > 0, ``idle_s`` seconds after the last
+    activity once the transmitter has sent every image (a receiver alone: once frames arrived).
+
+    ``idle_s`` <= 0 leaves a flowgraph without a metrics sink running until it is interrupted.
+    Returns the thread (None when there is nothing to watch)."""
+    idle_s = float(idle_s or 0)
+    b = _ofdm_blocks(tb)
+    if idle_s <= 0 and b["sink"] is None:
+        return None
+
+    def watch():
+        try:
+            why = _wait_ofdm(tb, idle_s, poll_s=poll_s)
+            print(f"semcom: stopping ({why})", file=sys.stderr, flush=True)
+        except Exception as err:  # noqa: BLE001 - the watchdog must not take the process down
+            print(f"semcom: idle watchdog failed: {err!r}", file=sys.stderr, flush=True)
+            return
+        tb.stop()
+
+    thread = threading.Thread(target=watch, name="semcom-stop-when-idle", daemon=True)
+    thread.start()
+    return thread
+
+
+def _snr_stats(values) -> dict:
+    v = np.asarray([x for x in values if isinstance(x, (int, float)) and np.isfinite(x)], dtype=np.float64)
+    if not v.size:
+        return {"snr_db_mean": float("nan"), "snr_db_min": float("nan"), "snr_db_max": float("nan")}
+    return {"snr_db_mean": float(v.mean()), "snr_db_min": float(v.min()), "snr_db_max": float(v.max())}
+
+
+def ofdm_report(tb) -> dict:
+    """What an OFDM flowgraph did: per block role its counters, the OFDM receiver's estimated SNR and
+    the metrics sink's summary (``metrics``)."""
+    b = _ofdm_blocks(tb)
+    out: dict = {"flowgraph": type(tb).__name__}
+    if b["source"] is not None:
+        out["source"] = {"images": b["source"].num_images(), "emitted": b["source"].emitted()}
+    if b["tx"] is not None:
+        tx = b["tx"]
+        sent = tx.sent()
+        out["tx"] = {"sent": sent, "dropped": tx.dropped(), "drop_reasons": tx.drop_reasons(),
+                     "payload_symbols_per_image": tx.payload_symbols_sent() / sent if sent else float("nan")}
+    if b["otx"] is not None:
+        otx = b["otx"]
+        out["ofdm_tx"] = {"bursts": otx.sent(), "dropped": otx.dropped(), "drop_reasons": otx.drop_reasons()}
+    if b["orx"] is not None:
+        orx = b["orx"]
+        out["ofdm_rx"] = {"frames": orx.frames(), "headers_ok": orx.headers_ok(),
+                          "header_failures": orx.header_failures(), "drop_reasons": orx.drop_reasons(),
+                          "bad_samples": orx.bad_samples(), **_snr_stats(orx.snr_estimates())}
+    if b["rx"] is not None:
+        rx = b["rx"]
+        out["rx"] = {"decoded": rx.decoded(), "dropped": rx.dropped(), "drop_reasons": rx.drop_reasons()}
+    if b["sink"] is not None:
+        out["metrics"] = b["sink"].summary()
+    return out
+
+
+def print_report(tb, file=None) -> None:
+    """Called by the OFDM flowgraphs' snippet after the flowgraph stopped: ``ofdm_report`` as one line
+    ``SEMCOM_REPORT {json}`` on stdout (``parse_reports`` reads it back)."""
+    import json
+
+    try:
+        line = REPORT_PREFIX + json.dumps(ofdm_report(tb), default=str)
+    except Exception as err:  # noqa: BLE001 - a report failure must not hide the run's own output
+        line = REPORT_PREFIX + json.dumps({"flowgraph": type(tb).__name__, "error": repr(err)})
+    print(line, file=file or sys.stdout, flush=True)
+
+
+def parse_reports(text: str) -> list[dict]:
+    """The ``print_report`` dictionaries in a script's output, oldest first."""
+    import json
+
+    out = []
+    for line in str(text).splitlines():
+        if line.startswith(REPORT_PREFIX):
+            try:
+                out.append(json.loads(line[len(REPORT_PREFIX):]))
+            except ValueError:
+                pass
+    return out
+
+
+def make_ofdm_loopback(bundle, snr_db=30.0, cfo=0.0, epsilon=1.0, taps="1", num_images=100, out_path="",
+                       fft_len=64, cp_len=16, seed=0, quant_bits=-1, adaptive=True, max_batch=16, amplitude=1.0,
+                       threshold=0.6, grc_path=None):
+    """Build (not start) the ofdm_loopback top block. ``taps``: comma-separated complex taps (a string)
+    or a sequence of numbers."""
+    if not isinstance(taps, str):
+        taps = ",".join(repr(complex(t)) for t in taps)
+    cls = compiled_top_block(grc_path, OFDM_LOOPBACK_GRC)
+    tb = cls(bundle=str(bundle), snr_db=float(snr_db), cfo=float(cfo), epsilon=float(epsilon), taps=taps,
+             num_images=int(num_images), out_path=str(out_path or ""), fft_len=int(fft_len), cp_len=int(cp_len),
+             seed=int(seed), quant_bits=int(quant_bits), adaptive=int(bool(adaptive)), max_batch=int(max_batch),
+             amplitude=float(amplitude), threshold=float(threshold), idle_stop=0.0)
+    available = tb.source.num_images()
+    if available < tb.sink.num_images:
+        tb.sink.set_num_images(available)
+    return tb
+
+
+def run_ofdm_loopback(bundle, snr_db=30.0, cfo=0.0, epsilon=1.0, taps="1", num_images=100, out_path="",
+                      timeout_s=600.0, idle_s=5.0, fft_len=64, cp_len=16, seed=0, quant_bits=-1, adaptive=True,
+                      max_batch=16, amplitude=1.0, threshold=0.6, grc_path=None, progress=False) -> dict:
+    """Run flowgraphs/ofdm_loopback.grc headless once (in this process).
+
+    Stops when the metrics sink has every image, or ``idle_s`` seconds after the last activity once
+    every image was sent (frames lost on the way never arrive), or at ``timeout_s``. Returns the
+    metrics summary (as :func:`run_loopback`) plus ``ofdm`` (:func:`ofdm_report`), ``stopped``
+    ("done", "idle" or "timeout") and ``decoded`` / ``sent`` (frames).
+    """
+    tb = make_ofdm_loopback(bundle, snr_db, cfo, epsilon, taps, num_images, out_path, fft_len, cp_len, seed,
+                            quant_bits, adaptive, max_batch, amplitude, threshold, grc_path)
+    num = tb.sink.num_images
+    show = _progress_printer(num, f"ofdm loopback {float(snr_db):g} dB") if progress is True else progress or None
+    t0 = time.perf_counter()
+    tb.start()
+    try:
+        why = _wait_ofdm(tb, idle_s, time.monotonic() + float(timeout_s), show=show)
+        elapsed = time.perf_counter() - t0
+    finally:
+        tb.stop()
+        tb.wait()
+    summary = _finish(tb.sink, elapsed)
+    if show:
+        show(summary["count"], elapsed, final=True)
+    summary["stopped"] = why
+    summary["sent"] = tb.tx.sent()
+    summary["decoded"] = tb.rx.decoded()
+    summary["ofdm"] = ofdm_report(tb)
+    summary["record"] = tb.sink.record() if summary["count"] else None
+    return summary
+
+
+# -- generated scripts as processes -----------------------------------------------------------------
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (for ZMQ addresses in tests)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def script_options(**values) -> list[str]:
+    """Command-line options of a GRC-generated script: ``snr_db=20`` -> ``["--snr-db", "20"]``
+    (GRC turns parameter ids into ``--id-with-dashes``). None values are left out."""
+    out = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        out += [f"--{key.replace('_', '-')}", str(value)]
+    return out
+
+
+def start_script(py_path, options=(), log_path=None, python=None, env=None) -> subprocess.Popen:
+    """Start a generated flowgraph script (``compile_grc``'s output) with ``python`` (default: this
+    interpreter, which has torch and semcom_core) and ``options``; stdout and stderr go to
+    ``log_path`` (default: a pipe). Stop it with :func:`stop_script`."""
+    cmd = [python or sys.executable, "-u", str(py_path), *[str(o) for o in options]]
+    out = open(log_path, "w") if log_path else subprocess.PIPE   # noqa: SIM115 - closed by the process's end
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, text=True)
+    finally:
+        if log_path:
+            out.close()
+
+
+def stop_script(proc: subprocess.Popen, timeout_s: float = 20.0) -> int:
+    """Stop a script from :func:`start_script`: SIGINT (the generated scripts stop the flowgraph,
+    write their records and print their report), then SIGTERM and SIGKILL if it does not end within
+    ``timeout_s``. Returns its exit status."""
+    import signal
+
+    if proc.poll() is not None:
+        return proc.returncode
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            break
+        try:
+            return proc.wait(timeout=float(timeout_s) if sig == signal.SIGINT else 5.0)
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    return proc.wait(timeout=10)
+
+
+def read_records(path) -> list[dict]:
+    """Result records (JSON lines) in ``path``; [] when it does not exist yet."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def wait_for_record(path, timeout_s: float = 120.0, procs=(), poll_s: float = 0.2):
+    """Wait until ``path`` holds a result record (a metrics sink writes one when it has every image,
+    or when its flowgraph stops); returns the newest record, or None at the deadline or when one of
+    ``procs`` (the receiver's process) has ended without writing one."""
+    deadline = time.monotonic() + float(timeout_s)
+    while True:
+        records = read_records(path)
+        if records:
+            return records[-1]
+        if time.monotonic() >= deadline or any(p.poll() is not None for p in procs):
+            records = read_records(path)
+            return records[-1] if records else None
+        time.sleep(poll_s)
+
+
+def mijscc_reference(bundle, num_images, snr_db, mask_snr_db=None, quant_bits=-1, adaptive=True, seeds=(0, 1, 2),
+                     start_index=0) -> dict:
+    """What the OFDM flowgraphs' link gives when simulated at the symbol level with semcom_core alone.
+
+    The same bundle and test images (``start_index`` on), ``Bundle.transmit`` with the A-MIJSCC mask
+    told ``mask_snr_db`` (default ``snr_db``), AWGN at ``snr_db`` on every payload, side information
+    delivered intact, ``Bundle.receive``. Returns ``psnr`` (mean over the images, then over
+    ``seeds``), ``psnr_by_seed``, ``accuracy`` and ``payload_symbols`` (mean per image).
+    """
+    import torch
+
+    from semcom_core.channels import make_channel
+    from semcom_core.data import load_dataset
+    from semcom_core.metrics import psnr as psnr_fn
+
+    from . import common
+
+    b = common.load_bundle(bundle)
+    codec = common.make_codec(b, quant_bits)
+    name, root = common.dataset_of(b)
+    ds = load_dataset(name, split="test", root=root)
+    stop = min(len(ds), int(start_index) + int(num_images))
+    images, labels = ds.batch(range(int(start_index), stop))
+    mask_snr = float(snr_db if mask_snr_db is None else mask_snr_db)
+    with torch.no_grad():
+        frames = b.transmit(images, noise_var=10 ** (-mask_snr / 10), codec=codec, adaptive=bool(adaptive))
+        by_seed, correct = [], 0
+        for seed in seeds:
+            ch = make_channel("awgn", generator=torch.Generator().manual_seed(int(seed)))
+            received = [(ch(torch.from_numpy(p)[None], float(snr_db))[0].numpy(), info) for p, info in frames]
+            x_hat, pred = b.receive(received, codec=codec)
+            by_seed.append(float(psnr_fn(images, torch.from_numpy(x_hat)).mean()))
+            correct += int((torch.from_numpy(pred) == labels).sum())
+    return {"psnr": float(np.mean(by_seed)), "psnr_by_seed": by_seed,
+            "accuracy": correct / (len(frames) * len(seeds)),
+            "payload_symbols": float(np.mean([len(p) for p, _ in frames]))}

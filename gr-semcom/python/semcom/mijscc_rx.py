@@ -45,19 +45,27 @@ class mijscc_rx(gr.basic_block):
     ``non-finite samples``, ``inconsistent side information`` (q, end or the
     quantiser range contradict the bundle) and decoder failures.
 
+    With ``inline_header=False`` the frames are payloads alone, as ``ofdm_rx``
+    writes them, and the side information comes from their tags (``q``,
+    ``end``, ``z_min``, ``z_max``, ``bundle_id``): a frame from another bundle
+    is dropped as ``bundle mismatch``, one without side information as
+    ``missing side information``.
+
     Args:
         bundle_path: exported MIJSCC / A-MIJSCC bundle.
         quant_bits: as for ``mijscc_tx`` (0 analog, q > 0, -1 the bundle's).
         max_batch: frames decoded in one forward pass.
         len_tag_key: name of the frame length tag.
         torch_threads: torch intra-op threads of this block's thread; 0 keeps torch's default.
+        inline_header: frames carry the symbol-level header (True) or their side information as tags.
 
     Getters: ``decoded()``, ``dropped()``, ``drop_reasons()``, ``frame_log()``
     (per decoded frame ``{index, end, symbols, snr_db, tx_noise_var, pred,
     label}``, the newest ``FRAME_LOG_MAX``).
     """
 
-    def __init__(self, bundle_path="", quant_bits=-1, max_batch=64, len_tag_key="packet_len", torch_threads=2):
+    def __init__(self, bundle_path="", quant_bits=-1, max_batch=64, len_tag_key="packet_len", torch_threads=2,
+                 inline_header=True):
         gr.basic_block.__init__(self, name="semcom_mijscc_rx", in_sig=[np.complex64], out_sig=None)
         from semcom_core.symbols import HEADER_SYMBOLS
 
@@ -65,7 +73,9 @@ class mijscc_rx(gr.basic_block):
         self.codec = common.make_codec(self.bundle, quant_bits)
         self.q = getattr(self.codec, "q", None)
         self.k = int(self.bundle.k)
-        self.header_symbols = int(HEADER_SYMBOLS)
+        self.inline_header = bool(inline_header)
+        self.header_symbols = int(HEADER_SYMBOLS) if self.inline_header else 0
+        self.bundle_id = int(self.bundle.bundle_id)
         self.max_batch = max(1, int(max_batch))
         self.torch_threads = int(torch_threads)
         self._len_key_name = str(len_tag_key)
@@ -136,7 +146,11 @@ class mijscc_rx(gr.basic_block):
                                       f"{seg.length} samples where packet_len announced {seg.announced}")
                     continue
                 candidates.append(seg)
-            parsed = parse_frames([inp[s.start: s.start + s.length] for s in candidates]) if candidates else []
+            frames_in = [inp[s.start: s.start + s.length] for s in candidates]
+            if self.inline_header:
+                parsed = parse_frames(frames_in) if candidates else []
+            else:
+                parsed = [common.tagged_payload(s, f, self.bundle_id) for s, f in zip(candidates, frames_in)]
             good = []
             for seg, result in zip(candidates, parsed):
                 if isinstance(result, FrameError):

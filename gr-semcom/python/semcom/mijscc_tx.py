@@ -72,6 +72,12 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
     noise of the equalised symbols) and ``tx_snr_db`` (the same in dB; a
     channel with ``snr_tag_key="tx_snr_db"`` follows it frame by frame).
 
+    With ``inline_header=False`` (for a physical layer that sends the side
+    information in a header of its own, such as ``ofdm_tx``) a frame is the
+    payload alone, and the side information travels as tags: ``q``, ``end``,
+    ``z_min``, ``z_max`` and ``bundle_id`` (``Bundle.bundle_id``). A frame whose
+    mask switched every symbol off (``end`` 0) is one zero symbol.
+
     Args:
         bundle_path: exported MIJSCC / A-MIJSCC bundle (``Bundle.transmit``).
         quant_bits: 0 analog, q > 0 a q-bit quantiser, -1 the bundle's own.
@@ -82,6 +88,8 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         max_batch: images encoded in one forward pass.
         len_tag_key: name of the frame length tag.
         torch_threads: torch intra-op threads of this block's thread; 0 keeps torch's default.
+        inline_header: put the header in front of the payload (True) or send
+            the side information as tags (False).
 
     Getters: ``sent()``, ``dropped()``, ``drop_reasons()``, ``symbols_sent()``
     (all output symbols, headers included), ``payload_symbols_sent()``,
@@ -89,7 +97,7 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
     """
 
     def __init__(self, bundle_path="", quant_bits=-1, adaptive=True, noise_var=0.0, max_batch=64,
-                 len_tag_key="packet_len", torch_threads=1):
+                 len_tag_key="packet_len", torch_threads=1, inline_header=True):
         gr.sync_block.__init__(self, name="semcom_mijscc_tx", in_sig=None, out_sig=[np.complex64])
         from semcom_core.symbols import HEADER_SYMBOLS
 
@@ -97,13 +105,16 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         self.codec = common.make_codec(self.bundle, quant_bits)
         self.adaptive = bool(adaptive)
         self.k = int(self.bundle.k)
-        self.header_symbols = int(HEADER_SYMBOLS)
+        self.inline_header = bool(inline_header)
+        self.header_symbols = int(HEADER_SYMBOLS) if self.inline_header else 0
+        self.bundle_id = int(self.bundle.bundle_id)
         self.image_shape = tuple(int(x) for x in self.bundle.image_shape)
         self.n = int(np.prod(self.image_shape))
         self.max_batch = max(1, int(max_batch))
         self.torch_threads = int(torch_threads)
         self._len_key = pmt.intern(str(len_tag_key))
-        self._keys = {name: pmt.intern(name) for name in ("index", "label", "end", "tx_noise_var", "tx_snr_db")}
+        self._keys = {name: pmt.intern(name) for name in ("index", "label", "end", "tx_noise_var", "tx_snr_db",
+                                                            "q", "z_min", "z_max", "bundle_id")}
         self._log = common.OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
         self._nv_log = common.OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
         self._queue: collections.deque = collections.deque()
@@ -199,7 +210,10 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         for nv, rows in groups.items():
             x = torch.from_numpy(np.ascontiguousarray(images[rows]))
             sent = self.bundle.transmit(x, noise_var=nv, codec=self.codec, adaptive=self.adaptive)
-            frames = frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])
+            if self.inline_header:
+                frames = frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])
+            else:   # payload only; an empty payload still needs one (zero) symbol to carry its tags
+                frames = [p.astype(np.complex64) if len(p) else np.zeros(1, np.complex64) for p, _ in sent]
             for row, frame, (_, side) in zip(rows, frames, sent):
                 out[row] = (frame, side)
         return out
@@ -221,6 +235,9 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
                 for (frame, side), meta, nv in zip(encoded, metas, nvs):
                     t = {key: meta[key] for key in ("index", "label") if key in meta}
                     t["end"] = int(side.end)
+                    if not self.inline_header:
+                        t.update(q=int(side.q), z_min=float(side.z_min), z_max=float(side.z_max),
+                                 bundle_id=self.bundle_id)
                     t["tx_noise_var"] = float(nv)
                     t["tx_snr_db"] = -10.0 * math.log10(nv)
                     frames.append(frame)
@@ -240,7 +257,7 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
                 written += length
                 self._sent += 1
                 self._symbols += length
-                self._payload_symbols += length - self.header_symbols
+                self._payload_symbols += int(tags[row]["end"])
                 self._last_end = int(tags[row]["end"])
                 row += 1
             self._pending = None if row >= len(frames) else [frames, tags, row]
