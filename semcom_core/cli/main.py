@@ -139,6 +139,16 @@ def cmd_bench(args) -> None:
         print(format_table(rows, columns=("config", "snr_db", "payload", "header", "total", "gamma",
                                           "images_per_s", "delivered", "psnr", "accuracy", "images")))
         return
+    if args.what == "ofdm-gap":
+        from gnuradio.semcom.ofdm_link import format_gap, measure_gap
+
+        snrs = [float(x) for x in str(args.snrs).split(",") if x.strip()] if args.snrs != "6,18" else \
+            [8.0, 10.0, 12.0, 15.0, 20.0, 25.0]
+        records = measure_gap(args.bundle or MIJSCC_BENCH_BUNDLE, snrs=snrs, num_images=args.images or 200,
+                              out_dir=args.out)
+        print(format_gap(records))
+        print(f"records, table and plot in {args.out}")
+        return
     if args.what == "ofdm":
         from gnuradio.semcom.ofdm_link import bench_ofdm, format_bench
 
@@ -220,11 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm"])
+    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap"])
+    p.add_argument("--out", default="results/ofdm-gap", help="ofdm-gap: folder for records, table and plot")
     p.add_argument("--bundle", default=None,
                    help=f"flowgraph: default {DEFAULT_BUNDLE}; mijscc-gr, ofdm: default {MIJSCC_BENCH_BUNDLE}")
     p.add_argument("--images", type=int, default=None, help="flowgraph, ofdm: default 2000; mijscc-gr: per point, default 300")
-    p.add_argument("--snrs", default="6,18", help="mijscc-gr: comma-separated SNRs in dB")
+    p.add_argument("--snrs", default="6,18",
+                   help="mijscc-gr: comma-separated SNRs in dB; ofdm-gap: the same (default 8,10,12,15,20,25)")
     p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
     p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
     p.add_argument("--steps", type=int, default=20, help="train-step: timed steps per method")
