@@ -302,6 +302,24 @@ def complete_frames(block, n: int, len_key):
     return segments, consumed
 
 
+def frames_that_fit(segments, room: int, size_of):
+    """The leading ``segments`` whose outputs (``size_of(segment)`` items; 0 for broken segments) fit
+    in ``room`` items, and the input items they span: ``(taken, consumed)``.
+
+    A block that consumes a frame must write it in the same call: frames held back after their input
+    was consumed would never be written once the upstream stream has ended.
+    """
+    taken, consumed = [], 0
+    for seg in segments:
+        size = size_of(seg) if seg.ok else 0
+        if size > room:
+            break
+        room -= size
+        consumed = seg.start + seg.length
+        taken.append(seg)
+    return taken, consumed
+
+
 def set_min_output_buffer_quietly(block, items: int) -> None:
     """``block.set_min_output_buffer(items)`` without GNU Radio's info line for it."""
     logger = getattr(block, "logger", None)

@@ -147,16 +147,9 @@ class ofdm_framer(gr.basic_block):
                 frames = common.complete_frames(self, len(inp), self._len_key)
                 if frames is None:
                     return 0
-                segments, _ = frames
-                good, consumed, room = [], 0, len(out)
-                for seg in segments:
-                    # take only the frames whose output fits now: frames held back after their input
-                    # is consumed would never be written once the upstream stream has ended
-                    size = self._size(seg.length) if seg.ok else 0
-                    if size > room:
-                        break
-                    room -= size
-                    consumed = seg.start + seg.length
+                taken, consumed = common.frames_that_fit(frames[0], len(out), lambda seg: self._size(seg.length))
+                good = []
+                for seg in taken:
                     samples = inp[seg.start: seg.start + seg.length]
                     if seg.announced is None:
                         self._log.problem("untagged samples", f"{seg.length} samples without a {self._len_key_name} tag")
@@ -382,15 +375,9 @@ class ofdm_payload_eq(gr.basic_block):
                 frames = common.complete_frames(self, len(inp), self._frame_key)
                 if frames is None:
                     return 0
-                segments, _ = frames
-                consumed, room = 0, len(out)
-                for seg in segments:
-                    # as in ofdm_framer: consume only the frames whose output fits now
-                    size = seg.length * self.layout.n_data if seg.ok else 0
-                    if size > room:
-                        break
-                    room -= size
-                    consumed = seg.start + seg.length
+                taken, consumed = common.frames_that_fit(frames[0], len(out),
+                                                         lambda seg: seg.length * self.layout.n_data)
+                for seg in taken:
                     if not seg.ok:
                         self._log.problem("broken payload", f"{seg.length} OFDM symbols, announced {seg.announced}")
                         continue
