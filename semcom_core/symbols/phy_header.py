@@ -35,7 +35,7 @@ from .framing import FrameError, _bits_uint, _check_side, _uint_bits
 from .sideinfo import SideInfo
 
 __all__ = ["PHY_FORMAT_VERSION", "PHY_HEADER_BITS", "PHY_HEADER_SYMBOLS", "PhyHeader", "bundle_id",
-           "decode_phy_headers", "encode_phy_headers", "warm_up"]
+           "decode_phy_headers", "encode_phy_headers"]
 
 PHY_FORMAT_VERSION = 1
 _FIELDS = (("version", 4), ("bundle_id", 16), ("seq", 16), ("length", 16), ("q", 8), ("end", 16),
@@ -150,7 +150,3 @@ def decode_phy_headers(symbols) -> list:
                                length=int(fields["length"][j]), side=side)
     return out
 
-
-def warm_up() -> None:
-    """Run the codec once (kept for callers that prepare a flowgraph; it is fast)."""
-    decode_phy_headers(encode_phy_headers([PhyHeader(0, 0, 0, SideInfo(0, 0))]).astype(np.complex64))

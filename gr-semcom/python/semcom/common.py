@@ -320,6 +320,32 @@ def frames_that_fit(segments, room: int, size_of):
     return taken, consumed
 
 
+def sound_frames(log, segments, len_key_name: str) -> list:
+    """The well-formed ``segments``; untagged runs and truncated frames are counted on ``log``."""
+    sound = []
+    for seg in segments:
+        if seg.announced is None:
+            log.problem("untagged samples", f"{seg.length} samples without a {len_key_name} tag")
+        elif not seg.ok:
+            log.problem("truncated frame", f"{seg.length} samples where {len_key_name} announced {seg.announced}")
+        else:
+            sound.append(seg)
+    return sound
+
+
+def write_frames(block, out, frames, len_key) -> int:
+    """Write ``(data, tags)`` frames back to back from the start of ``out``, each with a ``len_key``
+    tag of its length and its ``tags`` (name -> value) on its first item; returns the items written."""
+    written, base = 0, block.nitems_written(0)
+    for data, tags in frames:
+        out[written: written + data.size] = data
+        block.add_item_tag(0, base + written, len_key, pmt.from_long(data.size))
+        for key, value in tags.items():
+            block.add_item_tag(0, base + written, pmt.intern(key), to_tag_value(value))
+        written += data.size
+    return written
+
+
 def set_min_output_buffer_quietly(block, items: int) -> None:
     """``block.set_min_output_buffer(items)`` without GNU Radio's info line for it."""
     logger = getattr(block, "logger", None)
@@ -425,6 +451,16 @@ class FrameQueueBlock:
         """PDUs queued and frames encoded but not yet written."""
         pending = 0 if self._pending is None else len(self._pending[1]) - self._pending[2]
         return len(self._queue) + pending
+
+    def _image_ok(self, data: np.ndarray) -> bool:
+        """True for an image PDU payload of the bundle's size with finite values; else counted."""
+        if data.size != self.n:
+            self._log.problem("wrong image size", f"got {data.size} values, the bundle expects {self.n} = {self.image_shape}")
+            return False
+        if not np.isfinite(data).all():
+            self._log.problem("non-finite pixel values", "NaN or inf in the image PDU")
+            return False
+        return True
 
     def _handle_pdu(self, msg):
         self._received += 1

@@ -70,12 +70,7 @@ class jscc_tx(common.FrameQueueBlock, gr.sync_block):
         """Parse up to max_batch queued PDUs; returns (images [B,C,H,W] float32, metas)."""
         images, metas = [], []
         for meta, data in self._queued_pdus():
-            if data.size != self.n:
-                self._log.problem("wrong image size",
-                                  f"got {data.size} values, the bundle expects {self.n} = {self.image_shape}")
-                continue
-            if not np.isfinite(data).all():
-                self._log.problem("non-finite pixel values", "NaN or inf in the image PDU")
+            if not self._image_ok(data):
                 continue
             images.append(data)
             metas.append(meta)

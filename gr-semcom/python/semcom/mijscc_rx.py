@@ -136,16 +136,7 @@ class mijscc_rx(gr.basic_block):
             if frames is None:
                 return 0
             segments, consumed = frames
-            candidates = []
-            for seg in segments:
-                if seg.announced is None:
-                    self._log.problem("untagged samples", f"{seg.length} samples without a {self._len_key_name} tag")
-                    continue
-                if not seg.ok:
-                    self._log.problem("truncated frame",
-                                      f"{seg.length} samples where packet_len announced {seg.announced}")
-                    continue
-                candidates.append(seg)
+            candidates = common.sound_frames(self._log, segments, self._len_key_name)
             frames_in = [inp[s.start: s.start + s.length] for s in candidates]
             if self.inline_header:
                 parsed = parse_frames(frames_in) if candidates else []

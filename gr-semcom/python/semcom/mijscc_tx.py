@@ -173,12 +173,7 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         """Up to max_batch valid queued images: (images [B,C,H,W], metas, noise variances)."""
         images, metas, nvs = [], [], []
         for meta, data in self._queued_pdus():
-            if data.size != self.n:
-                self._log.problem("wrong image size",
-                                  f"got {data.size} values, the bundle expects {self.n} = {self.image_shape}")
-                continue
-            if not np.isfinite(data).all():
-                self._log.problem("non-finite pixel values", "NaN or inf in the image PDU")
+            if not self._image_ok(data):
                 continue
             nv = self.noise_var()
             if "noise_var" in meta:

@@ -18,6 +18,7 @@ header size) and the numerics are ``semcom_core.symbols.ofdm.OfdmLayout``.
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -26,8 +27,6 @@ from gnuradio import gr
 
 from . import common
 
-#: Tag keys the receiver puts on each payload frame besides its length.
-HEADER_TAG_KEYS = ("index", "bundle_id", "q", "end", "z_min", "z_max")
 #: Tags GNU Radio's channel estimator and equaliser pass along with a frame.
 CHAN_TAPS_KEY = "ofdm_sync_chan_taps"
 CARR_OFFSET_KEY = "ofdm_sync_carr_offset"
@@ -86,13 +85,9 @@ class ofdm_framer(gr.basic_block):
         self._len_key_name = str(len_tag_key)
         self._len_key = pmt.intern(self._len_key_name)
         self._log = common.OnceLog(f"semcom_ofdm_framer{self.unique_id()}")
-        self._pending: list = []        # output frames not yet written
         self._counter = 0
         phases = np.random.default_rng(0x51D).integers(0, 4, common.MAX_FRAME_ITEMS + layout.n_data)
         self._filler = np.exp(1j * (np.pi / 4 + np.pi / 2 * phases)).astype(np.complex64)
-        from semcom_core.symbols.phy_header import warm_up
-
-        warm_up()
         self._sent = 0
         self.set_tag_propagation_policy(gr.TPP_DONT)
         common.set_min_output_buffer_quietly(self, 4 * (layout.header_slots + common.MAX_FRAME_ITEMS // 4))
@@ -139,47 +134,34 @@ class ofdm_framer(gr.basic_block):
         return [1] * ninputs
 
     def general_work(self, input_items, output_items):
-        out = output_items[0]
-        written = 0
-        try:
-            inp = input_items[0]
-            if not self._pending:
-                frames = common.complete_frames(self, len(inp), self._len_key)
-                if frames is None:
-                    return 0
-                taken, consumed = common.frames_that_fit(frames[0], len(out), lambda seg: self._size(seg.length))
-                good = []
-                for seg in taken:
-                    samples = inp[seg.start: seg.start + seg.length]
-                    if seg.announced is None:
-                        self._log.problem("untagged samples", f"{seg.length} samples without a {self._len_key_name} tag")
-                    elif not seg.ok:
-                        self._log.problem("truncated frame", f"{seg.length} samples where {seg.announced} were announced")
-                    elif not np.isfinite(samples).all():
-                        self._log.problem("non-finite samples", "NaN or inf in the frame")
-                    else:
-                        try:
-                            good.append((self._header(seg), samples))
-                        except ValueError as err:
-                            self._log.problem("side information does not fit the header", str(err))
-                if good:
-                    from semcom_core.symbols.phy_header import encode_phy_headers
+        from semcom_core.symbols.phy_header import encode_phy_headers
 
-                    bpsk = encode_phy_headers([h for h, _ in good], self.layout.header_slots)
-                    self._pending.extend(self._frame(b, x) for b, (_, x) in zip(bpsk, good))
-                if consumed:
-                    self.consume(0, consumed)
-            while self._pending and written + self._pending[0].size <= len(out):
-                frame = self._pending.pop(0)
-                out[written: written + frame.size] = frame
-                self.add_item_tag(0, self.nitems_written(0) + written, self._len_key, pmt.from_long(frame.size))
-                written += frame.size
-                self._sent += 1
+        inp, out = input_items[0], output_items[0]
+        try:
+            frames = common.complete_frames(self, len(inp), self._len_key)
+            if frames is None:
+                return 0
+            taken, consumed = common.frames_that_fit(frames[0], len(out), lambda seg: self._size(seg.length))
+            good = []
+            for seg in common.sound_frames(self._log, taken, self._len_key_name):
+                samples = inp[seg.start: seg.start + seg.length]
+                if not np.isfinite(samples).all():
+                    self._log.problem("non-finite samples", "NaN or inf in the frame")
+                    continue
+                try:
+                    good.append((self._header(seg), samples))
+                except ValueError as err:
+                    self._log.problem("side information does not fit the header", str(err))
+            bpsk = encode_phy_headers([h for h, _ in good], self.layout.header_slots)
+            written = common.write_frames(self, out, [(self._frame(b, x), {}) for b, (_, x) in zip(bpsk, good)],
+                                          self._len_key)
+            self._sent += len(good)
+            self.consume(0, consumed)
             return written
         except Exception as err:  # noqa: BLE001 - never raise inside work()
             self._log.problem("framer failure", repr(err))
-            self._pending = []
-            return written
+            self.consume(0, len(inp))
+            return 0
 
 
 class ofdm_header_parser(gr.basic_block):
@@ -210,9 +192,6 @@ class ofdm_header_parser(gr.basic_block):
         self._ok = 0
         self._last = None
         self.message_port_register_out(self._port)
-        from semcom_core.symbols.phy_header import warm_up
-
-        warm_up()
 
     def headers_ok(self) -> int:
         return self._ok
@@ -230,35 +209,33 @@ class ofdm_header_parser(gr.basic_block):
     def forecast(self, noutput_items, ninputs):
         return [self._h] * ninputs
 
-    def _chan_tags(self, n_frames: int) -> list:
-        """Per frame, ``{key: pmt}`` of the channel estimator's tags on its first symbol."""
+    def _carrier_offsets(self, n_frames: int) -> list:
+        """Per frame, the channel estimator's integer carrier offset (tag on its first symbol; 0 without)."""
         base = self.nitems_read(0)
-        found = [dict() for _ in range(n_frames)]
-        for key in (CHAN_TAPS_KEY, CARR_OFFSET_KEY):
-            for t in self.get_tags_in_window(0, 0, n_frames * self._h, pmt.intern(key)):
-                rel = t.offset - base
-                if rel % self._h == 0:
-                    found[rel // self._h][key] = t.value
+        found = [0] * n_frames
+        for t in self.get_tags_in_window(0, 0, n_frames * self._h, pmt.intern(CARR_OFFSET_KEY)):
+            rel = t.offset - base
+            if rel % self._h == 0:
+                found[rel // self._h] = _tag_int([pmt.to_python(t.value)], 0)
         return found
 
-    def _message(self, header, noise_var: float, taps: np.ndarray, chan: dict):
+    def _message(self, header, noise_var: float, taps: np.ndarray, carrier_offset: int):
         lay = self.layout
-        d = pmt.make_dict()
         fields = {
             self._frame_len_key: lay.payload_ofdm_symbols(header.length),
             self._packet_len_key: max(1, header.length),
             "index": header.seq, "bundle_id": header.bundle_id, "q": header.side.q, "end": header.side.end,
             "z_min": header.side.z_min, "z_max": header.side.z_max, "header_noise_var": noise_var,
+            CARR_OFFSET_KEY: carrier_offset,
         }
+        d = pmt.make_dict()
         for key, value in fields.items():
             d = pmt.dict_add(d, pmt.intern(key), common.to_tag_value(value))
-        if CARR_OFFSET_KEY in chan:
-            d = pmt.dict_add(d, pmt.intern(CARR_OFFSET_KEY), chan[CARR_OFFSET_KEY])
         return pmt.dict_add(d, pmt.intern(CHAN_TAPS_KEY), pmt.init_c32vector(taps.size, taps.tolist()))
 
     def general_work(self, input_items, output_items):
         from semcom_core.symbols import FrameError
-        from semcom_core.symbols.phy_header import encode_phy_headers
+        from semcom_core.symbols.phy_header import decode_phy_headers, encode_phy_headers
 
         inp, raw = input_items
         n_frames = min(len(inp), len(raw)) // self._h
@@ -269,11 +246,9 @@ class ofdm_header_parser(gr.basic_block):
             rows = inp[: n_frames * self._h].reshape(n_frames, self._h, -1)[:, :, self._data_idx]
             rows = rows.reshape(n_frames, -1)
             raws = raw[: n_frames * self._h].reshape(n_frames, self._h, -1)
-            from semcom_core.symbols.phy_header import decode_phy_headers
-
             decoded = decode_phy_headers(rows)
-            chans = self._chan_tags(n_frames)
-            for row, frame_raw, result, chan in zip(rows, raws, decoded, chans):
+            offsets = self._carrier_offsets(n_frames)
+            for frame_raw, result, offset in zip(raws, decoded, offsets):
                 if isinstance(result, FrameError):
                     self._log.problem(result.reason, result.detail)
                     self.message_port_pub(self._port, pmt.PMT_F)
@@ -283,12 +258,11 @@ class ofdm_header_parser(gr.basic_block):
                     self.message_port_pub(self._port, pmt.PMT_F)
                     continue
                 known = encode_phy_headers([result], lay.header_slots)[0].astype(np.complex64)
-                offset = _tag_int([pmt.to_python(chan[CARR_OFFSET_KEY])] if CARR_OFFSET_KEY in chan else [], 0)
                 taps, noise_var = lay.estimate_channel(frame_raw, known.reshape(self._h, -1), offset)
                 self._ok += 1
                 self._last = {"index": result.seq, "bundle_id": result.bundle_id, "length": result.length,
                               "q": result.side.q, "end": result.side.end, "header_noise_var": noise_var}
-                self.message_port_pub(self._port, self._message(result, noise_var, taps, chan))
+                self.message_port_pub(self._port, self._message(result, noise_var, taps, offset))
         except Exception as err:  # noqa: BLE001 - never raise inside work(); the demux must not stall
             self._log.problem("header parser failure", repr(err), n=n_frames)
             for _ in range(n_frames):
@@ -316,11 +290,12 @@ class ofdm_payload_eq(gr.basic_block):
         self._frame_key = pmt.intern(str(frame_len_key))
         self._packet_len_key = pmt.intern(str(packet_len_key))
         self._packet_len_name = str(packet_len_key)
-        self._keys = {k: pmt.intern(k) for k in HEADER_TAG_KEYS + ("noise_var", "snr_db", "pilot_snr_db")}
+        from semcom_core.symbols.phy_header import PHY_HEADER_SYMBOLS
+
+        self._header_symbols = PHY_HEADER_SYMBOLS
         self._log = common.OnceLog(f"semcom_ofdm_payload_eq{self.unique_id()}")
-        self._pending: list = []
         self._frames = 0
-        self._snrs: list = []
+        self._snrs: collections.deque = collections.deque(maxlen=100_000)
         self.set_tag_propagation_policy(gr.TPP_DONT)
         common.set_min_output_buffer_quietly(self, common.MAX_FRAME_ITEMS)
 
@@ -351,10 +326,8 @@ class ofdm_payload_eq(gr.basic_block):
         if not 1 <= length <= vectors.shape[0] * lay.n_data:
             raise ValueError(f"payload length {length} does not fit {vectors.shape[0]} OFDM symbols")
         data, pilot_nv, n_pilots = lay.equalise(vectors, taps, _tag_int(tags.get(CARR_OFFSET_KEY), 0))
-        from semcom_core.symbols.phy_header import PHY_HEADER_SYMBOLS
-
         header_nv = _tag_float(tags.get("header_noise_var"), float("nan"))
-        pool = [(pilot_nv, n_pilots), (header_nv, PHY_HEADER_SYMBOLS)]
+        pool = [(pilot_nv, n_pilots), (header_nv, self._header_symbols)]
         pool = [(v, w) for v, w in pool if math.isfinite(v)]
         noise_var = sum(v * w for v, w in pool) / sum(w for _, w in pool) if pool else float("nan")
         out_tags = {key: tags[key][-1] for key in ("index", "bundle_id", "q", "end") if tags.get(key)}
@@ -367,40 +340,27 @@ class ofdm_payload_eq(gr.basic_block):
         return data[:length], out_tags
 
     def general_work(self, input_items, output_items):
-        out = output_items[0]
-        written = 0
+        inp, out = input_items[0], output_items[0]
         try:
-            inp = input_items[0]
-            if not self._pending:
-                frames = common.complete_frames(self, len(inp), self._frame_key)
-                if frames is None:
-                    return 0
-                taken, consumed = common.frames_that_fit(frames[0], len(out),
-                                                         lambda seg: seg.length * self.layout.n_data)
-                for seg in taken:
-                    if not seg.ok:
-                        self._log.problem("broken payload", f"{seg.length} OFDM symbols, announced {seg.announced}")
-                        continue
-                    try:
-                        self._pending.append(self._frame(seg, inp[seg.start: seg.start + seg.length]))
-                    except ValueError as err:
-                        self._log.problem("unusable payload", str(err))
-                if consumed:
-                    self.consume(0, consumed)
-            while self._pending and written + self._pending[0][0].size <= len(out):
-                data, tags = self._pending.pop(0)
-                offset = self.nitems_written(0) + written
-                out[written: written + data.size] = data
-                self.add_item_tag(0, offset, self._packet_len_key, pmt.from_long(data.size))
-                for key, value in tags.items():
-                    self.add_item_tag(0, offset, self._keys[key], common.to_tag_value(value))
-                written += data.size
-                self._frames += 1
-                self._snrs.append(tags["snr_db"])
-                if len(self._snrs) > 100_000:
-                    del self._snrs[: len(self._snrs) - 100_000]
+            frames = common.complete_frames(self, len(inp), self._frame_key)
+            if frames is None:
+                return 0
+            taken, consumed = common.frames_that_fit(frames[0], len(out), lambda seg: seg.length * self.layout.n_data)
+            ready = []
+            for seg in taken:
+                if not seg.ok:
+                    self._log.problem("broken payload", f"{seg.length} OFDM symbols, announced {seg.announced}")
+                    continue
+                try:
+                    ready.append(self._frame(seg, inp[seg.start: seg.start + seg.length]))
+                except ValueError as err:
+                    self._log.problem("unusable payload", str(err))
+            written = common.write_frames(self, out, ready, self._packet_len_key)
+            self._frames += len(ready)
+            self._snrs.extend(tags["snr_db"] for _, tags in ready)
+            self.consume(0, consumed)
             return written
         except Exception as err:  # noqa: BLE001 - never raise inside work()
             self._log.problem("equaliser failure", repr(err))
-            self._pending = []
-            return written
+            self.consume(0, len(inp))
+            return 0
