@@ -91,6 +91,7 @@ EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
     "semcc": ("configs/semcc/experiments/fmnist.yaml", "runs/semcc-fmnist", "results/semcc-fmnist"),
     "digital": ("configs/digital/fmnist.yaml", "runs/semcc-fmnist", "results/digital-fmnist"),
     "mijscc": ("configs/mijscc/fmnist/experiment.yaml", "runs/mijscc-fmnist", "results/mijscc-fmnist"),
+    "multimodal": ("configs/multimodal/rgbd/experiment.yaml", "runs/multimodal-rgbd", "results/multimodal-rgbd"),
 }
 
 
@@ -101,6 +102,11 @@ def cmd_experiment(args) -> None:
         from ..experiments.digital import run_digital
 
         run_digital(spec, runs, out, overrides=_overrides(args.set))
+        return
+    if args.paper == "multimodal":
+        from ..experiments.multimodal import run_multimodal_experiment
+
+        run_multimodal_experiment(spec, runs, out, overrides=_overrides(args.set), train=not args.no_train)
         return
     if args.paper == "mijscc":
         from ..experiments.mijscc import run_mijscc_experiment
@@ -113,6 +119,29 @@ def cmd_experiment(args) -> None:
     run_experiment(spec, runs, out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
                    device=args.device, train_only=args.train_only, train=not args.no_train,
                    command=_command_line())
+
+
+def cmd_multimodal(args) -> None:
+    from .. import training_multimodal as mm
+
+    if args.action == "eval":
+        system, card = mm.load_multimodal_bundle(args.bundle)
+        cfg = mm.load_mm_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
+                                {"dataset": {"root": args.data_root}} if args.data_root else None)
+        data = mm.load_data(cfg, "test", modalities=args.modalities)
+        mm.check_bundle_data(card, data)
+        for snr in args.snr:
+            accuracy = mm.evaluate_system(system, data, snr, card["augment"], seed=args.seed)
+            print(f"multimodal eval: {card['method']} ({', '.join(card['modalities'])}) at {snr:g} dB: "
+                  f"accuracy {accuracy:.4f} on {len(data)} test samples")
+        return
+    if not args.config or not args.out:
+        raise SystemExit(f"semcom multimodal {args.action}: --config and --out are required")
+    cfg = mm.load_mm_config(args.config, _overrides(args.set))
+    if args.action == "pretrain":
+        mm.pretrain_run(cfg, args.out)
+    else:
+        mm.finetune_run(cfg, args.out, pretrained=args.pretrained)
 
 
 def cmd_bench(args) -> None:
@@ -216,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="a paper's experiments: train what is missing, evaluate, tables, plots")
     p.add_argument("paper", choices=list(EXPERIMENT_DEFAULTS),
                    help="semcc: the SemCC paper's figures; digital: the classical links beside them; "
-                        "mijscc: the MIJSCC paper's figures and tables (with A-MIJSCC)")
+                        "mijscc: the MIJSCC paper's figures and tables (with A-MIJSCC); "
+                        "multimodal: accuracy against communication rounds of the pre-training methods")
     p.add_argument("--spec", default=None, help="experiment spec (default: the paper's Fashion-MNIST spec)")
     p.add_argument("--runs", default=None, help="folder of training runs and classifiers (reused when present)")
     p.add_argument("--out", default=None, help="folder for records, tables and figures")
@@ -228,6 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value of every method config")
     p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("multimodal", help="multi-modal devices: pre-train, fine-tune over the channel, evaluate")
+    p.add_argument("action", choices=["pretrain", "finetune", "eval"])
+    p.add_argument("--config", default=None, help="pretrain, finetune: YAML config (configs/multimodal/...)")
+    p.add_argument("--out", default=None, help="pretrain, finetune: run folder to write")
+    p.add_argument("--pretrained", default=None, help="finetune: a pre-training run folder (none: from scratch)")
+    p.add_argument("--bundle", default=None, help="eval: a fine-tuning run folder")
+    p.add_argument("--snr", type=float, nargs="+", default=[0, 10, 20], help="eval: SNRs in dB")
+    p.add_argument("--modalities", nargs="+", default=None, help="eval: the data's modalities (default: the bundle's)")
+    p.add_argument("--data-root", default=None, help="eval: dataset folder (NYU Depth V2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.set_defaults(func=cmd_multimodal)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap"])
@@ -262,7 +305,7 @@ def main(argv=None) -> None:
 
     try:
         args.func(args)
-    except (BundleError, ConfigError, DatasetError, FileNotFoundError, ValueError) as err:
+    except (BundleError, ConfigError, DatasetError, FileNotFoundError, FloatingPointError, ValueError) as err:
         raise SystemExit(f"semcom {args.command}: error: {err}") from None
 
 
