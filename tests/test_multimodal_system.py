@@ -196,3 +196,29 @@ def test_two_process_ddp_gives_the_one_process_loss(tmp_path):
           "--set", "trainer.devices=2"], tmp_path)
     card = json.loads((out / "card.json").read_text())
     assert card["rounds"] == 4 and card["symbols"] == 4 * 2 * 16 * 2 * 4
+
+
+def test_experiment_command_writes_records_table_and_figures(tmp_path, capsys):
+    import yaml
+
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump(TINY))
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump({"base": str(base), "pretrain": ["proposed"], "snrs": [10],
+                                    "label_fractions": [1.0, 0.5], "single_modality": ["depth"],
+                                    "targets": [0.05, 0.99, 1.0]}))
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    main(["experiment", "multimodal", "--spec", str(spec), "--runs", str(runs), "--out", str(out)])
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    # 2 label fractions x (proposed, supervised) + depth alone = 5 runs of 3 points (rounds 0, 2, 4)
+    assert len(records) == 5 * 3
+    assert {(r["method"], r["modalities"], r["label_fraction"]) for r in records} == {
+        ("proposed", "rgb+depth", 1.0), ("supervised", "rgb+depth", 1.0), ("proposed", "rgb+depth", 0.5),
+        ("supervised", "rgb+depth", 0.5), ("supervised", "depth", 1.0)}
+    table = (out / "results.md").read_text()
+    assert "| 10 | Proposed |" in table and "| 10 | depth alone |" in table and "rounds to 5%" in table
+    for fraction in (100, 50):
+        assert (out / f"accuracy_vs_rounds_labels{fraction}.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    main(["experiment", "multimodal", "--spec", str(spec), "--runs", str(runs), "--out", str(out), "--no-train"])
+    assert "1 pre-training and 5 fine-tuning runs reused; 0 and 0 to train" in capsys.readouterr().out

@@ -61,7 +61,8 @@ def _done(folder: Path, filename: str, cfg: dict) -> bool:
     path = folder / filename
     if not path.is_file():
         return False
-    if json.loads(path.read_text())["config"] != cfg:
+    strip = lambda c: {k: v for k, v in c.items() if k != "trainer"}  # noqa: E731 - display settings aside
+    if strip(json.loads(path.read_text())["config"]) != strip(cfg):
         raise ConfigError(f"{folder} holds a run of another config; move it away or choose another --runs folder")
     return True
 
@@ -124,6 +125,10 @@ def rounds_to(points, target: float) -> int | None:
     return next((rnd for rnd, _sym, acc in points if acc >= target), None)
 
 
+def _rounds_text(rounds: int | None) -> str:
+    return "never" if rounds is None else str(rounds)
+
+
 def write_results(records: list[dict], spec: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "records.jsonl").open("w") as f:
@@ -158,7 +163,7 @@ def results_markdown(data: dict, spec: dict, figures: list[Path]) -> str:
                 points = data.get((method, mods, float(snr), float(fraction)))
                 if not points:
                     continue
-                cells = [str(rounds_to(points, t) or "never") for t in targets]
+                cells = [_rounds_text(rounds_to(points, t)) for t in targets]
                 lines.append(f"| {snr:g} | {LABELS.get(label, label)} | " + " | ".join(cells)
                              + f" | {points[-1][2]:.3f} | {max(p[2] for p in points):.3f} |")
         lines.append("")
@@ -180,10 +185,10 @@ def ordering_statements(data: dict, spec: dict, targets: list[float]) -> list[st
         for snr in spec["snrs"]:
             r = {m: rounds_to(data.get((m, mods, float(snr), float(fraction)), []), target)
                  for m in [*spec["pretrain"], SUPERVISED]}
-            if any(v is None for v in r.values()) and all(v is None for v in r.values()):
+            if all(v is None for v in r.values()):
                 continue
             key = lambda m: r[m] if r[m] is not None else float("inf")  # noqa: E731
-            order = " < ".join(f"{LABELS[m]} ({r[m] if r[m] is not None else 'never'})" for m in sorted(r, key=key))
+            order = " < ".join(f"{LABELS[m]} ({_rounds_text(r[m])})" for m in sorted(r, key=key))
             proposed_first = all(key("proposed") <= key(m) for m in r) if "proposed" in r else False
             ssl_before_sup = all(key(m) <= key(SUPERVISED) for m in spec["pretrain"])
             out.append(f"- {snr:g} dB, {_pct(fraction)} % labels, rounds to {target:.0%}: {order}. "
