@@ -35,7 +35,7 @@ GR_CMAKE_ARGS=${GR_CMAKE_ARGS:-}
 LOG_DIR=build/logs
 
 APT_PACKAGES=(gnuradio gnuradio-dev dataset-fashion-mnist cmake g++ make
-              pkg-config python3-venv python3-dev)
+              pkg-config python3-venv python3-dev fortunes espeak-ng)
 # Only for the GNU Radio Companion window (`make grc`): GTK for GRC itself,
 # Qwt for the Qt GUI sinks of flowgraphs.
 GUI_PACKAGES=(gir1.2-gtk-3.0 python3-pyqt5.qwt)

@@ -78,6 +78,25 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
     return out
 
 
+def layered_config(defaults: dict, path: str | Path | None, *overrides: dict | None) -> dict:
+    """``defaults`` <- the YAML file (if any) <- each override layer; unknown keys are errors."""
+    cfg = copy.deepcopy(defaults)
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError as err:
+            raise ConfigError(f"config file {path} does not exist") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at top level")
+        cfg = _merge(cfg, raw)
+    for layer in overrides:
+        if layer:
+            cfg = _merge(cfg, layer)
+    return cfg
+
+
 def load_config(path: str | Path, *overrides: dict | None) -> dict:
     """Read, merge the override layers in order (later wins), normalise and validate a config."""
     path = Path(path)

@@ -12,7 +12,6 @@ SNR, accuracy, rounds and symbols), beside `history.json` (test accuracy against
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import shlex
@@ -23,13 +22,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
 from . import __version__
-from .config import ConfigError, _merge
+from .config import ConfigError, layered_config
 from .data.multimodal import MultiModalDataset, load_multimodal_dataset
 from .methods.multimodal import PRETRAIN_METHODS, FinetuneModule, MultiModalSystem, PretrainModule
 
@@ -62,16 +60,7 @@ warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
 def load_mm_config(path: str | Path | None, *overrides: dict | None) -> dict:
     """Defaults <- the YAML file (if any) <- override layers; validated."""
-    cfg = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError as err:
-            raise ConfigError(f"config file {path} does not exist") from err
-        cfg = _merge(cfg, raw)
-    for layer in overrides:
-        if layer:
-            cfg = _merge(cfg, layer)
+    cfg = layered_config(DEFAULTS, path, *overrides)
     validate_mm(cfg)
     return cfg
 

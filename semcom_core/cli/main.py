@@ -92,6 +92,7 @@ EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
     "digital": ("configs/digital/fmnist.yaml", "runs/semcc-fmnist", "results/digital-fmnist"),
     "mijscc": ("configs/mijscc/fmnist/experiment.yaml", "runs/mijscc-fmnist", "results/mijscc-fmnist"),
     "multimodal": ("configs/multimodal/rgbd/experiment.yaml", "runs/multimodal-rgbd", "results/multimodal-rgbd"),
+    "mfmsc": ("configs/mfmsc/embedded/experiment.yaml", "runs/mfmsc-embedded", "results/mfmsc-embedded"),
 }
 
 
@@ -107,6 +108,11 @@ def cmd_experiment(args) -> None:
         from ..experiments.multimodal import run_multimodal_experiment
 
         run_multimodal_experiment(spec, runs, out, overrides=_overrides(args.set), train=not args.no_train)
+        return
+    if args.paper == "mfmsc":
+        from ..experiments.mfmsc import run_mfmsc_experiment
+
+        run_mfmsc_experiment(spec, runs, out, overrides=_overrides(args.set), train=not args.no_train)
         return
     if args.paper == "mijscc":
         from ..experiments.mijscc import run_mijscc_experiment
@@ -142,6 +148,31 @@ def cmd_multimodal(args) -> None:
         mm.pretrain_run(cfg, args.out)
     else:
         mm.finetune_run(cfg, args.out, pretrained=args.pretrained)
+
+
+def cmd_mfmsc(args) -> None:
+    from .. import training_mfmsc as mt
+    from ..data.mfmsc.tasks import build_tasks
+
+    if args.action == "eval":
+        system, card, tokenizer = mt.load_mfmsc_bundle(args.bundle)
+        cfg = mt.load_mfmsc_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
+                                   {"tasks": args.tasks} if args.tasks else None)
+        missing = [t for t in cfg["tasks"] if t not in system.tasks]
+        if missing:
+            raise SystemExit(f"semcom mfmsc eval: the bundle does not serve {', '.join(missing)} "
+                             f"(it serves {', '.join(system.tasks)})")
+        _, test, _ = build_tasks(cfg, splits=("test",), tokenizer=tokenizer)
+        for name, data in test.items():
+            for snr in args.snr:
+                result = mt.evaluate_task(system, data, args.channel, snr, seed=args.seed)
+                metric = next(k for k in result if k not in ("symbols_per_instance", "samples"))
+                print(f"mfmsc eval: {card['method']} {name} {args.channel} {snr:g} dB: {metric} {result[metric]:.4f}, "
+                      f"{result['symbols_per_instance']:.0f} symbols per instance, {result['samples']} instances")
+        return
+    if not args.config or not args.out:
+        raise SystemExit("semcom mfmsc train: --config and --out are required")
+    mt.train_run(mt.load_mfmsc_config(args.config, _overrides(args.set)), args.out)
 
 
 def cmd_bench(args) -> None:
@@ -246,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", choices=list(EXPERIMENT_DEFAULTS),
                    help="semcc: the SemCC paper's figures; digital: the classical links beside them; "
                         "mijscc: the MIJSCC paper's figures and tables (with A-MIJSCC); "
-                        "multimodal: accuracy against communication rounds of the pre-training methods")
+                        "multimodal: accuracy against communication rounds of the pre-training methods; "
+                        "mfmsc: multi-task metrics against SNR, overhead table (MFMSC and its comparisons)")
     p.add_argument("--spec", default=None, help="experiment spec (default: the paper's Fashion-MNIST spec)")
     p.add_argument("--runs", default=None, help="folder of training runs and classifiers (reused when present)")
     p.add_argument("--out", default=None, help="folder for records, tables and figures")
@@ -271,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=cmd_multimodal)
+
+    p = sub.add_parser("mfmsc", help="multi-modal multi-task transceiver (MFMSC and comparisons): train, evaluate")
+    p.add_argument("action", choices=["train", "eval"])
+    p.add_argument("--config", default=None, help="train: YAML config (configs/mfmsc/...)")
+    p.add_argument("--out", default=None, help="train: run folder to write (a bundle)")
+    p.add_argument("--bundle", default=None, help="eval: a run folder")
+    p.add_argument("--tasks", nargs="+", default=None, help="eval: tasks to evaluate (default: the bundle's)")
+    p.add_argument("--channel", default="awgn", help="eval: awgn, rayleigh, ...")
+    p.add_argument("--snr", type=float, nargs="+", default=[0, 10, 20], help="eval: SNRs in dB")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.set_defaults(func=cmd_mfmsc)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap"])

@@ -41,7 +41,7 @@ from ..models import build_model  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real, normalize_power, real_to_complex  # noqa: E402
 from .digital import _points, best_per_point  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .records import format_table, make_record  # noqa: E402
+from .records import finished_run, format_table, make_record  # noqa: E402
 from .semcc import _train_one, read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
@@ -74,14 +74,8 @@ def variant_configs(spec: dict, runs_dir: Path, overrides: dict) -> dict[str, di
 
 
 def _same_run(run_dir: Path, cfg: dict) -> bool:
-    """True when run_dir holds a finished run of this config (trainer display settings aside)."""
-    if not (run_dir / "run.json").is_file():
-        return False
-    done = json.loads((run_dir / "run.json").read_text())["config"]
-    strip = lambda c: {k: v for k, v in c.items() if k not in ("trainer", "classifier")}  # noqa: E731
-    if strip(done) != strip(cfg):
-        raise ValueError(f"{run_dir} holds a run of another config; move it away or choose another --runs folder")
-    return True
+    """True when run_dir holds a finished run of this config (trainer and classifier settings aside)."""
+    return finished_run(run_dir, "run.json", cfg, ignore=("trainer", "classifier"))
 
 
 def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True) -> dict[str, Path]:

@@ -11,7 +11,6 @@ the figures are rewritten from all runs each time.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -22,9 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..config import ConfigError  # noqa: E402
 from ..training_multimodal import finetune_run, load_mm_config, pretrain_run  # noqa: E402
 from .figures import DPI  # noqa: E402
+from .records import finished_run  # noqa: E402
 from .semcc import read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "pretrain", "snrs", "label_fractions", "single_modality", "targets", "seed"}
@@ -57,16 +56,6 @@ def plan_runs(spec: dict, overrides: dict) -> tuple[dict, list[dict]]:
     return pretrain, jobs
 
 
-def _done(folder: Path, filename: str, cfg: dict) -> bool:
-    path = folder / filename
-    if not path.is_file():
-        return False
-    strip = lambda c: {k: v for k, v in c.items() if k != "trainer"}  # noqa: E731 - display settings aside
-    if strip(json.loads(path.read_text())["config"]) != strip(cfg):
-        raise ConfigError(f"{folder} holds a run of another config; move it away or choose another --runs folder")
-    return True
-
-
 def run_multimodal_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path,
                               overrides: dict | None = None, train: bool = True) -> Path:
     spec = read_spec(spec_path, SPEC_KEYS)
@@ -76,8 +65,8 @@ def run_multimodal_experiment(spec_path: str | Path, runs_dir: str | Path, out_d
         overrides = {**overrides, "seed": spec["seed"]}
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     pretrain, jobs = plan_runs(spec, overrides)
-    todo = [m for m, cfg in pretrain.items() if not _done(runs_dir / f"pretrain-{m}", "pretrain.json", cfg)]
-    todo_ft = [j for j in jobs if not _done(runs_dir / j["name"], "card.json", j["cfg"])]
+    todo = [m for m, cfg in pretrain.items() if not finished_run(runs_dir / f"pretrain-{m}", "pretrain.json", cfg)]
+    todo_ft = [j for j in jobs if not finished_run(runs_dir / j["name"], "card.json", j["cfg"])]
     print(f"experiment: {len(pretrain) - len(todo)} pre-training and {len(jobs) - len(todo_ft)} fine-tuning runs "
           f"reused; {len(todo)} and {len(todo_ft)} to train" + ("" if train else " (not training)"))
     if train:

@@ -1,0 +1,1 @@
+"""Embedded and standard-format data of the MFMSC tasks."""
