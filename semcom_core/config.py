@@ -99,19 +99,7 @@ def layered_config(defaults: dict, path: str | Path | None, *overrides: dict | N
 
 def load_config(path: str | Path, *overrides: dict | None) -> dict:
     """Read, merge the override layers in order (later wins), normalise and validate a config."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file {path} does not exist") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at top level")
-    cfg = _merge(DEFAULTS, raw)
-    for layer in overrides:
-        if layer:
-            cfg = _merge(cfg, layer)
+    cfg = layered_config(DEFAULTS, Path(path), *overrides)
     cfg["ratio"] = parse_ratio(cfg["ratio"])
     lo, hi = cfg["train_snr_db"] if isinstance(cfg["train_snr_db"], list) else [cfg["train_snr_db"]] * 2
     if lo > hi:
