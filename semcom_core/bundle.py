@@ -220,7 +220,8 @@ def load_part(module: nn.Module, tensors: dict, prefix: str, path: Path) -> None
         raise BundleError(f"bundle {path}: weights for {prefix} do not match the card's architecture ({first})") from err
 
 
-def read_card(path: str | Path) -> dict:
+def read_card(path: str | Path, card_format: str = BUNDLE_FORMAT, required=REQUIRED_CARD_KEYS) -> dict:
+    """The card of the bundle folder ``path``, checked for ``card_format`` and the ``required`` keys."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"bundle {path} does not exist or is not a folder (expected {WEIGHTS} and {CARD} in it)")
@@ -230,11 +231,11 @@ def read_card(path: str | Path) -> dict:
         raise BundleError(f"bundle {path} has no {CARD}") from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BundleError(f"bundle {path}: {CARD} is not valid JSON ({err})") from err
-    missing = [key for key in REQUIRED_CARD_KEYS if key not in card] if isinstance(card, dict) else ["all"]
+    missing = [key for key in required if key not in card] if isinstance(card, dict) else ["all"]
     if missing:
         raise BundleError(f"bundle {path}: {CARD} lacks {', '.join(missing)}")
-    if card["format"] != BUNDLE_FORMAT:
-        raise BundleError(f"bundle {path}: format {card['format']!r}, this version reads {BUNDLE_FORMAT!r}")
+    if card["format"] != card_format:
+        raise BundleError(f"bundle {path}: format {card['format']!r}, this version reads {card_format!r}")
     return card
 
 

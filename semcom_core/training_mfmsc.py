@@ -231,19 +231,12 @@ def write_bundle(out_dir: Path, system: MFMSCSystem, cfg: dict, tokenizer, modul
 
 def load_mfmsc_bundle(path: str | Path):
     """(system in eval mode, card, tokenizer) from a run folder; every problem is a BundleError."""
-    from .bundle import BundleError
+    from .bundle import BundleError, read_card
     from .data.mfmsc.text import SubwordTokenizer
     from .methods.mfmsc import TaskHeadSpec
 
     path = Path(path)
-    try:
-        card = json.loads((path / "card.json").read_text())
-    except FileNotFoundError as err:
-        raise BundleError(f"{path} has no card.json: not an MFMSC bundle") from err
-    except json.JSONDecodeError as err:
-        raise BundleError(f"{path}/card.json is not valid JSON ({err})") from err
-    if card.get("format") != CARD_FORMAT:
-        raise BundleError(f"{path} is a {card.get('format')!r} bundle, not {CARD_FORMAT}")
+    card = read_card(path, CARD_FORMAT, ("format", "method", "tasks", "geometry", "config"))
     try:
         specs = [TaskHeadSpec(h["name"], tuple(h["modalities"]), h["kind"], int(h["outputs"])) for h in card["tasks"]]
         system = MFMSCSystem(specs, card["method"], card["config"]["model"], card["geometry"])

@@ -218,17 +218,10 @@ def write_bundle(out_dir: Path, system, cfg, method, module: FinetuneModule, dat
 
 def load_multimodal_bundle(path: str | Path) -> tuple[MultiModalSystem, dict]:
     """(system in eval mode, card) from a fine-tuning run folder; every problem is a BundleError."""
-    from .bundle import BundleError
+    from .bundle import BundleError, read_card
 
     path = Path(path)
-    try:
-        card = json.loads((path / "card.json").read_text())
-    except FileNotFoundError as err:
-        raise BundleError(f"{path} has no card.json: not a multi-modal bundle") from err
-    except json.JSONDecodeError as err:
-        raise BundleError(f"{path}/card.json is not valid JSON ({err})") from err
-    if card.get("format") != CARD_FORMAT:
-        raise BundleError(f"{path} is a {card.get('format')!r} bundle, not {CARD_FORMAT}")
+    card = read_card(path, CARD_FORMAT, ("format", "method", "config", "num_classes", "modalities"))
     try:
         system = build_system(card["config"], int(card["num_classes"]))
         system.load_state_dict(load_file(str(path / "weights.safetensors")))

@@ -65,11 +65,16 @@ def _record(method: str, task, channel: str, snr: float, result: dict, seed: int
                        metric=METRIC_OF_KIND[task.kind], **extra)
 
 
+def channel_points(spec: dict, test: dict) -> list[tuple[str, float, list[str]]]:
+    """(channel, SNR, tasks) to evaluate: every task on AWGN, the spec's Rayleigh tasks on Rayleigh."""
+    points = [("awgn", s, list(test)) for s in spec["awgn_snr_db"]]
+    return points + [("rayleigh", s, [t for t in spec["rayleigh_tasks"] if t in test]) for s in spec["rayleigh_snr_db"]]
+
+
 def evaluate_runs(jobs, runs_dir: Path, test: dict, spec: dict, seed: int, progress: bool = True) -> list[dict]:
     """Records of every method on every task and channel point."""
     records = []
-    points = [("awgn", s, list(test)) for s in spec["awgn_snr_db"]]
-    points += [("rayleigh", s, [t for t in spec["rayleigh_tasks"] if t in test]) for s in spec["rayleigh_snr_db"]]
+    points = channel_points(spec, test)
     for job in jobs:
         system, _, _ = load_mfmsc_bundle(runs_dir / job["name"])
         for channel, snr, names in points:
@@ -89,8 +94,7 @@ def evaluate_classical_links(receiver_dir: Path, test: dict, spec: dict, seed: i
     """Records of the classical links; the receiver's task networks are those of ``receiver_dir``."""
     system, _, tokenizer = load_mfmsc_bundle(receiver_dir)
     limits = spec.get("classical") or {}
-    points = [("awgn", s, list(test)) for s in spec["awgn_snr_db"]]
-    points += [("rayleigh", s, [t for t in spec["rayleigh_tasks"] if t in test]) for s in spec["rayleigh_snr_db"]]
+    points = channel_points(spec, test)
     records = []
     for channel, snr, names in points:
         for name in names:
@@ -105,7 +109,7 @@ def evaluate_classical_links(receiver_dir: Path, test: dict, spec: dict, seed: i
     return records
 
 
-def overhead_rows(records: list[dict], test: dict) -> list[dict]:
+def overhead_rows(records: list[dict]) -> list[dict]:
     """Table I: symbols and bytes per instance of every method and task (from the AWGN records)."""
     seen = {}
     for r in records:
@@ -236,7 +240,7 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
     with (out_dir / "records.jsonl").open("w") as f:
         for r in records:
             f.write(json.dumps(r, sort_keys=True) + "\n")
-    overhead = overhead_rows(records, test)
+    overhead = overhead_rows(records)
     fusion = fusion_check(runs_dir, jobs, test)
     (out_dir / "overhead.json").write_text(json.dumps({"overhead": overhead, "fusion": fusion}, indent=1) + "\n")
     (out_dir / "results.md").write_text(results_markdown(records, overhead, fusion, spec))

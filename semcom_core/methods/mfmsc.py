@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..channels import Channel
@@ -70,61 +69,6 @@ class Sent:
     tokens: torch.Tensor
     mask: torch.Tensor
     symbols: torch.Tensor
-
-
-class _ViTEncoder(nn.Module):
-    """U-DeepSC-style patch transformer for images [B, C, H, W] or video [B, F, C, H, W] (frames as images)."""
-
-    def __init__(self, in_channels: int, size: int, patch: int, dim: int, layers: int, heads: int, frames: int = 1):
-        super().__init__()
-        self.grid = -(-size // patch)
-        self.size, self.frames, self.in_channels = size, frames, in_channels
-        self.patch = nn.Conv2d(in_channels, dim, patch, stride=patch, padding=(self.grid * patch - size + 1) // 2)
-        self.position = nn.Parameter(torch.zeros(1, frames * self.grid * self.grid, dim))
-        nn.init.trunc_normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, 0.1, activation="gelu", batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        video = x.dim() == 5
-        expected = (self.frames, self.in_channels, self.size, self.size) if video else (self.in_channels, self.size, self.size)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"expected input [B, {', '.join(map(str, expected))}], got {tuple(x.shape)}")
-        frames = x.reshape(-1, *x.shape[-3:])
-        tokens = self.patch(frames).flatten(2).transpose(1, 2)              # [B*F, g*g, P]
-        tokens = tokens.reshape(x.shape[0], -1, tokens.shape[-1]) + self.position
-        out = self.transformer(tokens)
-        return out, torch.ones(out.shape[:2], dtype=torch.bool, device=out.device)
-
-
-class _FrameTransformer(nn.Module):
-    """U-DeepSC-style speech encoder: 4 stacked filter-bank frames per token, then a transformer."""
-
-    STACK = 4
-
-    def __init__(self, num_bins: int, dim: int, layers: int, heads: int, max_frames: int):
-        super().__init__()
-        self.num_bins = num_bins
-        self.project = nn.Linear(self.STACK * num_bins, dim)
-        self.position = nn.Parameter(torch.zeros(1, -(-max_frames // self.STACK), dim))
-        nn.init.trunc_normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, 0.1, activation="gelu", batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.div(lengths + self.STACK - 1, self.STACK, rounding_mode="floor")
-
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if feats.dim() != 3 or feats.shape[2] != self.num_bins:
-            raise ValueError(f"expected filter banks [B, T, {self.num_bins}], got {tuple(feats.shape)}")
-        pad = (-feats.shape[1]) % self.STACK
-        x = F.pad(feats, (0, 0, 0, pad)).reshape(feats.shape[0], -1, self.STACK * self.num_bins)
-        if x.shape[1] > self.position.shape[1]:
-            raise ValueError(f"{feats.shape[1]} frames exceed the encoder's maximum")
-        out_len = self.output_lengths(lengths).clamp(1, x.shape[1])
-        mask = torch.arange(x.shape[1], device=x.device)[None] < out_len[:, None]
-        out = self.transformer(self.project(x) + self.position[:, :x.shape[1]], src_key_padding_mask=~mask)
-        return out, mask
 
 
 def pool_tokens(tokens: torch.Tensor, mask: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,11 +126,12 @@ class MFMSCSystem(nn.Module):
                                     max_len=int(data["text_max_len"]))
         if arch == "udeepsc":
             if modality == "image":
-                return _ViTEncoder(1, int(data.get("image_size", 28)), 7, dim, int(m["vit_layers"]), heads)
+                return nets.PatchTransformerEncoder(1, int(data.get("image_size", 28)), 7, dim, int(m["vit_layers"]),
+                                                    heads)
             if modality == "video":
-                return _ViTEncoder(1, int(data["video_size"]), 8, dim, int(m["vit_layers"]), heads,
+                return nets.PatchTransformerEncoder(1, int(data["video_size"]), 8, dim, int(m["vit_layers"]), heads,
                                    frames=int(data["video_frames"]))
-            return _FrameTransformer(int(data["speech_bins"]), dim, int(m["speech_layers"]), heads,
+            return nets.FrameTransformerEncoder(int(data["speech_bins"]), dim, int(m["speech_layers"]), heads,
                                      int(data["speech_frames"]))
         if modality == "image":
             return nets.ImageEncoder(1, dim, int(m["image_width"]))

@@ -187,19 +187,13 @@ def _build(name: str, split: str, n: int, seed: int, cfg: dict, tokenizer, texts
         clips = np.stack([vision.fit_frames(c, int(cfg["video_frames"])) for c in clips])
         return TaskData(spec, {"video": torch.as_tensor(clips), "target": torch.as_tensor(labels)},
                         len(actions), list(actions), raw={"video": list(clips)})
-    if name == "vqa":
-        scene = vision.vqa_scenes(split, n, seed)
-        ids, truncated = _tokenize(tokenizer, scene.questions, max_len)
-        return TaskData(spec, {"image": torch.as_tensor(scene.images), "text": ids,
-                               "target": torch.as_tensor(scene.answers)}, len(scene.answer_names),
-                        list(scene.answer_names), raw={"image": list(scene.images), "text": scene.questions},
-                        truncated=truncated)
-    if name == "poster":
-        poster = vision.posters(split, n, seed)
-        ids, truncated = _tokenize(tokenizer, poster.texts, max_len)
-        return TaskData(spec, {"image": torch.as_tensor(poster.images), "text": ids,
-                               "target": torch.as_tensor(poster.targets)}, len(poster.label_names),
-                        list(poster.label_names), raw={"image": list(poster.images), "text": poster.texts},
+    if name in ("vqa", "poster"):
+        made = vision.vqa_scenes(split, n, seed) if name == "vqa" else vision.posters(split, n, seed)
+        texts, target, names = ((made.questions, made.answers, made.answer_names) if name == "vqa"
+                                else (made.texts, made.targets, made.label_names))
+        ids, truncated = _tokenize(tokenizer, texts, max_len)
+        return TaskData(spec, {"image": torch.as_tensor(made.images), "text": ids, "target": torch.as_tensor(target)},
+                        len(names), list(names), raw={"image": list(made.images), "text": texts},
                         truncated=truncated)
     raise ValueError(f"unknown task {name!r}")
 

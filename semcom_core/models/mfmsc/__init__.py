@@ -3,11 +3,11 @@ per-modality semantic encoders, the fusion module, the MLP channel codec and the
 
 from .codec import ChannelDecoder, ChannelEncoder
 from .common import masked_mean
-from .encoders import (CausalConv2d, ImageEncoder, SpeechEncoder, TaskEmbedding, TextEncoder, VGGBlock,
-                       VideoEncoder)
+from .encoders import (CausalConv2d, FrameTransformerEncoder, ImageEncoder, PatchTransformerEncoder, SpeechEncoder,
+                       TaskEmbedding, TextEncoder, VGGBlock, VideoEncoder)
 from .fusion import FusionModule
 from .heads import PatchImageHead, PooledHead, TokenHead
 
 __all__ = ["ImageEncoder", "TextEncoder", "CausalConv2d", "VGGBlock", "SpeechEncoder", "VideoEncoder",
-           "TaskEmbedding", "FusionModule", "ChannelEncoder", "ChannelDecoder", "PooledHead", "TokenHead",
+           "TaskEmbedding", "PatchTransformerEncoder", "FrameTransformerEncoder", "FusionModule", "ChannelEncoder", "ChannelDecoder", "PooledHead", "TokenHead",
            "PatchImageHead", "masked_mean"]
