@@ -50,13 +50,13 @@ _FIND_KEYS = ("type", "addr", "serial", "name", "product", "resource", "mgmt_add
 
 
 def runner():
-    """gnuradio.semcom.flowgraph_runner (installed, else the source tree's)."""
+    """gnuradio.semcom.running (installed, else the source tree's)."""
     try:
-        from gnuradio.semcom import flowgraph_runner
+        from gnuradio.semcom import running
     except ImportError:
         sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-        from semcom import flowgraph_runner
-    return flowgraph_runner
+        from semcom import running
+    return running
 
 
 # ---------------------------------------------------------------------------------------------------

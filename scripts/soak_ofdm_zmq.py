@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gnuradio.semcom import flowgraph_runner as fr
+from gnuradio.semcom import running as fr
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,6 +19,6 @@ def shipped_bundle_path() -> Path:
 
 @pytest.fixture(scope="session")
 def untrained_bundle_path(tmp_path_factory) -> Path:
-    from semcom_core.bundle import make_untrained_bundle
+    from semcom_core.bundles import make_untrained_bundle
 
     return make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "untrained")

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from semcom_core.bundle import load_bundle, make_untrained_bundle
+from semcom_core.bundles import load_bundle, make_untrained_bundle
 from semcom_core.channels import make_channel
-from semcom_core.config import ConfigError, load_config
+from semcom_core.runs.config import ConfigError, load_config
 from semcom_core.methods import AMIJSCC, MIJSCC
 from semcom_core.methods.latent_classifier import knn_predict, labelled_subset, train_latent_classifier
-from semcom_core.methods.mijscc import latent_to_symbols, send_latent
 from semcom_core.symbols import SymbolCodec
+from semcom_core.symbols.codec import prefix_mask
 from semcom_core.symbols.sideinfo import SideInfo
-from semcom_core.training import train_run
+from semcom_core.runs.image import train_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_amijscc_loss_reports_gamma_and_zero_fills_the_unsent_tail():
     loss, parts = m.training_loss(x, torch.zeros(8, dtype=torch.long))
     loss.backward()
     assert torch.isfinite(loss) and 0 <= float(parts["gamma"]) <= 1
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.adaptive.noise_encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.transceiver.mask.noise_encoder.parameters())
     m.eval()
     with torch.no_grad():
         for snr in (0.0, 12.0, 30.0):
@@ -57,10 +57,11 @@ def test_masked_analog_symbols_keep_unit_power_per_sent_symbol():
     z = torch.randn(16, 130)
     end = torch.randint(1, 66, (16,))
     z = z * torch.arange(65).repeat_interleave(2).lt(end[:, None].repeat_interleave(130, 1)[:, :130] // 1).float()
-    s, _ = latent_to_symbols(codec, z, end)
+    s, side = codec.to_symbols(z, prefix_mask(end, 65))
+    assert torch.equal(side.end, end)
     power = (s.abs() ** 2).sum(1) / end
     assert torch.allclose(power, torch.ones(16), atol=1e-4)
-    y = send_latent(codec, make_channel("awgn"), z, 40.0, end)
+    y = codec.from_symbols(make_channel("awgn")(s, 40.0), side)
     assert torch.all(y[torch.arange(130)[None] >= 2 * end[:, None]] == 0)
 
 
@@ -139,7 +140,7 @@ def test_amijscc_fine_tunes_from_a_mijscc_run(tmp_path):
     from safetensors.torch import load_file
 
     before, after = load_file(str(base / "method.safetensors")), load_file(str(run_dir / "method.safetensors"))
-    assert any(k.startswith("adaptive.") for k in after) and not any(k.startswith("adaptive.") for k in before)
+    assert any(k.startswith("transceiver.mask.") for k in after) and not any("mask." in k for k in before)
     assert isinstance(MIJSCC, type)
 
 

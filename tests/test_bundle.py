@@ -8,9 +8,9 @@ import shutil
 import pytest
 import torch
 
-from semcom_core.bundle import BundleError, load_bundle, make_untrained_bundle, save_bundle
+from semcom_core.bundles import BundleError, load_bundle, make_untrained_bundle, save_bundle
 from semcom_core.methods.deepjscc import transceiver_specs
-from semcom_core.methods.transceiver import Transceiver
+from semcom_core.link import Transceiver
 
 
 def test_save_load_is_exact(tmp_path):

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from semcom_core.cli.main import main
-from semcom_core.config import ConfigError, load_config, parse_ratio
-from semcom_core.experiments.records import read_records
+from semcom_core.runs.config import ConfigError, load_config, parse_ratio
+from semcom_core.records import read_records
 
 FIELDS = {"method", "dataset", "channel", "snr_db", "ratio", "psnr", "ssim", "accuracy", "samples", "seed"}
 

@@ -321,7 +321,7 @@ def test_gr_fec_decodes_the_same_code():
     """gr-fec on the same H and LLRs: right at high SNR, wrong with flipped signs, and as good as
     Sionna's flooding BP (same algorithm) on paired frames in the waterfall."""
     pytest.importorskip("gnuradio.fec")
-    from semcom_core.experiments.bench_ldpc import GrFecLDPC
+    from gnuradio.semcom.bench.ldpc import GrFecLDPC
 
     code = WimaxLDPC("3/4", 576)
     rng = np.random.default_rng(6)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from semcom_core.config import ConfigError
+from semcom_core.runs.config import ConfigError
 from semcom_core.experiments.mijscc import load_mijscc_spec, run_mijscc_experiment
 
 REPO = Path(__file__).resolve().parents[1]

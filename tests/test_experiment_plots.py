@@ -19,7 +19,7 @@ from semcom_core.experiments.figures import (
     ratio_table,
     save_reconstruction_grid,
 )
-from semcom_core.experiments.records import make_record
+from semcom_core.records import make_record
 from semcom_core.metrics import PSNR_MAX_DB
 
 METHODS = ("deepjscc", "deepsc", "semcc", "semre")

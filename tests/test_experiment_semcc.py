@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from semcom_core.config import ConfigError
-from semcom_core.experiments.records import read_records
+from semcom_core.runs.config import ConfigError
+from semcom_core.records import read_records
 from semcom_core.experiments.semcc import load_spec, run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_a_run_folder_of_another_method_is_refused(experiment, tmp_path):
     spec, runs, _ = experiment
     shutil.copytree(runs / "classifiers", tmp_path / "runs" / "classifiers")
     shutil.copytree(runs / "deepsc-awgn-20dB-r1_24", tmp_path / "runs" / "semcc-awgn-20dB-r1_24")
-    with pytest.raises(ValueError, match="holds a 'deepsc' run .* expects 'semcc'"):
+    with pytest.raises(ValueError, match="holds a 'deepsc' run .*differs in.*method"):
         run_experiment(spec, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY, device="cpu")
     assert not (tmp_path / "runs" / "deepjscc-awgn-20dB-r1_24").exists()  # refused before any training
 

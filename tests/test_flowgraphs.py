@@ -19,10 +19,10 @@ FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc")) + sorted((REPO / "hardw
 SHIPPED_BUNDLES = [REPO / "bundles" / name for name in ("deepjscc-fmnist-1_12", "semcc-fmnist-1_24", "semre-fmnist-1_24")]
 
 try:
-    from gnuradio.semcom import flowgraph_runner
+    from gnuradio.semcom import running
 except ImportError:  # gr-semcom not installed: use the source tree
     sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import flowgraph_runner
+    from semcom import running
 
 needs_grcc = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 
@@ -43,9 +43,9 @@ def test_there_are_flowgraphs():
 @needs_grcc
 @pytest.mark.parametrize("grc", FLOWGRAPHS, ids=[p.stem for p in FLOWGRAPHS])
 def test_flowgraph_compiles_and_imports(grc, tmp_path):
-    generated = flowgraph_runner.compile_grc(grc, tmp_path)
+    generated = running.compile_grc(grc, tmp_path)
     assert generated.is_file() and generated.suffix == ".py"
-    cls = flowgraph_runner.load_top_block_class(generated)
+    cls = running.load_top_block_class(generated)
     from gnuradio import gr
 
     assert issubclass(cls, gr.top_block)
@@ -53,8 +53,8 @@ def test_flowgraph_compiles_and_imports(grc, tmp_path):
 
 def _semcom_eval(bundle_path, n, snr_db, seed=1234):
     """The same point computed by `semcom eval` (evaluate_bundle on the first n test images)."""
-    from semcom_core.bundle import load_bundle
-    from semcom_core.experiments.evaluate import evaluate_bundle
+    from semcom_core.bundles import load_bundle
+    from semcom_core.bundles.evaluate import evaluate_bundle
 
     (record,) = evaluate_bundle(load_bundle(bundle_path), "awgn", [snr_db], samples=n, seed=seed, progress=False)
     return record
@@ -65,7 +65,7 @@ def _semcom_eval(bundle_path, n, snr_db, seed=1234):
 def test_loopback_agrees_with_semcom_core(bundle, tmp_path):
     n, snr_db = 200, 10.0
     out_path = tmp_path / "records.jsonl"
-    summary = flowgraph_runner.run_loopback(bundle, snr_db=snr_db, channel="awgn", num_images=n,
+    summary = running.run_loopback(bundle, snr_db=snr_db, channel="awgn", num_images=n,
                                             out_path=str(out_path), timeout_s=300)
     assert summary["complete"], summary
     assert summary["count"] == n and summary["dropped_tx"] == 0 and summary["dropped_rx"] == 0

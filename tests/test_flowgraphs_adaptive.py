@@ -14,17 +14,17 @@ pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this P
 REPO = Path(__file__).resolve().parents[1]
 
 try:
-    from gnuradio.semcom import flowgraph_runner
+    from gnuradio.semcom import running
 except ImportError:  # gr-semcom not installed: use the source tree
     sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import flowgraph_runner
+    from semcom import running
 
 needs_grcc = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 
 
 @pytest.fixture(scope="module")
 def amijscc(tmp_path_factory) -> str:
-    from semcom_core.bundle import make_untrained_bundle
+    from semcom_core.bundles import make_untrained_bundle
 
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a-mijscc", q=8, method="a-mijscc"))
 
@@ -33,7 +33,7 @@ def amijscc(tmp_path_factory) -> str:
 def test_adaptive_snr_flowgraph_runs_headless(amijscc):
     snrs = (6.0, 12.0, 18.0, 21.0)
     per = 30
-    r = flowgraph_runner.run_adaptive_snr(amijscc, snrs=snrs, images_per_snr=per, timeout_s=300)
+    r = running.run_adaptive_snr(amijscc, snrs=snrs, images_per_snr=per, timeout_s=300)
     assert r["complete"], r
     steps = r["steps"]
     assert [s["snr_db"] for s in steps] == list(snrs)
@@ -53,7 +53,7 @@ def test_adaptive_snr_flowgraph_runs_headless(amijscc):
 
 @needs_grcc
 def test_adaptive_snr_flowgraph_without_the_mask_sends_k_symbols(amijscc):
-    r = flowgraph_runner.run_adaptive_snr(amijscc, snrs=(6.0, 18.0), images_per_snr=10, adaptive=False,
+    r = running.run_adaptive_snr(amijscc, snrs=(6.0, 18.0), images_per_snr=10, adaptive=False,
                                           quant_bits=0, timeout_s=300)
     assert r["complete"] and r["decoded"] + r["dropped"] == r["sent"] == 20
     assert all(s["payload_symbols"] == r["k"] and s["gamma"] == 1.0 for s in r["steps"])

@@ -23,10 +23,10 @@ N_IMAGES = 30
 DIGITAL = {"codec": "bpg", "family": "nr", "rate": "3/4", "qam": 64, "channel_uses": 131}
 
 try:
-    from gnuradio.semcom import flowgraph_runner
+    from gnuradio.semcom import running
 except ImportError:  # gr-semcom not installed: use the source tree
     sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import flowgraph_runner
+    from semcom import running
 
 pytestmark = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 
@@ -45,7 +45,7 @@ def _library_point(bundle_path: str, n: int, snr_db: float) -> dict:
     from semcom_core.baselines.images import ImageLadders, evaluate_link, lost_image
     from semcom_core.baselines.link import CodeChoice, DigitalLink
     from semcom_core.baselines.source import make_source_codec
-    from semcom_core.bundle import load_bundle
+    from semcom_core.bundles import load_bundle
     from semcom_core.channels import make_channel
     from semcom_core.data import load_dataset
 
@@ -62,7 +62,7 @@ def _library_point(bundle_path: str, n: int, snr_db: float) -> dict:
 def test_high_snr_delivers_every_feasible_image_like_the_library(bundle, tmp_path):
     out_path = tmp_path / "records.jsonl"
     snr_db = 25.0
-    result = flowgraph_runner.run_side_by_side(bundle, snr_db=snr_db, channel="awgn", num_images=N_IMAGES,
+    result = running.run_side_by_side(bundle, snr_db=snr_db, channel="awgn", num_images=N_IMAGES,
                                                out_path=str(out_path), timeout_s=300, **DIGITAL)
     sem, dig = result["semantic"], result["digital"]
     assert sem["complete"] and dig["complete"], result
@@ -96,7 +96,7 @@ def test_high_snr_delivers_every_feasible_image_like_the_library(bundle, tmp_pat
 def test_low_snr_loses_the_digital_images_and_still_finishes(bundle, tmp_path):
     n = N_IMAGES // 2
     out_path = tmp_path / "records.jsonl"
-    result = flowgraph_runner.run_side_by_side(bundle, snr_db=0.0, channel="awgn", num_images=n,
+    result = running.run_side_by_side(bundle, snr_db=0.0, channel="awgn", num_images=n,
                                                out_path=str(out_path), timeout_s=300, **DIGITAL)
     sem, dig = result["semantic"], result["digital"]
     assert sem["complete"] and dig["complete"], result

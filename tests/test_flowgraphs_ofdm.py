@@ -17,10 +17,12 @@ BUNDLE = REPO / "bundles" / "a-mijscc-fmnist-8bit"
 N_IMAGES = 16
 
 try:
-    from gnuradio.semcom import flowgraph_runner
+    from gnuradio.semcom import running
+    from gnuradio.semcom.bench.mijscc import mijscc_reference
 except ImportError:  # gr-semcom not installed: use the source tree
     sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import flowgraph_runner
+    from semcom import running
+    from semcom.bench.mijscc import mijscc_reference
 
 pytestmark = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 
@@ -37,23 +39,23 @@ def scripts(tmp_path_factory) -> dict:
     """The ZMQ flowgraphs compiled once: {name: generated script}."""
     out = tmp_path_factory.mktemp("ofdm_scripts")
     names = ("ofdm_tx_zmq", "ofdm_rx_zmq", "ofdm_air", "ofdm_loopback_zmq")
-    return {name: flowgraph_runner.compile_grc(REPO / "flowgraphs" / f"{name}.grc", out) for name in names}
+    return {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", out) for name in names}
 
 
 def _stop_all(procs) -> None:
     for proc in procs:
-        flowgraph_runner.stop_script(proc, timeout_s=15)
+        running.stop_script(proc, timeout_s=15)
 
 
 def _report(log: Path) -> dict:
-    reports = flowgraph_runner.parse_reports(log.read_text())
+    reports = running.parse_reports(log.read_text())
     assert reports, f"no report in {log}:\n{log.read_text()[-3000:]}"
     return reports[-1]
 
 
 def test_ofdm_loopback_headless_agrees_with_semcom_core(bundle):
     snr_db, cfo = 30.0, 0.05   # a twentieth of the subcarrier spacing
-    s = flowgraph_runner.run_ofdm_loopback(bundle, snr_db=snr_db, cfo=cfo, num_images=N_IMAGES, timeout_s=60)
+    s = running.run_ofdm_loopback(bundle, snr_db=snr_db, cfo=cfo, num_images=N_IMAGES, timeout_s=60)
     assert s["complete"] and s["stopped"] == "done", s
     assert s["count"] == s["decoded"] == s["sent"] == N_IMAGES
     orx = s["ofdm"]["ofdm_rx"]
@@ -61,7 +63,7 @@ def test_ofdm_loopback_headless_agrees_with_semcom_core(bundle):
     assert abs(orx["snr_db_mean"] - snr_db) < 1.5, orx          # the receiver's SNR estimate
     assert s["record"]["channel"] == "ofdm-awgn" and s["record"]["snr_db"] == snr_db
 
-    ref = flowgraph_runner.mijscc_reference(bundle, N_IMAGES, snr_db)
+    ref = mijscc_reference(bundle, N_IMAGES, snr_db)
     assert abs(s["psnr"] - ref["psnr"]) < 1.0, (s["psnr"], ref)
     assert s["ofdm"]["tx"]["payload_symbols_per_image"] == ref["payload_symbols"]
 
@@ -70,14 +72,14 @@ def test_ofdm_loopback_headless_agrees_with_semcom_core(bundle):
 def test_two_process_zmq_link_agrees_with_semcom_core(bundle, scripts, tmp_path):
     """ofdm_rx_zmq.py and ofdm_tx_zmq.py in two processes on a free TCP port. The ZMQ link adds no
     noise, so the reference is semcom_core at the SNR the OFDM receiver measured (its ceiling)."""
-    address = f"tcp://127.0.0.1:{flowgraph_runner.free_tcp_port()}"
+    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
     records, mask_snr = tmp_path / "records.jsonl", 30.0
-    rx = flowgraph_runner.start_script(scripts["ofdm_rx_zmq"], flowgraph_runner.script_options(
+    rx = running.start_script(scripts["ofdm_rx_zmq"], running.script_options(
         bundle=bundle, num_images=N_IMAGES, address=address, out_path=records), tmp_path / "rx.log")
-    tx = flowgraph_runner.start_script(scripts["ofdm_tx_zmq"], flowgraph_runner.script_options(
+    tx = running.start_script(scripts["ofdm_tx_zmq"], running.script_options(
         bundle=bundle, num_images=N_IMAGES, address=address, mask_snr_db=mask_snr), tmp_path / "tx.log")
     try:
-        record = flowgraph_runner.wait_for_record(records, timeout_s=120, procs=[rx])
+        record = running.wait_for_record(records, timeout_s=120, procs=[rx])
         assert record is not None, (tmp_path / "rx.log").read_text()[-3000:]
         rx.wait(timeout=30)   # the receiver stops by itself once its metrics sink has every image
     finally:
@@ -88,7 +90,7 @@ def test_two_process_zmq_link_agrees_with_semcom_core(bundle, scripts, tmp_path)
     assert rx_report["ofdm_rx"]["frames"] == rx_report["rx"]["decoded"] == N_IMAGES
     assert rx_report["ofdm_rx"]["header_failures"] == 0 and rx_report["metrics"]["unmatched_ref"] == 0
 
-    ref = flowgraph_runner.mijscc_reference(bundle, N_IMAGES, record["snr_db"], mask_snr_db=mask_snr)
+    ref = mijscc_reference(bundle, N_IMAGES, record["snr_db"], mask_snr_db=mask_snr)
     assert abs(record["psnr"] - ref["psnr"]) < 0.5, (record, ref)
     assert math.isclose(tx_report["tx"]["payload_symbols_per_image"], ref["payload_symbols"])
 
@@ -98,33 +100,33 @@ def test_three_process_link_through_simulated_air(bundle, scripts, tmp_path):
     """tx -> ofdm_air.py (noise for 20 dB, carrier offset) -> rx: the receiver's SNR estimate and the
     PSNR match semcom_core's AWGN channel at 20 dB."""
     snr_db = 20.0
-    a_in = f"tcp://127.0.0.1:{flowgraph_runner.free_tcp_port()}"
-    a_out = f"tcp://127.0.0.1:{flowgraph_runner.free_tcp_port()}"
+    a_in = f"tcp://127.0.0.1:{running.free_tcp_port()}"
+    a_out = f"tcp://127.0.0.1:{running.free_tcp_port()}"
     records = tmp_path / "records.jsonl"
-    procs = [flowgraph_runner.start_script(scripts["ofdm_rx_zmq"], flowgraph_runner.script_options(
+    procs = [running.start_script(scripts["ofdm_rx_zmq"], running.script_options(
         bundle=bundle, num_images=N_IMAGES, address=a_out, out_path=records, channel_label="ofdm-air"),
         tmp_path / "rx.log")]
-    procs.append(flowgraph_runner.start_script(scripts["ofdm_air"], flowgraph_runner.script_options(
+    procs.append(running.start_script(scripts["ofdm_air"], running.script_options(
         in_address=a_in, out_address=a_out, snr_db=snr_db, amplitude=0.15, cfo=0.05, seed=3), tmp_path / "air.log"))
-    procs.append(flowgraph_runner.start_script(scripts["ofdm_tx_zmq"], flowgraph_runner.script_options(
+    procs.append(running.start_script(scripts["ofdm_tx_zmq"], running.script_options(
         bundle=bundle, num_images=N_IMAGES, address=a_in, mask_snr_db=snr_db, amplitude=0.15), tmp_path / "tx.log"))
     try:
-        record = flowgraph_runner.wait_for_record(records, timeout_s=120, procs=procs[:1])
+        record = running.wait_for_record(records, timeout_s=120, procs=procs[:1])
         assert record is not None, (tmp_path / "rx.log").read_text()[-3000:]
         procs[0].wait(timeout=30)
     finally:
         _stop_all(procs)
     assert record["samples"] == N_IMAGES and record["channel"] == "ofdm-air"
     assert abs(record["snr_db"] - snr_db) < 1.0, record            # estimated by the OFDM receiver
-    ref = flowgraph_runner.mijscc_reference(bundle, N_IMAGES, snr_db)
+    ref = mijscc_reference(bundle, N_IMAGES, snr_db)
     assert abs(record["psnr"] - ref["psnr"]) < 0.5, (record, ref)
 
 
 def test_ofdm_loopback_zmq_script_stops_by_itself_and_reports(bundle, scripts, tmp_path):
     """The simulated twin of hardware/usrp_loopback.grc run as its generated script: it stops once
     every image is in and prints its report."""
-    proc = flowgraph_runner.start_script(scripts["ofdm_loopback_zmq"], flowgraph_runner.script_options(
-        bundle=bundle, num_images=N_IMAGES, address=f"tcp://127.0.0.1:{flowgraph_runner.free_tcp_port()}",
+    proc = running.start_script(scripts["ofdm_loopback_zmq"], running.script_options(
+        bundle=bundle, num_images=N_IMAGES, address=f"tcp://127.0.0.1:{running.free_tcp_port()}",
         idle_stop=5), tmp_path / "loop.log")
     try:
         assert proc.wait(timeout=120) == 0, (tmp_path / "loop.log").read_text()[-3000:]

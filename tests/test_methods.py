@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from semcom_core.config import ConfigError, load_config
+from semcom_core.runs.config import ConfigError, load_config
 from semcom_core.methods import AMIJSCC, METHODS, MIJSCC, DeepJSCC, DeepSC, SemCC, SemRE, Stage
 from semcom_core.models import build_model
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from semcom_core.bundle import BundleError
+from semcom_core.bundles import BundleError
 from semcom_core.channels import make_channel
 from semcom_core.data.mfmsc.tasks import TASKS, build_tasks
-from semcom_core.training_mfmsc import (MultiTaskModule, TaskSchedule, build_system, evaluate_task,
-                                        load_mfmsc_bundle, load_mfmsc_config, train_run)
+from semcom_core.bundles.mfmsc import load_mfmsc_bundle
+from semcom_core.runs.config import load_config
+from semcom_core.runs.mfmsc import MultiTaskModule, TaskSchedule, build_system, evaluate_task, train_run
 
 SMALL = {"data": {"train_size": 24, "test_size": 12, "vocab_size": 400},
          "model": {"dim": 24, "image_width": 8, "speech_channels": [4, 8], "fusion_layers": 2, "fusion_heads": 12,
@@ -23,7 +24,7 @@ SMALL = {"data": {"train_size": 24, "test_size": 12, "vocab_size": 400},
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
-    cfg = load_mfmsc_config(None, SMALL, {"data": {"cache_dir": str(tmp_path_factory.mktemp("cache"))}})
+    cfg = load_config(None, SMALL, {"data": {"cache_dir": str(tmp_path_factory.mktemp("cache"))}}, family="mfmsc")
     return cfg, build_tasks(cfg)
 
 
@@ -148,7 +149,7 @@ def test_train_bundle_evaluate_round_trip(small_data, tmp_path):
     cfg = dict(cfg, tasks=["image_cls", "vqa", "speech_asr"])
     out = train_run(cfg, tmp_path / "run", data=data)
     card = json.loads((out / "card.json").read_text())
-    assert card["format"] == "semcom-mfmsc/1" and card["steps"] == 3 * 3
+    assert card["format"] == "semcom-bundle/2" and card["family"] == "mfmsc" and card["steps"] == 3 * 3
     history = json.loads((out / "history.json").read_text())
     assert {h["task"] for h in history} == {"image_cls", "vqa", "speech_asr"}
     system, card, tokenizer = load_mfmsc_bundle(out)

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from semcom_core.channels import make_channel
-from semcom_core.config import load_config
-from semcom_core.export import load_run
-from semcom_core.training import train_run
+from semcom_core.runs.config import load_config
+from semcom_core.runs.image import load_run
+from semcom_core.runs.image import train_run
 
 from semcom_core.losses.mutual_information import (derangement, global_mi, js_mi, local_mi, mijscc_loss,
                                                     shuffle_pairs)
@@ -299,7 +299,7 @@ def test_mijscc_trains_and_exports(tmp_path):
 
 
 def test_mijscc_config_rejects_negative_weights():
-    from semcom_core.config import ConfigError
+    from semcom_core.runs.config import ConfigError
 
     with pytest.raises(ConfigError, match="loss.lam"):
         load_config(REPO / "configs/mijscc/fmnist/mijscc.yaml", {"loss": {"lam": -0.1}})

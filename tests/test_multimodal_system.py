@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from semcom_core.bundle import BundleError
+from semcom_core.bundles import BundleError
 from semcom_core.cli.main import main
-from semcom_core.config import ConfigError
+from semcom_core.runs.config import ConfigError, load_config
 from semcom_core.data.common import DatasetError
-from semcom_core.data.multimodal import MultiModalDataset, fill_depth_holes, load_multimodal_dataset
+from semcom_core.data.multimodal import MultiModalDataset, fill_depth_holes
+from semcom_core.data.registry import load_multimodal_dataset
 from semcom_core.methods.multimodal import MultiModalSystem
-from semcom_core.training_multimodal import (check_bundle_data, evaluate_system, finetune_run, labelled_indices,
-                                             load_data, load_mm_config, load_multimodal_bundle, pretrain_run)
+from semcom_core.bundles.multimodal import check_bundle_data, load_multimodal_bundle
+from semcom_core.runs.multimodal import evaluate_system, finetune_run, labelled_indices, load_data, pretrain_run
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"dataset": {"size": 16, "train_size": 128, "test_size": 64},
@@ -30,7 +31,7 @@ TINY = {"dataset": {"size": 16, "train_size": 128, "test_size": 64},
 
 
 def tiny(*layers):
-    return load_mm_config(None, TINY, *layers)
+    return load_config(None, TINY, *layers, family="multimodal")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_depth_holes_are_filled_or_refused():
 def test_missing_nyu_file_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="nyu_depth_v2_labeled.mat"):
         load_multimodal_dataset("nyu-depth-v2", "train", root=tmp_path)
-    cfg = load_mm_config(REPO / "configs/multimodal/nyud2/base.yaml", {"dataset": {"root": str(tmp_path)}})
+    cfg = load_config(REPO / "configs/multimodal/nyud2/base.yaml", {"dataset": {"root": str(tmp_path)}}, family="multimodal")
     with pytest.raises(DatasetError, match="download"):
         load_data(cfg, "train")
 
@@ -122,7 +123,7 @@ def test_round_counter_matches_the_steps_taken(tiny_runs):
     assert [h["round"] for h in history] == [0, 2, 4]
     assert [h["symbols"] for h in history] == [0, 512, 1024]
     assert all(0 <= h["accuracy"] <= 1 for h in history)
-    pre = json.loads((root / "pre" / "pretrain.json").read_text())
+    pre = json.loads((root / "pre" / "run.json").read_text())
     assert pre["steps"] == 128 // 32 and all(map(lambda v: v == v, pre["losses"]))
 
 
@@ -178,7 +179,7 @@ def test_two_process_ddp_gives_the_one_process_loss(tmp_path):
         out = tmp_path / f"pre{devices}"
         _cli(["multimodal", "pretrain", "--config", str(config), "--out", str(out), *DDP_SET,
               "--set", f"trainer.devices={devices}"], tmp_path)
-        info = json.loads((out / "pretrain.json").read_text())
+        info = json.loads((out / "run.json").read_text())
         assert info["processes"] == devices
         losses[devices] = info["losses"]
     assert len(losses[1]) == len(losses[2]) == 4

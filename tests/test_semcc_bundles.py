@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from semcom_core.bundle import BundleError, load_bundle
-from semcom_core.experiments.evaluate import evaluate_bundle
+from semcom_core.bundles import BundleError, load_bundle
+from semcom_core.bundles.evaluate import evaluate_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLES = {"semcc": REPO / "bundles" / "semcc-fmnist-1_24", "semre": REPO / "bundles" / "semre-fmnist-1_24"}

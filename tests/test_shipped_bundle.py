@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from semcom_core.bundle import load_bundle
-from semcom_core.experiments.evaluate import evaluate_bundle
+from semcom_core.bundles import load_bundle
+from semcom_core.bundles.evaluate import evaluate_bundle
 
 
 @pytest.fixture(scope="module")

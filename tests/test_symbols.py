@@ -8,6 +8,7 @@ import torch
 from semcom_core.channels import make_channel
 from semcom_core.symbols import (
     AsymmetricQuantizer,
+    SideInfo,
     SquareConstellation,
     SymbolCodec,
     complex_to_real,
@@ -142,7 +143,7 @@ def test_codec_analog_round_trip():
     codec = SymbolCodec()
     z = torch.randn(5, 32, generator=gen()) * 3
     s, side = codec.to_symbols(z)
-    assert side == {} and s.shape == (5, 16) and s.dtype == torch.complex64
+    assert side.q == 0 and side.end.tolist() == [16] * 5 and s.shape == (5, 16) and s.dtype == torch.complex64
     assert torch.allclose(s.abs().square().mean(1), torch.ones(5), atol=1e-5)
     z_hat = codec.from_symbols(s, side)
     expected = z * math.sqrt(16) / z.norm(dim=1, keepdim=True)
@@ -155,9 +156,9 @@ def test_codec_quantised_round_trip(q):
     codec = SymbolCodec(q)
     z = torch.randn(6, 400, generator=gen(q)) * torch.linspace(0.1, 10, 6).reshape(6, 1)
     s, side = codec.to_symbols(z)
-    assert set(side) == {"z_min", "z_max"} and side["z_min"].shape == (6,)
+    assert side.q == q and side.z_min.shape == (6,) and side.z_max.shape == (6,) and side.end.tolist() == [200] * 6
     assert s.shape == (6, 200)
-    step = ((side["z_max"] - side["z_min"]) / (2**q - 1)).unsqueeze(1)
+    step = ((side.z_max - side.z_min) / (2**q - 1)).unsqueeze(1)
     z_hat = codec.from_symbols(s, side)
     assert ((z_hat - z).abs() <= step / 2 * (1 + 1e-4) + 1e-6).all()
     assert torch.allclose(z_hat, dequantize(*quantize(z, q), q), atol=1e-5)
@@ -194,10 +195,12 @@ def test_codec_rejects_non_finite(q, bad):
 def test_codec_needs_side_information_and_right_shapes():
     codec = SymbolCodec(2)
     s, side = codec.to_symbols(torch.randn(2, 8, generator=gen()))
-    with pytest.raises(ValueError):
-        codec.from_symbols(s, {})
-    with pytest.raises(ValueError):
-        codec.from_symbols(s, {"z_min": side["z_min"][:1], "z_max": side["z_max"][:1]})
+    with pytest.raises(ValueError, match="needs side information"):
+        codec.from_symbols(s, None)
+    with pytest.raises(ValueError, match="q=0"):
+        codec.from_symbols(s, SideInfo(0, side.end))
+    with pytest.raises(ValueError, match="shape"):
+        codec.from_symbols(s, SideInfo(2, side.end, side.z_min[:1], side.z_max[:1]))
     with pytest.raises(ValueError):
         codec.to_symbols(torch.randn(2, 7))
     with pytest.raises(ValueError):

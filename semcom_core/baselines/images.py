@@ -14,6 +14,9 @@ the papers draw the cliff of the digital curves.
 
 from __future__ import annotations
 
+import collections
+import threading
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -24,7 +27,7 @@ from .capacity import capacity_budgets, choose_at_capacity
 from .link import DigitalLink
 from .source.base import Encoded, SourceCodec, SourceDecodeError
 
-__all__ = ["ImageLadders", "lost_image", "image_metrics", "evaluate_link", "evaluate_capacity"]
+__all__ = ["LADDERS", "ImageLadders", "LadderCache", "lost_image", "image_metrics", "evaluate_link", "evaluate_capacity"]
 
 
 def lost_image(dataset: str, root=None) -> torch.Tensor:
@@ -33,8 +36,43 @@ def lost_image(dataset: str, root=None) -> torch.Tensor:
     return data.images.double().mean(dim=0).div(255.0).float()
 
 
+class LadderCache:
+    """Every source encoding of an image (``SourceCodec.ladder``), computed once per process.
+
+    A sweep, or a flowgraph that sends the same images again (another SNR, another code), picks a rung
+    for its budget without encoding them again. Keyed by codec name and pixels; holds at most
+    ``max_items`` images (the least recently used dropped first). Thread-safe.
+    """
+
+    def __init__(self, max_items: int = 4096):
+        self.max_items = int(max_items)
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def ladder(self, codec: SourceCodec, image: np.ndarray) -> list[Encoded]:
+        key = (getattr(codec, "name", type(codec).__name__), image.shape, image.tobytes())
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        ladder = codec.ladder(image)
+        with self._lock:
+            self._items[key] = ladder
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return ladder
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+#: The ladders shared by everything in this process that source-codes images.
+LADDERS = LadderCache()
+
+
 class ImageLadders:
-    """Every candidate encoding of each test image, computed once and shared by all points.
+    """Every candidate encoding of each test image (through :data:`LADDERS`), shared by all points.
 
     Decoded reconstructions are cached by payload bytes, so each distinct
     bitstream is source-decoded once for the whole sweep.
@@ -44,8 +82,8 @@ class ImageLadders:
         self.codec = codec
         self.images = images
         self.ladders: list[list[Encoded]] = [
-            codec.ladder(img.numpy()) for img in tqdm(images.cpu(), desc=f"{codec.name} ladders",
-                                                      disable=not progress, unit="img")]
+            LADDERS.ladder(codec, img.numpy()) for img in tqdm(images.cpu(), desc=f"{codec.name} ladders",
+                                                               disable=not progress, unit="img")]
         self.cache: dict = {}
         self.scores: dict = {}   # (index, received image) -> (psnr, ssim, predicted class)
 

@@ -1,4 +1,9 @@
-"""The `semcom` command: train, export, eval, plot, experiment, demo, bench, info."""
+"""The `semcom` command: train, export, eval, plot, experiment, multimodal, mfmsc, bench, bundle, info.
+
+The GNU Radio commands (``demo``, and ``bench flowgraph | mijscc-gr | ofdm | ofdm-gap | ldpc``) live with the
+GNU Radio module (``gnuradio.semcom.cli``); this command line loads them when GNU Radio is there and says why
+they are missing otherwise.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from pathlib import Path
 import yaml
 
 DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
-MIJSCC_BENCH_BUNDLE = "bundles/a-mijscc-fmnist-8bit"   # semcom bench mijscc-gr
+#: The commands ``gnuradio.semcom.cli`` adds: top-level ones and those of ``semcom bench``.
+GNURADIO_COMMANDS = ("demo",)
+GNURADIO_BENCHMARKS = ("flowgraph", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap")
 
 
 def _command_line() -> str:
@@ -35,27 +42,26 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def cmd_train(args) -> None:
-    from ..config import load_config
-    from ..training import train_run
+    from ..runs.config import load_config
+    from ..runs.image import train_run
 
     cfg = load_config(args.config, _overrides(args.set))
     train_run(cfg, args.out, command=_command_line())
 
 
 def cmd_export(args) -> None:
-    from ..export import export_mijscc_run, export_run, read_run
+    from ..bundles import read_card
+    from ..runs.export import export
 
-    export = export_mijscc_run if read_run(args.run)["method"] in ("mijscc", "a-mijscc") else export_run
     path = export(args.run, args.out, command=_command_line(), samples=args.samples)
-    card = json.loads((path / "card.json").read_text())
     print(f"export: bundle written to {path}")
-    print(json.dumps(card["metrics"], indent=2))
+    print(json.dumps(read_card(path).get("metrics"), indent=2))
 
 
 def cmd_eval(args) -> None:
-    from ..bundle import load_bundle
-    from ..experiments.evaluate import evaluate_bundle
-    from ..experiments.records import append_records, print_table
+    from ..bundles import load_bundle
+    from ..bundles.evaluate import evaluate_bundle
+    from ..records import append_records, print_table
 
     bundle = load_bundle(args.bundle, method=args.method)
     records = evaluate_bundle(bundle, args.channel, args.snr, samples=args.samples, seed=args.seed,
@@ -68,23 +74,10 @@ def cmd_eval(args) -> None:
 
 def cmd_plot(args) -> None:
     from ..experiments.plots import plot_records
-    from ..experiments.records import read_records
+    from ..records import read_records
 
     out = args.out or str(Path(args.records).with_suffix(".png"))
     print(f"plot: {plot_records(read_records(args.records), out)}")
-
-
-def _flowgraph_runner():
-    try:
-        return importlib.import_module("gnuradio.semcom.flowgraph_runner")
-    except ImportError as err:
-        raise SystemExit(f"this command needs GNU Radio and the gr-semcom module ({err}); run `make setup` "
-                         "or install gr-semcom into this Python's GNU Radio") from err
-
-
-def cmd_demo(args) -> None:
-    _flowgraph_runner().demo(bundle=args.bundle, snrs=args.snr, channel=args.channel,
-                             num_images=args.images, out_dir=args.out_dir)
 
 
 EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
@@ -128,14 +121,16 @@ def cmd_experiment(args) -> None:
 
 
 def cmd_multimodal(args) -> None:
-    from .. import training_multimodal as mm
+    from ..bundles.multimodal import check_bundle_data, load_multimodal_bundle
+    from ..runs import multimodal as mm
+    from ..runs.config import load_config
 
     if args.action == "eval":
-        system, card = mm.load_multimodal_bundle(args.bundle)
-        cfg = mm.load_mm_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
-                                {"dataset": {"root": args.data_root}} if args.data_root else None)
+        system, card = load_multimodal_bundle(args.bundle)
+        cfg = load_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
+                          {"dataset": {"root": args.data_root}} if args.data_root else None, family="multimodal")
         data = mm.load_data(cfg, "test", modalities=args.modalities)
-        mm.check_bundle_data(card, data)
+        check_bundle_data(card, data)
         for snr in args.snr:
             accuracy = mm.evaluate_system(system, data, snr, card["augment"], seed=args.seed)
             print(f"multimodal eval: {card['method']} ({', '.join(card['modalities'])}) at {snr:g} dB: "
@@ -143,7 +138,7 @@ def cmd_multimodal(args) -> None:
         return
     if not args.config or not args.out:
         raise SystemExit(f"semcom multimodal {args.action}: --config and --out are required")
-    cfg = mm.load_mm_config(args.config, _overrides(args.set))
+    cfg = load_config(args.config, _overrides(args.set), family="multimodal")
     if args.action == "pretrain":
         mm.pretrain_run(cfg, args.out)
     else:
@@ -151,13 +146,15 @@ def cmd_multimodal(args) -> None:
 
 
 def cmd_mfmsc(args) -> None:
-    from .. import training_mfmsc as mt
+    from ..bundles.mfmsc import load_mfmsc_bundle
     from ..data.mfmsc.tasks import build_tasks
+    from ..runs import mfmsc as mt
+    from ..runs.config import load_config
 
     if args.action == "eval":
-        system, card, tokenizer = mt.load_mfmsc_bundle(args.bundle)
-        cfg = mt.load_mfmsc_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
-                                   {"tasks": args.tasks} if args.tasks else None)
+        system, card, tokenizer = load_mfmsc_bundle(args.bundle)
+        cfg = load_config(None, {k: v for k, v in card["config"].items() if k != "trainer"},
+                          {"tasks": args.tasks} if args.tasks else None, family="mfmsc")
         missing = [t for t in cfg["tasks"] if t not in system.tasks]
         if missing:
             raise SystemExit(f"semcom mfmsc eval: the bundle does not serve {', '.join(missing)} "
@@ -172,61 +169,28 @@ def cmd_mfmsc(args) -> None:
         return
     if not args.config or not args.out:
         raise SystemExit("semcom mfmsc train: --config and --out are required")
-    mt.train_run(mt.load_mfmsc_config(args.config, _overrides(args.set)), args.out)
+    mt.train_run(load_config(args.config, _overrides(args.set), family="mfmsc"), args.out)
 
 
-def cmd_bench(args) -> None:
-    if args.what == "ldpc":
-        from ..experiments.bench_ldpc import bench_ldpc, format_ldpc_table
+def cmd_bench_train_step(args) -> None:
+    from ..experiments.bench import bench_train_step
+    from ..records import format_table
 
-        print(format_ldpc_table(bench_ldpc(rate=args.rate, n=args.n, batch=args.batch, snr_db=args.snr,
-                                           max_iter=args.iterations)))
-        return
-    if args.what == "train-step":
-        from ..experiments.bench import bench_train_step
-        from ..experiments.records import format_table
+    results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device)
+    print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
+                                         "relative_to_deepjscc", "device", "threads")))
 
-        results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device)
-        print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
-                                             "relative_to_deepjscc", "device", "threads")))
-        return
-    if args.what == "mijscc-gr":
-        from ..experiments.records import format_table
 
-        snrs = [float(x) for x in str(args.snrs).split(",") if x.strip()]
-        rows = _flowgraph_runner().bench_mijscc(args.bundle or MIJSCC_BENCH_BUNDLE, snrs=snrs,
-                                                num_images=args.images or 300)
-        print(format_table(rows, columns=("config", "snr_db", "payload", "header", "total", "gamma",
-                                          "images_per_s", "delivered", "psnr", "accuracy", "images")))
-        return
-    if args.what == "ofdm-gap":
-        from gnuradio.semcom.ofdm_link import format_gap, measure_gap
+def cmd_bundle(args) -> None:
+    from ..bundles import upgrade_bundle
 
-        snrs = [float(x) for x in str(args.snrs).split(",") if x.strip()] if args.snrs != "6,18" else \
-            [8.0, 10.0, 12.0, 15.0, 20.0, 25.0]
-        records = measure_gap(args.bundle or MIJSCC_BENCH_BUNDLE, snrs=snrs, num_images=args.images or 200,
-                              out_dir=args.out)
-        print(format_gap(records))
-        print(f"records, table and plot in {args.out}")
-        return
-    if args.what == "ofdm":
-        from gnuradio.semcom.ofdm_link import bench_ofdm, format_bench
-
-        result = bench_ofdm(args.bundle or MIJSCC_BENCH_BUNDLE, num_images=args.images or 2000,
-                            snr_db=args.snr if args.snr is not None else 20.0)
-        print(json.dumps(result, indent=2, default=str))
-        print(format_bench(result))
-        return
-    if args.what == "flowgraph":
-        result = _flowgraph_runner().bench_flowgraph(args.bundle or DEFAULT_BUNDLE, num_images=args.images or 2000)
-        print(json.dumps(result, indent=2, default=str))
-        print(f"bench flowgraph: {result['images_per_s_flowgraph']:.0f} images/s through the loopback flowgraph, "
-              f"{result['images_per_s_bare']:.0f} images/s bare batched inference, ratio {result['ratio']:.2f} "
-              f"({result['num_images']} images, batch {result['max_batch']})")
+    for path in args.bundles:
+        changed = upgrade_bundle(path)
+        print(f"bundle {path}: {'rewritten in the current format' if changed else 'already in the current format'}")
 
 
 def cmd_info(args) -> None:
-    from ..bundle import read_card
+    from ..bundles import read_card
 
     print(json.dumps(read_card(args.bundle), indent=2))
 
@@ -241,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("export", help="turn a run folder into a bundle")
+    p = sub.add_parser("export", help="turn a finished run folder (any family) into a bundle")
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--samples", type=int, default=2000, help="test images for the card's metrics")
@@ -264,14 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("records")
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_plot)
-
-    p = sub.add_parser("demo", help="run the GNU Radio loopback flowgraph at several SNRs")
-    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
-    p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
-    p.add_argument("--channel", default="awgn")
-    p.add_argument("--images", type=int, default=1000)
-    p.add_argument("--out-dir", default="results/demo")
-    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("experiment", help="a paper's experiments: train what is missing, evaluate, tables, plots")
     p.add_argument("paper", choices=list(EXPERIMENT_DEFAULTS),
@@ -317,34 +273,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_mfmsc)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["flowgraph", "train-step", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap"])
-    p.add_argument("--out", default="results/ofdm-gap", help="ofdm-gap: folder for records, table and plot")
-    p.add_argument("--bundle", default=None,
-                   help=f"flowgraph: default {DEFAULT_BUNDLE}; mijscc-gr, ofdm: default {MIJSCC_BENCH_BUNDLE}")
-    p.add_argument("--images", type=int, default=None, help="flowgraph, ofdm: default 2000; mijscc-gr: per point, default 300")
-    p.add_argument("--snrs", default="6,18",
-                   help="mijscc-gr: comma-separated SNRs in dB; ofdm-gap: the same (default 8,10,12,15,20,25)")
-    p.add_argument("--ratio", default="1/24", help="train-step: bandwidth ratio")
-    p.add_argument("--batch-size", type=int, default=128, help="train-step: images per step")
-    p.add_argument("--steps", type=int, default=20, help="train-step: timed steps per method")
-    p.add_argument("--device", default="cpu", help="train-step: cpu or cuda")
-    p.add_argument("--rate", default="1/2", help="ldpc: WiMAX code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")
-    p.add_argument("--n", type=int, default=2304, help="ldpc: codeword length (576 to 2304, step 96)")
-    p.add_argument("--batch", type=int, default=1000, help="ldpc: frames decoded by each decoder")
-    p.add_argument("--snr", type=float, default=None, help="ldpc: Eb/N0 in dB (default: near the waterfall); ofdm: SNR (default 20)")
-    p.add_argument("--iterations", type=int, default=20, help="ldpc: most decoder iterations")
-    p.set_defaults(func=cmd_bench)
+    bench = p.add_subparsers(dest="what", required=True, metavar="BENCHMARK")
+    b = bench.add_parser("train-step", help="milliseconds per training step of every method")
+    b.add_argument("--ratio", default="1/24", help="bandwidth ratio k/n")
+    b.add_argument("--batch-size", type=int, default=128, help="images per step")
+    b.add_argument("--steps", type=int, default=20, help="timed steps per method")
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.set_defaults(func=cmd_bench_train_step)
+
+    p = sub.add_parser("bundle", help="bundle maintenance: upgrade bundles of an earlier format")
+    p.add_argument("action", choices=["upgrade"])
+    p.add_argument("bundles", nargs="+", help="bundle folders, rewritten in place")
+    p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("info", help="print a bundle's card")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.set_defaults(func=cmd_info)
+
+    _gnuradio_commands(sub, bench)
     return parser
+
+
+def _gnuradio_commands(commands, bench) -> None:
+    """Add the GNU Radio module's commands; without GNU Radio, commands of the same names that say why."""
+    try:
+        module = importlib.import_module("gnuradio.semcom.cli")
+    except ImportError as err:
+        reason = (f"this command needs GNU Radio and the gr-semcom module ({err}); run `make setup` or install "
+                  "gr-semcom into this Python's GNU Radio")
+
+        def unavailable(_args):
+            raise SystemExit(f"semcom: {reason}")
+
+        for name in GNURADIO_COMMANDS:
+            commands.add_parser(name, help="(needs GNU Radio)").set_defaults(func=unavailable)
+        for name in GNURADIO_BENCHMARKS:
+            bench.add_parser(name, help="(needs GNU Radio)").set_defaults(func=unavailable)
+        return
+    module.register(commands, bench)
 
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    from ..bundle import BundleError
-    from ..config import ConfigError
+    from ..bundles import BundleError
+    from ..runs.config import ConfigError
     from ..data import DatasetError
 
     try:

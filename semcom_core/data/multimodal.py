@@ -111,20 +111,3 @@ def fill_depth_holes(depth, max_passes: int = 64) -> tuple[torch.Tensor, int]:
         mean = (d * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)
         d = torch.where(weight.bool(), d, mean.view(-1, 1, 1, 1).expand_as(d))
     return d, holes
-
-
-MULTIMODAL_DATASETS = ("rgbd-scenes", "nyu-depth-v2")
-
-
-def load_multimodal_dataset(name: str, split: str = "train", root=None, size: int | None = None,
-                            train_size: int = 2000, test_size: int = 1000, seed: int = 0) -> MultiModalDataset:
-    """The embedded RGB-D scenes (generated; `size`, sizes and seed apply) or NYU Depth V2 from `root`."""
-    if name == "rgbd-scenes":
-        from .rgbd_scenes import load_rgbd_scenes
-
-        return load_rgbd_scenes(split, size=size or 32, train_size=train_size, test_size=test_size, seed=seed)
-    if name == "nyu-depth-v2":
-        from .nyu_depth_v2 import load_nyu_depth_v2
-
-        return load_nyu_depth_v2(split, root=root, size=size)
-    raise ValueError(f"unknown multi-modal dataset {name!r}; known: {', '.join(MULTIMODAL_DATASETS)}")

@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from ..config import load_config
+from ..runs.config import load_config
 from ..data import dataset_info
 from ..models import build_model
 
@@ -27,7 +27,7 @@ def _step_fn(method, x, labels):
 def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_size: int = 128, steps: int = 20,
                      warmup: int = 3, device: str = "cpu", seed: int = 0) -> list[dict]:
     """Images per second of one optimiser step (forward, loss, backward, update) for each method and stage."""
-    from ..training import build_method, classifier_spec
+    from ..runs.image import build_method, classifier_spec
 
     torch.manual_seed(seed)
     results = []

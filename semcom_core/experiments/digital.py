@@ -26,12 +26,12 @@ from ..baselines.images import ImageLadders, evaluate_capacity, evaluate_link, l
 from ..baselines.link import CodeChoice, DigitalLink, default_choices
 from ..baselines.source import make_source_codec
 from ..channels import make_channel
-from ..config import ConfigError, load_config, parse_ratio
+from ..records import make_record, read_records
+from ..runs.config import ConfigError, load_config, parse_ratio
 from ..data import load_dataset
 from ..models import build_model
 from ..models.jscc import jscc_geometry
 from .figures import markdown_ratio_table, plot_versus_ratio, plot_versus_snr, ratio_table
-from .records import make_record, read_records
 from .semcc import load_spec, train_classifiers
 
 __all__ = ["load_digital_spec", "best_per_point", "run_digital"]

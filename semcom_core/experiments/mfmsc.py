@@ -29,12 +29,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from ..baselines.multitask import evaluate_classical  # noqa: E402
-from ..config import ConfigError  # noqa: E402
+from ..bundles.mfmsc import load_mfmsc_bundle  # noqa: E402
+from ..records import make_record  # noqa: E402
+from ..runs.config import ConfigError, load_config  # noqa: E402
+from ..runs.folder import finished_run  # noqa: E402
 from ..data.mfmsc.tasks import build_tasks  # noqa: E402
 from ..metrics.tasks import METRIC_OF_KIND  # noqa: E402
-from ..training_mfmsc import evaluate_task, load_mfmsc_bundle, load_mfmsc_config, train_run  # noqa: E402
+from ..runs.mfmsc import evaluate_task, train_run  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .records import finished_run, make_record  # noqa: E402
 from .semcc import read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "methods", "awgn_snr_db", "rayleigh_snr_db", "rayleigh_tasks", "classical", "seed"}
@@ -219,13 +221,13 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
     overrides = dict(overrides or {})
     if "seed" in spec:
         overrides["seed"] = spec["seed"]
-    cfg = load_mfmsc_config(spec["base"], overrides)
+    cfg = load_config(spec["base"], overrides, family="mfmsc")
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     jobs = plan_runs(spec, cfg)
     started = time.time()
     data = build_tasks(cfg)
     print(f"experiment mfmsc: embedded data of {len(cfg['tasks'])} tasks built in {time.time() - started:.0f} s")
-    todo = [j for j in jobs if not finished_run(runs_dir / j["name"], "card.json", j["cfg"])]
+    todo = [j for j in jobs if not finished_run(runs_dir / j["name"], j["cfg"])]
     if todo and not train:
         raise ConfigError(f"{len(todo)} runs are missing ({', '.join(j['name'] for j in todo)}); run without --no-train")
     for number, job in enumerate(todo, 1):

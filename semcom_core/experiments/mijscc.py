@@ -33,15 +33,18 @@ from safetensors.torch import load_file  # noqa: E402
 from ..baselines.images import ImageLadders, lost_image  # noqa: E402
 from ..baselines.link import default_choices  # noqa: E402
 from ..baselines.source import make_source_codec  # noqa: E402
-from ..config import ConfigError, load_config  # noqa: E402
+from ..records import format_table, make_record  # noqa: E402
+from ..runs.config import ConfigError, load_config  # noqa: E402
+from ..runs.export import fit_latent_classifier  # noqa: E402
+from ..runs.folder import finished_run, read_run  # noqa: E402
+from ..runs.image import load_method, split  # noqa: E402
 from ..data import load_dataset  # noqa: E402
-from ..methods.latent_classifier import encode_all, knn_predict, labelled_subset, train_latent_classifier  # noqa: E402
+from ..methods.latent_classifier import encode_all, knn_predict  # noqa: E402
 from ..metrics import psnr, ssim  # noqa: E402
 from ..models import build_model  # noqa: E402
-from ..symbols import SymbolCodec, complex_to_real, normalize_power, real_to_complex  # noqa: E402
+from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
 from .digital import _points, best_per_point  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .records import finished_run, format_table, make_record  # noqa: E402
 from .semcc import _train_one, read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
@@ -75,7 +78,7 @@ def variant_configs(spec: dict, runs_dir: Path, overrides: dict) -> dict[str, di
 
 def _same_run(run_dir: Path, cfg: dict) -> bool:
     """True when run_dir holds a finished run of this config (trainer and classifier settings aside)."""
-    return finished_run(run_dir, "run.json", cfg, ignore=("trainer", "classifier"))
+    return finished_run(run_dir, cfg, ignore=("trainer", "classifier"))
 
 
 def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True) -> dict[str, Path]:
@@ -96,23 +99,6 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
 
 
 # --- evaluation ----------------------------------------------------------------------------------------------
-def load_method(run_dir: Path, channel: dict | None = None):
-    """A trained MIJSCC/A-MIJSCC LightningModule from its run folder, in eval mode; `channel` replaces the
-    training channel (to evaluate on another one)."""
-    from ..training import build_method, trained_part
-
-    run = json.loads((Path(run_dir) / "run.json").read_text())
-    cfg = copy.deepcopy(run["config"])
-    if channel is not None:
-        cfg["channel"] = {**cfg["channel"], **channel}
-    method = build_method(cfg, run["image_shape"])
-    trained_part(method).load_state_dict(load_file(str(Path(run_dir) / "method.safetensors")), strict=False)
-    classifier = build_model(run["classifier_spec"])
-    classifier.load_state_dict(load_file(str(Path(run_dir) / "classifier.safetensors")))
-    method.attach_downstream(classifier)
-    return method.eval(), cfg
-
-
 class _Data:
     """Test images and labels, and each run's training images (for the latent classifiers)."""
 
@@ -125,26 +111,13 @@ class _Data:
 
     @staticmethod
     def train_split(cfg: dict):
-        from ..training import _split
-
-        full, train, _val = _split(cfg)
+        full, train, _val = split(cfg)
         return full.batch(train.indices)
 
 
 @torch.no_grad()
 def _decode_all(method, z_hat: torch.Tensor, batch: int = 500) -> torch.Tensor:
     return torch.cat([method.transceiver.decoder(z_hat[i:i + batch]) for i in range(0, len(z_hat), batch)])
-
-
-def fit_latent_classifier(method, cfg: dict, z_train: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                          fraction: float = 1.0, epochs: int = 20, hidden: int = 256, seed: int = 0):
-    """The 3-layer MLP on the received latent of a frozen (A-)MIJSCC, trained with a class-balanced
-    `fraction` of the labels at SNRs over the training range."""
-    idx = labelled_subset(labels, fraction, seed=seed)
-    receive = lambda z, snr: method.receive_latent(z, snr)[0]  # noqa: E731
-    with torch.enable_grad():
-        return train_latent_classifier(receive, z_train[idx], labels[idx], cfg["train_snr_db"], num_classes,
-                                       epochs=epochs, hidden=hidden, seed=seed)
 
 
 @torch.no_grad()
@@ -182,7 +155,7 @@ def evaluate_run(name: str, run_dir: Path, data: _Data, spec: dict, channel: dic
             q=cfg["quant_bits"], lam=float(loss["lam"]), mu1=float(loss["mu1"]), mu2=float(loss["mu2"]),
             eta=float(loss["eta"]) if cfg["method"] == "a-mijscc" else None,
             attention=bool(loss["attention"]) if cfg["method"] == "a-mijscc" else None,
-            train_channel=json.loads((run_dir / "run.json").read_text())["config"]["channel"]["name"],
+            train_channel=read_run(run_dir)["config"]["channel"]["name"],
             k=method.transceiver.k))
         if progress:
             r = records[-1]
@@ -277,7 +250,7 @@ def plot_constellation(run_dir: Path, images: torch.Tensor, out_path: Path) -> P
     """Fig. 10: the symbols of some test images before (analog, unit power) and after 4-bit quantisation."""
     method, cfg = load_method(run_dir)
     z = encode_all(method.transceiver.encoder, images)
-    before = normalize_power(real_to_complex(z)).flatten()
+    before = SymbolCodec().to_symbols(z)[0].flatten()
     after, _side = SymbolCodec(cfg["quant_bits"]).to_symbols(z)
     after = after.flatten()
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))

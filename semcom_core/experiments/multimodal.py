@@ -21,9 +21,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..training_multimodal import finetune_run, load_mm_config, pretrain_run  # noqa: E402
+from ..runs.config import load_config  # noqa: E402
+from ..runs.folder import finished_run  # noqa: E402
+from ..runs.multimodal import finetune_run, pretrain_run  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .records import finished_run  # noqa: E402
 from .semcc import read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "pretrain", "snrs", "label_fractions", "single_modality", "targets", "seed"}
@@ -38,19 +39,19 @@ def _pct(fraction: float) -> int:
 def plan_runs(spec: dict, overrides: dict) -> tuple[dict, list[dict]]:
     """(pre-training configs by method, fine-tuning jobs) of the spec."""
     base = [spec["base"], overrides]
-    pretrain = {m: load_mm_config(*base, {"pretrain": {"method": m}}) for m in spec["pretrain"]}
+    pretrain = {m: load_config(*base, {"pretrain": {"method": m}}, family="multimodal") for m in spec["pretrain"]}
     jobs = []
     for fraction in spec["label_fractions"]:
         for snr in spec["snrs"]:
             for method in [*spec["pretrain"], SUPERVISED]:
-                cfg = load_mm_config(*base, {"finetune": {"snr_db": float(snr), "label_fraction": float(fraction)}})
+                cfg = load_config(*base, {"finetune": {"snr_db": float(snr), "label_fraction": float(fraction)}}, family="multimodal")
                 if method != SUPERVISED:
                     cfg["pretrain"] = pretrain[method]["pretrain"]
                 jobs.append({"name": f"ft-{method}-snr{snr:g}-labels{_pct(fraction)}", "method": method,
                              "modalities": cfg["modalities"], "cfg": cfg})
     for modality in spec.get("single_modality") or []:
         for snr in spec["snrs"]:
-            cfg = load_mm_config(*base, {"modalities": [modality], "finetune": {"snr_db": float(snr)}})
+            cfg = load_config(*base, {"modalities": [modality], "finetune": {"snr_db": float(snr)}}, family="multimodal")
             jobs.append({"name": f"ft-{SUPERVISED}-{modality}-snr{snr:g}-labels100", "method": SUPERVISED,
                          "modalities": [modality], "cfg": cfg})
     return pretrain, jobs
@@ -65,8 +66,8 @@ def run_multimodal_experiment(spec_path: str | Path, runs_dir: str | Path, out_d
         overrides = {**overrides, "seed": spec["seed"]}
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     pretrain, jobs = plan_runs(spec, overrides)
-    todo = [m for m, cfg in pretrain.items() if not finished_run(runs_dir / f"pretrain-{m}", "pretrain.json", cfg)]
-    todo_ft = [j for j in jobs if not finished_run(runs_dir / j["name"], "card.json", j["cfg"])]
+    todo = [m for m, cfg in pretrain.items() if not finished_run(runs_dir / f"pretrain-{m}", cfg, stage="pretrain")]
+    todo_ft = [j for j in jobs if not finished_run(runs_dir / j["name"], j["cfg"], stage="finetune")]
     print(f"experiment: {len(pretrain) - len(todo)} pre-training and {len(jobs) - len(todo_ft)} fine-tuning runs "
           f"reused; {len(todo)} and {len(todo_ft)} to train" + ("" if train else " (not training)"))
     if train:
@@ -162,7 +163,7 @@ def results_markdown(data: dict, spec: dict, figures: list[Path]) -> str:
 
 
 def load_mm_modalities(spec: dict) -> list[str]:
-    return load_mm_config(spec["base"])["modalities"]
+    return load_config(spec["base"], family="multimodal")["modalities"]
 
 
 def ordering_statements(data: dict, spec: dict, targets: list[float]) -> list[str]:

@@ -32,13 +32,15 @@ import yaml
 from safetensors.torch import load_file
 
 from ..channels import make_channel
-from ..config import ConfigError, load_config, parse_ratio
+from ..bundles.evaluate import evaluate_models
+from ..records import format_table, make_record
+from ..runs.config import ConfigError, load_config, parse_ratio
+from ..runs.folder import finished_run, state_to_file
+from ..runs.image import load_run, split, train_classifier
 from ..data import load_dataset
 from ..models import build_model
-from .evaluate import evaluate_models
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
                       ratio_table, save_reconstruction_grid)
-from .records import format_table, make_record
 
 PARTS = ("ratios", "ablation", "alpha", "robustness", "visual")
 SPEC_KEYS = {"methods", "classifiers", "train_with", "eval_samples", "ratios", "snrs", "channels", "ablation",
@@ -124,36 +126,15 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
     return load_config(spec["methods"][key.method], overrides, point)
 
 
-def _matches(run: dict, key: RunKey) -> bool:
-    cfg = run["config"]
-    return (run["method"] == key.method and abs(cfg["ratio"] - key.ratio) < 1e-9
-            and cfg["channel"]["name"] == key.channel and cfg["train_snr_db"] == [key.snr, key.snr])
-
-
-def check_existing(run_dir: Path, key: RunKey) -> bool:
-    """True if `run_dir` holds the finished run for `key`; a run of something else is an error."""
-    if not (run_dir / "run.json").is_file():
-        return False
-    run = json.loads((run_dir / "run.json").read_text())
-    if not _matches(run, key):
-        raise ValueError(f"{run_dir} holds a {run['method']!r} run at k/n={run['config']['ratio']:.4f}, "
-                         f"{run['config']['channel']['name']}, train SNR {run['config']['train_snr_db']}, but this "
-                         f"sweep expects {key.method!r} at k/n={key.ratio:.4f}, {key.channel}, {key.snr:g} dB there; "
-                         "move it away or choose another --runs folder")
-    return True
-
-
 def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dict[str, dict]:
     """Train (or reuse) each named downstream classifier on the clean training split."""
-    from ..training import _split, state_to_file, train_classifier
-
     out = {}
     for name in names:
         weights, info_path = runs_dir / "classifiers" / f"{name}.safetensors", runs_dir / "classifiers" / f"{name}.json"
         if not info_path.is_file():
             cfg = load_config(next(iter(spec["methods"].values())), overrides,
                               {"classifier": spec["classifiers"][name], "dataset": {"train_size": None}})
-            full, train, val = _split(cfg)
+            full, train, val = split(cfg)
             started = time.time()
             net, net_spec, metrics = train_classifier(cfg, full, train, val, runs_dir / "classifiers" / name)
             weights.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +175,7 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
     trained and the missing keys are left out (and listed)."""
     keys = list(configs)
     dirs = {key: runs_dir / key.name for key in keys}
-    missing = [key for key in keys if not check_existing(dirs[key], key)]
+    missing = [key for key in keys if not finished_run(dirs[key], configs[key], ignore=("trainer", "classifier"))]
     if not train:
         if missing:
             print(f"experiment: {len(missing)} runs missing, their points are left out: "
@@ -235,8 +216,6 @@ class _Evaluator:
 
     def transceiver(self, run_dir: Path, stage: str | None = None):
         """(run, transceiver on the device), read from disk once per run and stage."""
-        from ..export import load_run
-
         if (run_dir, stage) not in self._loaded:
             run, transceiver, _ = load_run(run_dir, stage=stage)
             self._loaded[(run_dir, stage)] = run, transceiver.to(self.device)

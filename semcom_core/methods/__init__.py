@@ -7,7 +7,7 @@ from .deepsc import DeepSC
 from .mijscc import AMIJSCC, MIJSCC
 from .semcc import SemCC
 from .semre import SemRE
-from .transceiver import Transceiver, transceiver_specs
+from ..link import Transceiver, transceiver_specs
 
 METHODS = {cls.method_name: cls for cls in (DeepJSCC, DeepSC, SemCC, SemRE, MIJSCC, AMIJSCC)}
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..channels import make_channel
 from ..metrics import psnr
-from .transceiver import Transceiver, transceiver_specs
+from ..link import Transceiver, transceiver_specs
 
 
 @dataclass(frozen=True)

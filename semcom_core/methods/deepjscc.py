@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from .base import JSCCMethod
-from .transceiver import transceiver_specs
+from ..link import transceiver_specs
 
 __all__ = ["DeepJSCC", "transceiver_specs"]
 

@@ -34,26 +34,13 @@ from torch import nn
 
 from ..channels import Channel
 from ..models import mfmsc as nets
-from ..symbols import normalize_power
+from ..models.mfmsc.heads import TaskHeadSpec
+from ..symbols import SymbolCodec
 
 ARCHES = ("mfmsc", "mmsc", "udeepsc")
 MODALITIES = ("image", "text", "speech", "video")
 SEQUENCE_KINDS = ("image_recon", "text_recon", "ctc")
 KINDS = ("classify", "multilabel") + SEQUENCE_KINDS
-
-
-@dataclass(frozen=True)
-class TaskHeadSpec:
-    """What the network needs to know of a task: its modalities, output kind and size."""
-
-    name: str
-    modalities: tuple[str, ...]
-    kind: str
-    outputs: int
-
-    @property
-    def multimodal(self) -> bool:
-        return len(self.modalities) > 1
 
 
 @dataclass
@@ -114,6 +101,7 @@ class MFMSCSystem(nn.Module):
         d = 2 * int(model["symbols_per_token"])
         self.channel_encoder = nets.ChannelEncoder(dim, int(model["channel_hidden"]), d)
         self.channel_decoder = nets.ChannelDecoder(d, int(model["channel_hidden"]), dim)
+        self.codec = SymbolCodec()   # analog symbols
         image_size = int(data.get("image_size", 28))
         self.heads = nn.ModuleDict({t.name: self._head(t, dim, image_size) for t in tasks})
 
@@ -194,13 +182,11 @@ class MFMSCSystem(nn.Module):
         """Transmitter, channel and channel decoder for one batch of task ``name``."""
         tokens, mask = self.semantic_tokens(name, batch)
         z = self.channel_encoder(tokens)                                   # [B, L, d]
-        z = z * mask.unsqueeze(-1)                                         # padding is not sent
         b, length, d = z.shape
-        s = torch.view_as_complex(z.float().reshape(b, length * d // 2, 2).contiguous())
-        valid = mask.sum(1) * (d // 2)                                     # symbols really sent
-        s = normalize_power(s) * (valid.float() / s.shape[1]).sqrt().unsqueeze(1)   # unit power per sent symbol
-        y = channel(s, snr_db)
-        z_hat = torch.view_as_real(y).reshape(b, length, d) * mask.unsqueeze(-1)
+        active = mask.repeat_interleave(d // 2, dim=1)                     # padding tokens are not sent
+        s, side = self.codec.to_symbols(z.float().reshape(b, length * d), active)
+        z_hat = self.codec.from_symbols(channel(s, snr_db), side, active).reshape(b, length, d)
+        valid = side.end                                                   # symbols really sent
         return Sent(self.channel_decoder(z_hat), mask, valid)
 
     def forward(self, name: str, batch: dict, channel: Channel, snr_db) -> tuple[torch.Tensor, Sent]:

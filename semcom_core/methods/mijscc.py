@@ -9,7 +9,8 @@ discriminators minimise MSE - lam (mu1 global + mu2 local) together. No label is
 afterwards, from the received z (:mod:`.latent_classifier`).
 
 A-MIJSCC (Sec. IV, Algorithm 3) adds the noise-adaptive channel mask and the attention enhancement
-(:class:`~semcom_core.models.adaptive_mask.AdaptiveMask`) between encoder and codec. The mask switches off
+(:class:`~semcom_core.models.adaptive_mask.AdaptiveMask`) between encoder and codec, as the
+transceiver's ``mask`` (:mod:`semcom_core.link`). The mask switches off
 whole complex symbols at the end of the latent; only the number of leading symbols sent (``end``) is side
 information and the receiver zero-fills the rest. It is fine-tuned from a trained MIJSCC (``init_from``)
 with the same loss.
@@ -21,40 +22,13 @@ import itertools
 
 import torch
 
-from ..channels.base import noise_variance
 from ..losses.mutual_information import global_mi, local_mi, mijscc_loss
 from ..metrics import psnr
-from ..models.adaptive_mask import AdaptiveMask, mask_from_end_index
+from ..models.adaptive_mask import AdaptiveMask
 from ..models.mijscc import GlobalDiscriminator, LocalDiscriminator
-from ..symbols import SymbolCodec
 from .base import JSCCMethod
 
-__all__ = ["MIJSCC", "AMIJSCC", "latent_to_symbols", "symbols_to_latent", "send_latent", "make_adaptive_mask"]
-
-
-def latent_to_symbols(codec: SymbolCodec, z: torch.Tensor, end: torch.Tensor | None = None):
-    """z [B, 2k] -> (symbols [B, k], codec side information). With ``end`` [B] (A-MIJSCC) only the first
-    ``end`` symbols count as sent; analog symbols are then scaled so that each *sent* symbol has unit average
-    power (the masked ones carry no energy), as the quantised constellation has by construction."""
-    s, side = codec.to_symbols(z)
-    if end is not None and codec.q is None:
-        s = s * (end.to(s.real.dtype) / s.shape[1]).sqrt().unsqueeze(1)
-    return s, side
-
-
-def symbols_to_latent(codec: SymbolCodec, y: torch.Tensor, side: dict, end: torch.Tensor | None = None) -> torch.Tensor:
-    """Received symbols [B, k] -> latent [B, 2k]; with ``end``, everything after the first ``end`` symbols
-    is zero-filled (it was never sent)."""
-    z_hat = codec.from_symbols(y, side)
-    if end is None:
-        return z_hat
-    return z_hat * mask_from_end_index(end, y.shape[1]).to(z_hat.device).repeat_interleave(2, dim=1)
-
-
-def send_latent(codec: SymbolCodec, channel, z: torch.Tensor, snr_db, end: torch.Tensor | None = None) -> torch.Tensor:
-    """z [B, 2k] -> the latent the receiver holds, through codec and channel (prefix of ``end`` symbols)."""
-    s, side = latent_to_symbols(codec, z, end)
-    return symbols_to_latent(codec, channel(s, snr_db), side, end)
+__all__ = ["MIJSCC", "AMIJSCC", "make_adaptive_mask"]
 
 
 def make_adaptive_mask(k: int, cfg: dict) -> AdaptiveMask:
@@ -80,17 +54,11 @@ class MIJSCC(JSCCMethod):
         return itertools.chain(self.transceiver.parameters(), self.global_disc.parameters(),
                                self.local_disc.parameters())
 
-    # --- the link: what A-MIJSCC changes -----------------------------------------------------------
-    def prepare(self, z: torch.Tensor, snr_db) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The latent to send and the number of symbols sent per sample (None: all k)."""
-        return z, None
-
+    # --- the link (A-MIJSCC adds its mask to the transceiver) ------------------------------------------------
     def receive_latent(self, z: torch.Tensor, snr_db) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder outputs [B, 2k] -> (latent at the receiver [B, 2k], active fraction gamma [B])."""
-        z_sent, end = self.prepare(z, snr_db)
-        z_hat = send_latent(self.transceiver.codec, self.channel, z_sent, snr_db, end)
-        gamma = torch.ones(z.shape[0], device=z.device) if end is None else end.float() / self.transceiver.k
-        return z_hat, gamma
+        sent, z_hat = self.transceiver.send_through(z, self.channel, snr_db)
+        return z_hat, sent.side.end.float() / self.transceiver.k
 
     def received_latent(self, x: torch.Tensor, snr_db) -> tuple[torch.Tensor, torch.Tensor]:
         """Images -> (latent at the receiver [B, 2k], active fraction gamma [B]); classifiers read this."""
@@ -101,14 +69,14 @@ class MIJSCC(JSCCMethod):
         t = self.transceiver
         snr = self.sample_snr(x.shape[0])
         z, features = t.encoder(x, return_features=True)
-        z_sent, end = self.prepare(z, snr)
-        x_hat = t.decoder(send_latent(t.codec, self.channel, z_sent, snr, end))
+        sent, z_hat = t.send_through(z, self.channel, snr)
+        x_hat = t.decoder(z_hat)
         cfg = self.loss_cfg
-        total, parts = mijscc_loss(x, x_hat, global_mi(self.global_disc, x, z_sent),
-                                   local_mi(self.local_disc, features, z_sent),
+        total, parts = mijscc_loss(x, x_hat, global_mi(self.global_disc, x, sent.z),
+                                   local_mi(self.local_disc, features, sent.z),
                                    float(cfg.get("lam", 0.01)), float(cfg.get("mu1", 0.01)), float(cfg.get("mu2", 1.0)))
-        if end is not None:
-            parts["gamma"] = end.float().mean() / t.k
+        if t.mask is not None:
+            parts["gamma"] = sent.side.end.float().mean() / t.k
         return total, parts
 
     def validation_step(self, batch, _):
@@ -123,18 +91,10 @@ class MIJSCC(JSCCMethod):
 
 class AMIJSCC(MIJSCC):
     """MIJSCC + noise-adaptive channel mask and attention enhancement (loss keys: eta, attention,
-    mask_hidden, temperature)."""
+    mask_hidden, temperature). The mask is part of the transceiver (``transceiver.mask``)."""
 
     method_name = "a-mijscc"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.adaptive = make_adaptive_mask(self.transceiver.k, self.loss_cfg)
-
-    def trainable_parameters(self):
-        return itertools.chain(super().trainable_parameters(), self.adaptive.parameters())
-
-    def prepare(self, z, snr_db):
-        noise_var = noise_variance(snr_db, z.shape[0], z.device).squeeze(1)
-        out = self.adaptive(z, noise_var)
-        return out.z, out.end
+        self.transceiver.mask = make_adaptive_mask(self.transceiver.k, self.loss_cfg)

@@ -26,7 +26,7 @@ from ..channels import make_channel
 from ..data.augment import EvalTransform, MultiModalAugment
 from ..losses.correlation import barlow_twins_per_modality, decoupled_loss, gather_batch, simclr_per_modality
 from ..models.resnet18 import ResNet18Encoder
-from ..symbols import complex_to_real, normalize_power, real_to_complex
+from ..symbols import SymbolCodec
 
 MODALITY_CHANNELS = {"rgb": 3, "depth": 1}
 PRETRAIN_METHODS = ("proposed", "simclr", "barlow_twins")
@@ -54,6 +54,7 @@ class MultiModalSystem(nn.Module):
                                     nn.Linear(server_hidden, num_classes))
         channel = dict(channel or {"name": "awgn"})
         self.channel = make_channel(channel.pop("name"), **channel)
+        self.codec = SymbolCodec()   # analog symbols
 
     @property
     def symbols_per_sample(self) -> int:
@@ -81,8 +82,8 @@ class MultiModalSystem(nn.Module):
         for z, snr in zip(zs, self.device_snrs(snr_db)):
             if not bool(torch.isfinite(z).all()):
                 raise FloatingPointError("a device produced a non-finite feature (NaN or inf input?)")
-            s = normalize_power(real_to_complex(z))
-            out.append(complex_to_real(self.channel(s, snr)))
+            s, side = self.codec.to_symbols(z)
+            out.append(self.codec.from_symbols(self.channel(s, snr), side))
         return out
 
     def forward(self, xs, snr_db) -> torch.Tensor:

@@ -4,6 +4,7 @@ from torch import nn
 
 from .adaptive_mask import AdaptiveMask
 from .jscc import JSCCDecoder, JSCCEncoder
+from .latent_mlp import LatentMLP
 from .mijscc import MIJSCCDecoder, MIJSCCEncoder
 from .repvgg import RepVGGCifar
 from .resnet import ResNetCifar
@@ -19,19 +20,13 @@ _BUILDERS = {
     "adaptive_mask": lambda cfg: AdaptiveMask(cfg["k"], cfg["eta"], cfg.get("hidden", 64),
                                               temperature=cfg.get("temperature", 0.5),
                                               attention=cfg.get("attention", True), values_per_unit=2),
-    "latent_mlp": lambda cfg: _latent_mlp(cfg),
+    "latent_mlp": lambda cfg: LatentMLP(cfg["in_dim"], cfg.get("num_classes", 10), cfg.get("hidden", 256)),
     "resnet_cifar": lambda cfg: ResNetCifar(cfg.get("depth", 20), cfg["in_channels"], cfg.get("num_classes", 10)),
     # `width` is the base channel count; other keys (e.g. a ResNet "depth") are ignored
     "repvgg": lambda cfg: RepVGGCifar(cfg["in_channels"], cfg.get("num_classes", 10), cfg.get("width", 32)),
     "shufflenet_v2": lambda cfg: ShuffleNetV2Cifar(cfg["in_channels"], cfg.get("num_classes", 10),
                                                    cfg.get("width", 24)),
 }
-
-
-def _latent_mlp(cfg):
-    from ..methods.latent_classifier import LatentMLP  # methods import models: resolve at call time
-
-    return LatentMLP(cfg["in_dim"], cfg.get("num_classes", 10), cfg.get("hidden", 256))
 
 
 def build_model(spec: dict) -> nn.Module:

@@ -8,8 +8,9 @@ from torch import nn
 from .constellation import SquareConstellation
 from .power import complex_to_real, normalize_power, real_to_complex
 from .quantize import check_bits, dequantize, quantize
+from .sideinfo import SideInfo
 
-__all__ = ["SymbolCodec"]
+__all__ = ["SymbolCodec", "prefix_mask"]
 
 
 def _check_finite(name: str, t: torch.Tensor) -> None:
@@ -17,25 +18,29 @@ def _check_finite(name: str, t: torch.Tensor) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
+def prefix_mask(end: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean ``[B, k]``: True for the first ``end[b]`` symbols of each row."""
+    return torch.arange(k, device=end.device)[None, :] < end.reshape(-1, 1)
+
+
 class SymbolCodec(nn.Module):
-    """Latent ``z`` (real ``[B, 2k]``) <-> channel symbols ``s`` (complex ``[B, k]``).
+    """Latent ``z`` (real ``[B, 2k]``) <-> channel symbols ``s`` (complex ``[B, k]``) and side information.
 
     Analog (``q=None``):
-        ``s = normalize_power(real_to_complex(z))``; ``z_hat = complex_to_real(y)``.
-        The receiver gets the power-normalised latent; no side information.
+        pairs of reals become complex symbols, scaled to unit average power over the symbols sent.
     Quantised (``q`` bits):
-        ``z`` is quantised per sample onto ``2^q`` levels
+        ``z`` is quantised per sample onto ``2^q`` levels between its own ``z_min`` and ``z_max``
         (:func:`~semcom_core.symbols.quantize`), level pairs become points of a
-        :class:`SquareConstellation`; side information
-        ``{"z_min": [B], "z_max": [B]}`` is assumed to reach the receiver
-        intact. The receiver takes nearest-point decisions and dequantises.
-        Average power is 1 when the levels are used uniformly.
+        :class:`SquareConstellation`; the receiver takes nearest-point decisions and dequantises with the
+        range the :class:`SideInfo` carries.
 
-    Both directions pass gradients: the quantised path uses straight-through
-    estimates (forward values are the hard decisions, gradients those of the
-    underlying affine maps), so the same codec serves training and deployment.
+    ``active`` (bool ``[B, k]``, default all) marks the symbols really sent: the others are zero, carry
+    no power and are zero-filled at the receiver. The side information's ``end`` counts them (for a
+    prefix mask, as A-MIJSCC's, it is the end index the receiver needs).
 
-    Non-finite input raises ``ValueError``.
+    Both directions pass gradients: the quantised path uses straight-through estimates (forward values
+    are the hard decisions, gradients those of the underlying affine maps), so the same codec serves
+    training and deployment. Non-finite input raises ``ValueError``.
     """
 
     def __init__(self, q: int | None = None):
@@ -48,37 +53,69 @@ class SymbolCodec(nn.Module):
         """Bits carried per complex symbol (``2q``), ``None`` when analog."""
         return None if self.q is None else 2 * self.q
 
-    def to_symbols(self, z: torch.Tensor):
-        """Real ``[B, 2k]`` -> ``(s, side)``: complex64 symbols ``[B, k]`` and side info dict."""
+    def to_symbols(self, z: torch.Tensor, active: torch.Tensor | None = None) -> tuple[torch.Tensor, SideInfo]:
+        """Real ``[B, 2k]`` -> complex64 symbols ``[B, k]`` and their (batched) side information."""
         if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] % 2 or z.is_complex():
             raise ValueError(f"to_symbols expects a real tensor [B, 2k] with even width, got {getattr(z, 'shape', z)}")
         _check_finite("latent z", z)
+        batch, k = z.shape[0], z.shape[1] // 2
+        if active is not None and tuple(active.shape) != (batch, k):
+            raise ValueError(f"active must have shape [B, k]=[{batch}, {k}], got {tuple(active.shape)}")
+        sent = torch.full((batch,), k, dtype=torch.long, device=z.device) if active is None else active.sum(1)
         if self.q is None:
-            return normalize_power(real_to_complex(z)), {}
+            s = real_to_complex(z)
+            if active is not None:
+                s = s * active
+            return normalize_power(s, sent), SideInfo(0, sent)
         levels, z_min, z_max = quantize(z, self.q)
+        z_max = torch.where(z_max > z_min, z_max, z_min + 1.0)   # a constant row: every level is 0 anyway
         step = (z_max - z_min) / (2**self.q - 1)
-        step = torch.where(step > 0, step, torch.ones_like(step))
-        soft = (z.float() - z_min[:, None]) / step[:, None]  # fractional levels, for the gradient
+        soft = (z.float() - z_min[:, None]) / step[:, None]       # fractional levels, for the gradient
         soft = soft + (levels.float() - soft).detach()
-        return self.constellation.map(soft), {"z_min": z_min, "z_max": z_max}
+        s = self.constellation.map(soft)
+        if active is not None:
+            s = s * active
+        return s, SideInfo(self.q, sent, z_min, z_max)
 
-    def from_symbols(self, y: torch.Tensor, side: dict | None = None) -> torch.Tensor:
-        """Received (equalised) symbols ``[B, k]`` -> latent estimate ``[B, 2k]``, float32."""
+    def from_symbols(self, y: torch.Tensor, side: SideInfo | None = None,
+                     active: torch.Tensor | None = None) -> torch.Tensor:
+        """Received (equalised) symbols ``[B, k]`` -> latent estimate ``[B, 2k]``, float32.
+
+        Symbols outside ``active`` (default: past each row's ``side.end``) are zero-filled. ``side`` may be
+        None for analog symbols of which all were sent."""
         if not isinstance(y, torch.Tensor) or y.dim() != 2 or not y.is_complex():
             raise ValueError(f"from_symbols expects a complex tensor [B, k], got {getattr(y, 'shape', y)}")
         _check_finite("received symbols", y)
+        batch, k = y.shape
+        if side is None:
+            if self.q is not None:
+                raise ValueError("a quantised codec needs side information (z_min, z_max)")
+            side = SideInfo(0, k)
+        if not isinstance(side, SideInfo):
+            raise ValueError(f"side information must be a SideInfo, got {type(side).__name__}")
+        if int(side.q) != (self.q or 0):
+            raise ValueError(f"side information for q={side.q}, this codec uses q={self.q or 0}")
         if self.q is None:
-            return complex_to_real(y).float()
-        if not side or "z_min" not in side or "z_max" not in side:
-            raise ValueError("a quantised codec needs side information {'z_min', 'z_max'}")
-        z_min = torch.as_tensor(side["z_min"], dtype=torch.float32, device=y.device).reshape(-1)
-        z_max = torch.as_tensor(side["z_max"], dtype=torch.float32, device=y.device).reshape(-1)
-        _check_finite("side information", torch.cat([z_min, z_max]))
-        if z_min.shape[0] != y.shape[0] or z_max.shape[0] != y.shape[0]:
-            raise ValueError(f"side information must have shape [B]=[{y.shape[0]}]")
-        soft = self.constellation.soft_demap(y)
-        levels = soft + (torch.round(soft) - soft).detach()
-        return dequantize(levels, z_min, z_max, self.q)
+            z_hat = complex_to_real(y).float()
+        else:
+            z_min = torch.as_tensor(side.z_min, dtype=torch.float32, device=y.device).reshape(-1)
+            z_max = torch.as_tensor(side.z_max, dtype=torch.float32, device=y.device).reshape(-1)
+            _check_finite("side information", torch.cat([z_min, z_max]))
+            if z_min.shape[0] != batch or z_max.shape[0] != batch:
+                raise ValueError(f"side information must have shape [B]=[{batch}]")
+            soft = self.constellation.soft_demap(y)
+            levels = soft + (torch.round(soft) - soft).detach()
+            z_hat = dequantize(levels, z_min, z_max, self.q)
+        if active is None:
+            end = torch.as_tensor(side.end, device=y.device).reshape(-1)
+            if end.numel() == 1:
+                end = end.expand(batch)
+            if end.shape[0] != batch:
+                raise ValueError(f"side information must have shape [B]=[{batch}]")
+            if bool((end >= k).all()):
+                return z_hat
+            active = prefix_mask(end, k)
+        return z_hat * active.repeat_interleave(2, dim=1).to(z_hat.dtype)
 
     def forward(self, z: torch.Tensor):
         """Same as :meth:`to_symbols`."""

@@ -30,7 +30,7 @@ import threading
 import numpy as np
 import torch
 
-from .sideinfo import SideInfo
+from .sideinfo import SIDE_FIELDS, FrameError, SideInfo, side_columns, sides_from_columns
 
 __all__ = [
     "FORMAT_VERSION",
@@ -46,7 +46,7 @@ __all__ = [
 #: Version of the header layout written by :func:`frame_symbols`.
 FORMAT_VERSION = 1
 
-_FIELDS = (("version", 4), ("q", 8), ("end", 16), ("z_min", 32), ("z_max", 32))
+_FIELDS = (("version", 4), *SIDE_FIELDS)
 #: Information bits of the header (before CRC and channel coding).
 HEADER_BITS = sum(width for _, width in _FIELDS)          # 92
 _CRC_BITS = 16
@@ -55,18 +55,7 @@ _CODED_BITS = 2 * (HEADER_BITS + _CRC_BITS + _CONV_K - 1)  # 228
 #: Header length in complex (QPSK) symbols.
 HEADER_SYMBOLS = _CODED_BITS // 2                         # 114
 
-_MAX_Q = (1 << 8) - 1
-_MAX_END = (1 << 16) - 1
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
-
-
-class FrameError(ValueError):
-    """A received frame that cannot be used; ``reason`` is a short category for counting."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(reason if not detail else f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 # ---------------------------------------------------------------------------
@@ -133,30 +122,11 @@ def _bits_uint(bits: np.ndarray) -> np.ndarray:
 def _check_side(side: SideInfo) -> None:
     if not isinstance(side, SideInfo):
         raise ValueError(f"side information must be a SideInfo, got {type(side).__name__}")
-    if not (isinstance(side.q, (int, np.integer)) and 0 <= int(side.q) <= _MAX_Q):
-        raise ValueError(f"q={side.q!r} does not fit the header's 8 bits (0..{_MAX_Q})")
-    if not (isinstance(side.end, (int, np.integer)) and 0 <= int(side.end) <= _MAX_END):
-        raise ValueError(f"end={side.end!r} does not fit the header's 16 bits (0..{_MAX_END})")
-    for name in ("z_min", "z_max"):
-        value = getattr(side, name)
-        try:
-            with np.errstate(over="ignore"):
-                as32 = np.float32(value)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}={value!r} is not a number") from err
-        if not math.isfinite(float(value)) or not np.isfinite(as32):
-            raise ValueError(f"{name}={value!r} is not a finite float32")
+    side.check_fits_header()
 
 
 def _header_bits(sides) -> np.ndarray:
-    n = len(sides)
-    cols = {
-        "version": np.full(n, FORMAT_VERSION, dtype=np.uint64),
-        "q": np.array([int(s.q) for s in sides], dtype=np.uint64),
-        "end": np.array([int(s.end) for s in sides], dtype=np.uint64),
-        "z_min": np.array([s.z_min for s in sides], dtype=np.float32).view(np.uint32),
-        "z_max": np.array([s.z_max for s in sides], dtype=np.float32).view(np.uint32),
-    }
+    cols = {"version": np.full(len(sides), FORMAT_VERSION, dtype=np.uint64), **side_columns(sides)}
     return np.concatenate([_uint_bits(cols[name], width) for name, width in _FIELDS], axis=1)
 
 
@@ -165,8 +135,6 @@ def _fields(bits: np.ndarray) -> dict:
     for name, width in _FIELDS:
         out[name] = _bits_uint(bits[:, pos: pos + width])
         pos += width
-    out["z_min"] = out["z_min"].astype(np.uint32).view(np.float32)
-    out["z_max"] = out["z_max"].astype(np.uint32).view(np.float32)
     return out
 
 
@@ -242,6 +210,7 @@ def parse_frames(frames) -> list:
     heads = np.stack([frames[i][:HEADER_SYMBOLS] for i in todo]).astype(np.complex64)
     bits, ok = _get_coder().decode(_llr(heads))
     fields = _fields(bits)
+    sides = sides_from_columns(fields)
     for j, i in enumerate(todo):
         if not ok[j]:
             results[i] = FrameError("header CRC failure", "the frame header did not decode")
@@ -250,8 +219,7 @@ def parse_frames(frames) -> list:
         if version != FORMAT_VERSION:
             results[i] = FrameError("unknown frame version", f"version {version}, this receiver reads {FORMAT_VERSION}")
             continue
-        side = SideInfo(q=int(fields["q"][j]), end=int(fields["end"][j]),
-                        z_min=float(fields["z_min"][j]), z_max=float(fields["z_max"][j]))
+        side = sides[j]
         length = frames[i].size - HEADER_SYMBOLS
         if length != side.end:
             results[i] = FrameError("payload length mismatch",

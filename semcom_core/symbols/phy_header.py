@@ -31,15 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .framing import FrameError, _bits_uint, _check_side, _uint_bits
-from .sideinfo import SideInfo
+from .framing import _bits_uint, _check_side, _uint_bits
+from .sideinfo import SIDE_FIELDS, FrameError, SideInfo, side_columns, sides_from_columns
 
 __all__ = ["PHY_FORMAT_VERSION", "PHY_HEADER_BITS", "PHY_HEADER_SYMBOLS", "PhyHeader", "bundle_id",
            "decode_phy_headers", "encode_phy_headers"]
 
 PHY_FORMAT_VERSION = 1
-_FIELDS = (("version", 4), ("bundle_id", 16), ("seq", 16), ("length", 16), ("q", 8), ("end", 16),
-           ("z_min", 32), ("z_max", 32))
+_FIELDS = (("version", 4), ("bundle_id", 16), ("seq", 16), ("length", 16), *SIDE_FIELDS)
 PHY_HEADER_BITS = sum(width for _, width in _FIELDS)          # 140
 _CRC_BITS = 16
 _SENT_BITS = PHY_HEADER_BITS + _CRC_BITS                      # 156
@@ -102,10 +101,7 @@ def encode_phy_headers(headers, slots: int = PHY_HEADER_SYMBOLS) -> np.ndarray:
         "bundle_id": np.array([int(h.bundle_id) for h in headers], dtype=np.uint64),
         "seq": np.array([int(h.seq) for h in headers], dtype=np.uint64),
         "length": np.array([int(h.length) for h in headers], dtype=np.uint64),
-        "q": np.array([int(h.side.q) for h in headers], dtype=np.uint64),
-        "end": np.array([int(h.side.end) for h in headers], dtype=np.uint64),
-        "z_min": np.array([h.side.z_min for h in headers], dtype=np.float32).view(np.uint32),
-        "z_max": np.array([h.side.z_max for h in headers], dtype=np.float32).view(np.uint32),
+        **side_columns([h.side for h in headers]),
     }
     bits = np.concatenate([_uint_bits(cols[name], width) for name, width in _FIELDS], axis=1)
     sent = np.concatenate([bits, _crc_bits(bits)], axis=1) ^ _PN[None, :_SENT_BITS]
@@ -135,8 +131,7 @@ def decode_phy_headers(symbols) -> list:
     for name, width in _FIELDS:
         fields[name] = _bits_uint(bits[:, pos: pos + width])
         pos += width
-    z_min = fields["z_min"].astype(np.uint32).view(np.float32)
-    z_max = fields["z_max"].astype(np.uint32).view(np.float32)
+    sides = sides_from_columns(fields)
     for j, i in enumerate(todo):
         if not ok[j]:
             out[i] = FrameError("header CRC failure", "the PHY header did not decode")
@@ -144,9 +139,7 @@ def decode_phy_headers(symbols) -> list:
             out[i] = FrameError("unknown frame version",
                                 f"version {int(fields['version'][j])}, this receiver reads {PHY_FORMAT_VERSION}")
         else:
-            side = SideInfo(q=int(fields["q"][j]), end=int(fields["end"][j]),
-                            z_min=float(z_min[j]), z_max=float(z_max[j]))
             out[i] = PhyHeader(bundle_id=int(fields["bundle_id"][j]), seq=int(fields["seq"][j]),
-                               length=int(fields["length"][j]), side=side)
+                               length=int(fields["length"][j]), side=sides[j])
     return out
 

@@ -7,18 +7,18 @@ import torch
 __all__ = ["normalize_power", "real_to_complex", "complex_to_real"]
 
 
-def normalize_power(s: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Scale each row to unit average power: ``s * sqrt(k) / ||s||`` (P = 1).
+def normalize_power(s: torch.Tensor, sent: torch.Tensor | None = None, eps: float = 1e-12) -> torch.Tensor:
+    """Scale each row to unit average power over the symbols sent (P = 1).
 
-    ``s`` is ``[B, ...]``, real or complex; the norm runs over all but the
-    first dimension and ``k`` is the number of entries per row. Rows of zeros
-    stay zero. Differentiable.
+    ``s`` is ``[B, ...]``, real or complex; the norm runs over all but the first dimension. ``sent``
+    (``[B]``) counts the entries of each row that are sent (the others are zero and carry no power);
+    default: all of them, i.e. ``s * sqrt(k) / ||s||``. Rows of zeros stay zero. Differentiable.
     """
     if s.dim() < 2:
         raise ValueError(f"normalize_power expects [B, k], got shape {tuple(s.shape)}")
-    k = s[0].numel()
-    norm = torch.linalg.vector_norm(s.reshape(s.shape[0], -1), dim=1)
-    scale = (k**0.5) / norm.clamp_min(eps)
+    norm = torch.linalg.vector_norm(s.reshape(s.shape[0], -1), dim=1).clamp_min(eps)
+    count = torch.full_like(norm, s[0].numel()) if sent is None else sent.to(norm.dtype)
+    scale = count.sqrt() / norm
     return s * scale.reshape(-1, *([1] * (s.dim() - 1)))
 
 

@@ -27,8 +27,10 @@ and metrics.
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
   class decision of the semantic bundle's classifier
 
-``gnuradio.semcom.flowgraph_runner`` compiles and runs the flowgraphs in
-``flowgraphs/`` headless.
+Beside the blocks: ``base`` (what the blocks share: frame accounting, tags, the transmitter and receiver
+bases), ``phy`` (the OFDM physical layer's Python pieces), ``running`` (compile and run the flowgraphs in
+``flowgraphs/`` headless, or as processes), ``bench`` (benchmarks), ``plots``, ``cli`` (the GNU Radio
+commands of ``semcom``) and ``testing`` (helpers of the QA tests).
 """
 
 from .channel import channel

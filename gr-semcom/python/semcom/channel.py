@@ -14,7 +14,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import common
+from .base.log import OnceLog
+from .base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, split_frames, window_len_tags
 
 
 def snr_db_of(msg) -> float:
@@ -115,10 +116,10 @@ class channel(gr.basic_block):
         # pilots of the LS estimate in the equalised noise (none on AWGN, whose gain is known)
         self._pilots = (self._channel.pilots if self._channel.csi == "ls"
                         and not isinstance(self._channel, AWGNChannel) else 0)
-        self._log = common.OnceLog(f"semcom_channel{self.unique_id()}")
-        self._msg_log = common.OnceLog(f"semcom_channel{self.unique_id()}")
+        self._log = OnceLog(f"semcom_channel{self.unique_id()}")
+        self._msg_log = OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
-        common.set_min_output_buffer_quietly(self, 2 * common.MAX_FRAME_ITEMS)
+        set_min_output_buffer_quietly(self, 2 * MAX_FRAME_ITEMS)
         self.message_port_register_in(pmt.intern("snr_db"))
         self.set_msg_handler(pmt.intern("snr_db"), self._handle_snr_db)
 
@@ -204,7 +205,7 @@ class channel(gr.basic_block):
         inp, out = input_items[0], output_items[0]
         n = min(len(inp), len(out))
         try:
-            segments, consumed = common.split_frames(common.window_len_tags(self, n, self._len_key), n)
+            segments, consumed = split_frames(window_len_tags(self, n, self._len_key), n)
             if consumed == 0:
                 time.sleep(0.0005)   # a frame is still arriving
                 return 0

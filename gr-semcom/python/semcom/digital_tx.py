@@ -5,23 +5,23 @@
 #
 """Classical digital transmitter: image PDUs in, a tagged stream of QAM symbols out.
 
-The separate source-channel coding link of ``semcom_core.baselines.link``
-(source codec such as BPG, LDPC, QAM) as a GNU Radio block, sending each image
-in the same number of channel uses as a semantic bundle.
+The separate source-channel coding link of ``semcom_core.baselines.link`` (source codec such as BPG,
+LDPC, QAM) as a GNU Radio block, sending each image in the same number of channel uses as a semantic
+bundle.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
-import time
 from fractions import Fraction
 
 import numpy as np
 import pmt
-from gnuradio import gr
 
-from . import common
+from .base.bundles import load_bundle
+from .base.log import OnceLog
+from .base.pdu import make_pdu
+from .base.tx import FrameTransmitter
 
 #: Reasons an image is reported lost (``lost_reason`` in the PDU metadata).
 #: From the transmitter: ``infeasible`` (no codeword fits the channel uses, or
@@ -33,42 +33,6 @@ LOST_REASONS = ("infeasible", "encoder_failure", "channel_failure", "source_fail
                 "non_finite", "no_noise_var", "receiver_failure")
 
 
-class LadderCache:
-    """Every source encoding of an image (``SourceCodec.ladder``), computed once per process.
-
-    Like ``semcom_core.baselines.images.ImageLadders`` for a sweep: a flowgraph
-    that sends the same images again (another SNR, another code) picks a rung
-    for its budget without encoding them again. Keyed by codec name and
-    pixels; holds at most ``max_items`` images (oldest dropped first).
-    """
-
-    def __init__(self, max_items: int = 4096):
-        self.max_items = int(max_items)
-        self._items: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def ladder(self, codec, image: np.ndarray) -> list:
-        key = (getattr(codec, "name", type(codec).__name__), image.shape, image.tobytes())
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        ladder = codec.ladder(image)
-        with self._lock:
-            self._items[key] = ladder
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-        return ladder
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-#: The ladders shared by the digital transmitters of this process.
-LADDERS = LadderCache()
-
-
 def make_link(codec="bpg", family="nr", rate="3/4", qam=64, n=576, channel_uses=0, bundle_path=""):
     """``(link, plan, bundle or None)`` of the block arguments shared by ``digital_tx`` and ``digital_rx``.
 
@@ -78,7 +42,7 @@ def make_link(codec="bpg", family="nr", rate="3/4", qam=64, n=576, channel_uses=
     from semcom_core.baselines.link import CodeChoice, DigitalLink
     from semcom_core.baselines.source import make_source_codec
 
-    bundle = common.load_bundle(bundle_path) if str(bundle_path).strip() else None
+    bundle = load_bundle(bundle_path) if str(bundle_path).strip() else None
     channel_uses = int(channel_uses)
     if channel_uses <= 0:
         if bundle is None:
@@ -108,10 +72,10 @@ def lost_pdu(meta: dict, reason: str, image=None):
     meta["lost"] = True
     meta["lost_reason"] = str(reason)
     values = np.zeros(0, np.float32) if image is None else image
-    return common.make_pdu(meta, values)
+    return make_pdu(meta, values)
 
 
-class digital_tx(common.FrameQueueBlock, gr.sync_block):
+class digital_tx(FrameTransmitter):
     """Source-code, LDPC-encode and QAM-map image PDUs into one frame per image.
 
     Message input ``pdu``: ``cons(meta, f32vector of C*H*W values in [0,1])``
@@ -159,83 +123,68 @@ class digital_tx(common.FrameQueueBlock, gr.sync_block):
 
     def __init__(self, codec="bpg", family="nr", rate="3/4", qam=64, n=576, channel_uses=0, bundle_path="",
                  len_tag_key="packet_len", max_batch=64):
-        gr.sync_block.__init__(self, name="semcom_digital_tx", in_sig=None, out_sig=[np.complex64])
         self.link, self.plan, self.bundle = make_link(codec, family, rate, qam, n, channel_uses, bundle_path)
         self.channel_uses = int(self.plan.channel_uses)
         self.frame_len = int(self.plan.symbols)
+        super().__init__("semcom_digital_tx", len_tag_key, max_batch, 1, self.frame_len)
         self.image_shape = tuple(int(x) for x in self.bundle.image_shape) if self.bundle is not None else None
-        self.max_batch = max(1, int(max_batch))
-        self._len_key = pmt.intern(str(len_tag_key))
-        self._log = common.OnceLog(f"semcom_digital_tx{self.unique_id()}")     # dropped PDUs
-        self._warn = common.OnceLog(f"semcom_digital_tx{self.unique_id()}")    # failures reported on "lost"
+        self._warn = OnceLog(f"semcom_digital_tx{self.unique_id()}")    # failures reported on "lost"
         self._lost_counts: dict[str, int] = {}
-        self._queue: collections.deque = collections.deque()
-        self._lock = threading.Lock()
-        self._pending = None       # [symbols [B, L] complex64, list of tag dicts, next row]
-        self._sent = 0
-        self._received = 0
+        self._lost_lock = threading.Lock()
         self._lost_port = pmt.intern("lost")
-        if self.plan.feasible:
-            self.set_output_multiple(self.frame_len)
-            common.set_min_output_buffer_quietly(
-                self, max(common.MAX_FRAME_ITEMS, 2 * self.frame_len * self.max_batch))
-        else:
-            self._log.logger.warn(f"{self.link.choice.label} fits no codeword in {self.channel_uses} channel uses: "
-                                  "every image is reported lost (infeasible)")
-        self.message_port_register_in(pmt.intern("pdu"))
-        self.set_msg_handler(pmt.intern("pdu"), self._handle_pdu)
+        if not self.plan.feasible:
+            self._warn.logger.warn(f"{self.link.choice.label} fits no codeword in {self.channel_uses} channel uses: "
+                                   "every image is reported lost (infeasible)")
         self.message_port_register_out(self._lost_port)
 
-    # -- getters (the common ones: common.FrameQueueBlock) ----------------------
+    # -- getters (the common ones: FrameTransmitter) ---------------------------
     def infeasible(self) -> int:
         """Images not sent and reported on ``lost`` (infeasible or failed source encoding)."""
-        with self._lock:
+        with self._lost_lock:
             return sum(self._lost_counts.values())
 
     def lost_reasons(self) -> dict:
-        with self._lock:
+        with self._lost_lock:
             return dict(self._lost_counts)
 
     def budget_bits(self) -> int:
         """Source bits per image (0 when nothing fits)."""
         return int(self.plan.budget_bits or 0)
 
-    # -- message handling ----------------------------------------------------
+    # -- hooks of FrameTransmitter -----------------------------------------------
     def _report_lost(self, meta: dict, reason: str) -> None:
-        with self._lock:
+        with self._lost_lock:
             self._lost_counts[reason] = self._lost_counts.get(reason, 0) + 1
         self.message_port_pub(self._lost_port, lost_pdu(meta, reason))
 
-    def _image(self, meta: dict, data: np.ndarray):
-        """The PDU's image as float32 [C, H, W], or None after counting why it is dropped."""
+    def accept(self, meta: dict, data: np.ndarray):
+        """The PDU's image as float32 [C, H, W] in [0, 1], or None after counting why it is dropped."""
         shape = self.image_shape
         if shape is None:
-            raw = meta.get("shape")
             try:
-                shape = tuple(int(x) for x in raw)
+                shape = tuple(int(x) for x in meta.get("shape"))
             except (TypeError, ValueError):
-                self._log.problem("no image shape", "the PDU has no shape and no bundle is given")
+                self.drop("no image shape", "the PDU has no shape and no bundle is given")
                 return None
         if len(shape) != 3 or data.size != int(np.prod(shape)):
-            self._log.problem("wrong image size", f"got {data.size} values, expected {shape}")
+            self.drop("wrong image size", f"got {data.size} values, expected {shape}")
             return None
         if not np.isfinite(data).all():
-            self._log.problem("non-finite pixel values", "NaN or inf in the image PDU")
+            self.drop("non-finite pixel values", "NaN or inf in the image PDU")
             return None
         return np.clip(data, 0.0, 1.0).reshape(shape)
 
-    def _take_batch(self):
-        """Source-encode up to max_batch queued PDUs; returns (encoded list, tag dicts) of the sendable ones."""
+    def encode(self, images, metas):
+        """Each image at the best source quality whose bytes fit the plan's budget (the library's
+        ``DigitalLink.choose``), then LDPC and QAM for the sendable ones in one batch."""
+        from semcom_core.baselines.images import LADDERS
+
         encoded, tags = [], []
-        for meta, data in self._queued_pdus():
-            image = self._image(meta, data)
-            if image is None:
-                continue
+        for image, meta in zip(images, metas):
             if not self.plan.feasible:
                 self._report_lost(meta, "infeasible")
                 continue
             try:
-                # the library's choice: the best rung of the image's ladder within the plan's budget
                 enc = self.link.choose([LADDERS.ladder(self.link.codec, image)], self.plan)[0]
             except Exception as err:  # noqa: BLE001 - a codec failure loses this image, nothing more
                 self._warn.problem("source encoder failure", repr(err))
@@ -244,52 +193,16 @@ class digital_tx(common.FrameQueueBlock, gr.sync_block):
             if enc is None:
                 self._report_lost(meta, "infeasible")
                 continue
-            t = {key: meta[key] for key in ("index", "label") if key in meta}
-            t["quality"] = float(enc.quality)
-            t["bits"] = int(enc.bits)
             encoded.append(enc)
-            tags.append(t)
-            if len(encoded) == self.max_batch:
-                break
-        return encoded, tags
-
-    def work(self, input_items, output_items):
-        out = output_items[0]
+            tags.append({**{key: meta[key] for key in ("index", "label") if key in meta},
+                         "quality": float(enc.quality), "bits": int(enc.bits)})
+        if not encoded:
+            return []
         try:
-            if self._pending is None:
-                if not self._queue:
-                    time.sleep(0.002)   # idle: let the scheduler deliver messages
-                    return 0
-                encoded, tags = self._take_batch()
-                if not encoded:
-                    return 0
-                try:
-                    tx = self.link.transmit(encoded, self.plan)
-                    symbols = tx.symbols.detach().to("cpu").numpy().astype(np.complex64, copy=False)
-                except Exception as err:  # noqa: BLE001 - a failing batch is lost, not raised
-                    self._warn.problem("channel encoder failure", repr(err), n=len(tags))
-                    for t in tags:
-                        self._report_lost(t, "encoder_failure")
-                    return 0
-                self._pending = [symbols, tags, 0]
-            symbols, tags, row = self._pending
-            L = self.frame_len
-            nframes = min(len(tags) - row, len(out) // L)
-            if nframes <= 0:
-                return 0
-            out[: nframes * L] = symbols[row: row + nframes].reshape(-1)
-            base = self.nitems_written(0)
-            len_value = pmt.from_long(L)
-            for j in range(nframes):
-                offset = base + j * L
-                self.add_item_tag(0, offset, self._len_key, len_value)
-                for key, value in tags[row + j].items():
-                    self.add_item_tag(0, offset, pmt.intern(key), common.to_tag_value(value))
-            row += nframes
-            self._pending = None if row >= len(tags) else [symbols, tags, row]
-            self._sent += nframes
-            return nframes * L
-        except Exception as err:  # noqa: BLE001 - never raise inside work()
-            self._log.problem("transmitter failure", repr(err))
-            self._pending = None
-            return 0
+            symbols = self.link.transmit(encoded, self.plan).symbols.detach().cpu().numpy().astype(np.complex64)
+        except Exception as err:  # noqa: BLE001 - a failing batch is lost, not raised
+            self._warn.problem("channel encoder failure", repr(err), n=len(tags))
+            for t in tags:
+                self._report_lost(t, "encoder_failure")
+            return []
+        return list(zip(symbols, tags))

@@ -14,7 +14,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import common
+from .base.bundles import load_bundle, resolve_bundle_path
+from .base.pdu import make_pdu
 
 
 class image_source(gr.basic_block):
@@ -45,8 +46,8 @@ class image_source(gr.basic_block):
 
         source = str(source)
         data_root = str(root) if root else None
-        if os.path.isdir(common.resolve_bundle_path(source)):
-            name, card_root = common.dataset_of(common.load_bundle(source))
+        if os.path.isdir(resolve_bundle_path(source)):
+            name, card_root = load_bundle(source).dataset()
             data_root = data_root or card_root
         else:
             name = source
@@ -110,7 +111,7 @@ class image_source(gr.basic_block):
                     return
                 meta = {"index": int(self._indices[i]), "label": int(self._labels[i]), "shape": shape}
                 pixels = self._images[i].reshape(-1).astype(np.float32) * scale
-                self.message_port_pub(port, common.make_pdu(meta, pixels))
+                self.message_port_pub(port, make_pdu(meta, pixels))
                 self._emitted = i + 1
                 if self._interval > 0 and self._stop.wait(self._interval):
                     return

@@ -14,7 +14,9 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import common
+from .base.bundles import load_bundle
+from .base.log import OnceLog, use_torch_threads
+from .base.pdu import parse_pdu
 
 _BATCH = 64
 _SSIM_BACKLOG = 4096
@@ -58,7 +60,7 @@ class metrics_sink(gr.basic_block):
     def __init__(self, bundle_path="", out_path="", channel="awgn", snr_db=float("nan"), num_images=0,
                  method="", dataset="", seed=0):
         gr.basic_block.__init__(self, name="semcom_metrics_sink", in_sig=None, out_sig=None)
-        card = common.load_bundle(bundle_path).card if bundle_path else {}
+        card = load_bundle(bundle_path).card if bundle_path else {}
         ds = card.get("dataset")
         ds_name = ds.get("name") if isinstance(ds, dict) else ds
         self.labels = {
@@ -88,7 +90,7 @@ class metrics_sink(gr.basic_block):
         self._ratio_seen = None       # bandwidth ratio from the received metadata, if any
         self._written = False
         self._write_lock = threading.Lock()
-        self._log = common.OnceLog(f"semcom_metrics_sink{self.unique_id()}")
+        self._log = OnceLog(f"semcom_metrics_sink{self.unique_id()}")
         for port, handler in (("ref", self._handle_ref), ("rx", self._handle_rx)):
             self.message_port_register_in(pmt.intern(port))
             self.set_msg_handler(pmt.intern(port), handler)
@@ -96,7 +98,7 @@ class metrics_sink(gr.basic_block):
     # -- message handling ----------------------------------------------------
     def _parse(self, msg, side):
         try:
-            meta, data = common.parse_pdu(msg)
+            meta, data = parse_pdu(msg)
         except ValueError as err:
             self._log.problem(f"bad {side} message", str(err))
             return None
@@ -106,14 +108,14 @@ class metrics_sink(gr.basic_block):
         return meta, data
 
     def _handle_ref(self, msg):
-        common.use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
+        use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
         try:
             self._on_ref(msg)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
             self._log.problem("ref message failed", repr(err))
 
     def _handle_rx(self, msg):
-        common.use_torch_threads(1)
+        use_torch_threads(1)
         try:
             self._on_rx(msg)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
@@ -265,8 +267,8 @@ class metrics_sink(gr.basic_block):
             return np.asarray(self._psnr, dtype=np.float64)
 
     def record(self) -> dict:
-        """The result record of this run (``semcom_core.experiments.records.make_record``)."""
-        from semcom_core.experiments.records import make_record
+        """The result record of this run (``semcom_core.records.make_record``)."""
+        from semcom_core.records import make_record
 
         s = self.summary()
         metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "accuracy": s["accuracy"]}
@@ -281,7 +283,7 @@ class metrics_sink(gr.basic_block):
                 return
             self._written = True
         try:
-            from semcom_core.experiments.records import append_records
+            from semcom_core.records import append_records
 
             append_records(self.out_path, [self.record()])
         except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down

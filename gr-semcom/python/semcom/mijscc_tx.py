@@ -7,27 +7,25 @@
 
 from __future__ import annotations
 
-import collections
-import math
 import threading
-import time
 
-import numpy as np
 import pmt
-from gnuradio import gr
 
-from . import common
+from .base.log import OnceLog
+from .base.semantic import SemanticTransmitter
 
 
 def noise_var_of(msg) -> float:
     """The noise variance a ``noise_var`` message asks for: a PMT number (the variance), or a dict
     with ``noise_var`` or ``snr_db``. Raises ``ValueError`` when it holds no usable value."""
+    from semcom_core.units import noise_var_from_snr_db
+
     if pmt.is_dict(msg):
         d = pmt.to_python(msg)
         if "noise_var" in d:
             value = d["noise_var"]
         elif "snr_db" in d:
-            value = 10 ** (-float(d["snr_db"]) / 10)
+            value = noise_var_from_snr_db(float(d["snr_db"]))
         else:
             raise ValueError("dict without noise_var or snr_db")
     elif pmt.is_number(msg) and not pmt.is_complex(msg):
@@ -38,6 +36,8 @@ def noise_var_of(msg) -> float:
 
 
 def checked_noise_var(value) -> float:
+    import math
+
     if isinstance(value, bool):
         raise ValueError(f"noise variance {value!r} is not a number")
     try:
@@ -49,7 +49,7 @@ def checked_noise_var(value) -> float:
     return nv
 
 
-class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
+class mijscc_tx(SemanticTransmitter):
     """Encode image PDUs into self-describing frames for MIJSCC / A-MIJSCC bundles.
 
     Message input ``pdu``: image PDUs as from ``image_source``. Message input
@@ -98,40 +98,15 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
 
     def __init__(self, bundle_path="", quant_bits=-1, adaptive=True, noise_var=0.0, max_batch=64,
                  len_tag_key="packet_len", torch_threads=1, inline_header=True):
-        gr.sync_block.__init__(self, name="semcom_mijscc_tx", in_sig=None, out_sig=[np.complex64])
-        from semcom_core.symbols import HEADER_SYMBOLS
-
-        self.bundle = common.load_bundle(bundle_path)
-        self.codec = common.make_codec(self.bundle, quant_bits)
-        self.adaptive = bool(adaptive)
-        self.k = int(self.bundle.k)
-        self.inline_header = bool(inline_header)
-        self.header_symbols = int(HEADER_SYMBOLS) if self.inline_header else 0
-        self.bundle_id = int(self.bundle.bundle_id)
-        self.image_shape = tuple(int(x) for x in self.bundle.image_shape)
-        self.n = int(np.prod(self.image_shape))
-        self.max_batch = max(1, int(max_batch))
-        self.torch_threads = int(torch_threads)
-        self._len_key = pmt.intern(str(len_tag_key))
-        self._keys = {name: pmt.intern(name) for name in ("index", "label", "end", "tx_noise_var", "tx_snr_db",
-                                                            "q", "z_min", "z_max", "bundle_id")}
-        self._log = common.OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
-        self._nv_log = common.OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
-        self._queue: collections.deque = collections.deque()
+        super().__init__("semcom_mijscc_tx", bundle_path, quant_bits, adaptive, inline_header, max_batch,
+                         len_tag_key, torch_threads)
+        self._nv_log = OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
         self._nv_lock = threading.Lock()
         self._noise_var = None
         if float(noise_var) > 0:
             self.set_noise_var(noise_var)
-        self._pending = None      # [frames (list of arrays), tag dicts, next row]
-        self._sent = 0
-        self._received = 0
-        self._symbols = 0
         self._payload_symbols = 0
         self._last_end = -1
-        common.set_min_output_buffer_quietly(
-            self, max(common.MAX_FRAME_ITEMS, 2 * (self.k + self.header_symbols) * self.max_batch))
-        self.message_port_register_in(pmt.intern("pdu"))
-        self.set_msg_handler(pmt.intern("pdu"), self._handle_pdu)
         self.message_port_register_in(pmt.intern("noise_var"))
         self.set_msg_handler(pmt.intern("noise_var"), self._handle_noise_var)
 
@@ -147,9 +122,6 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         with self._nv_lock:
             nv = self._noise_var
         return self.bundle.default_noise_var() if nv is None else nv
-
-    def symbols_sent(self) -> int:
-        return self._symbols
 
     def payload_symbols_sent(self) -> int:
         return self._payload_symbols
@@ -168,96 +140,20 @@ class mijscc_tx(common.FrameQueueBlock, gr.sync_block):
         except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
             self._nv_log.problem("invalid noise_var message", str(err))
 
-    # -- processing --------------------------------------------------------------
-    def _take_batch(self):
-        """Up to max_batch valid queued images: (images [B,C,H,W], metas, noise variances)."""
-        images, metas, nvs = [], [], []
-        for meta, data in self._queued_pdus():
-            if not self._image_ok(data):
-                continue
-            nv = self.noise_var()
-            if "noise_var" in meta:
-                try:
-                    nv = checked_noise_var(meta["noise_var"])
-                except ValueError as err:
-                    self._nv_log.problem("invalid noise_var in PDU metadata", str(err))
-            images.append(data)
-            metas.append(meta)
-            nvs.append(nv)
-            if len(images) == self.max_batch:
-                break
-        if not images:
-            return None, None, None
-        return np.stack(images).reshape((len(images),) + self.image_shape), metas, nvs
+    # -- hooks of SemanticTransmitter ---------------------------------------------
+    def noise_var_for(self, meta: dict) -> float:
+        if "noise_var" in meta:
+            try:
+                return checked_noise_var(meta["noise_var"])
+            except ValueError as err:
+                self._nv_log.problem("invalid noise_var in PDU metadata", str(err))
+        return self.noise_var()
 
-    def _encode(self, images: np.ndarray, nvs: list):
-        """Frames (complex64 arrays) and their SideInfo, one per image; images with the same noise
-        variance share a forward pass."""
-        import torch
+    def extra_tags(self, noise_var) -> dict:
+        from semcom_core.units import snr_db_from_noise_var
 
-        from semcom_core.symbols import frame_symbols_batch
+        return {"tx_noise_var": float(noise_var), "tx_snr_db": float(snr_db_from_noise_var(noise_var))}
 
-        common.use_torch_threads(self.torch_threads)
-        out = [None] * len(nvs)
-        groups: dict = {}
-        for i, nv in enumerate(nvs):
-            groups.setdefault(nv, []).append(i)
-        for nv, rows in groups.items():
-            x = torch.from_numpy(np.ascontiguousarray(images[rows]))
-            sent = self.bundle.transmit(x, noise_var=nv, codec=self.codec, adaptive=self.adaptive)
-            if self.inline_header:
-                frames = frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])
-            else:   # payload only; an empty payload still needs one (zero) symbol to carry its tags
-                frames = [p.astype(np.complex64) if len(p) else np.zeros(1, np.complex64) for p, _ in sent]
-            for row, frame, (_, side) in zip(rows, frames, sent):
-                out[row] = (frame, side)
-        return out
-
-    def work(self, input_items, output_items):
-        out = output_items[0]
-        try:
-            if self._pending is None:
-                images, metas, nvs = self._take_batch()
-                if images is None:
-                    time.sleep(0.002)   # idle: let the scheduler deliver messages
-                    return 0
-                try:
-                    encoded = self._encode(images, nvs)
-                except Exception as err:  # noqa: BLE001 - a failing batch is dropped, not raised
-                    self._log.problem("encoder failure", repr(err), n=len(metas))
-                    return 0
-                frames, tags = [], []
-                for (frame, side), meta, nv in zip(encoded, metas, nvs):
-                    t = {key: meta[key] for key in ("index", "label") if key in meta}
-                    t["end"] = int(side.end)
-                    if not self.inline_header:
-                        t.update(q=int(side.q), z_min=float(side.z_min), z_max=float(side.z_max),
-                                 bundle_id=self.bundle_id)
-                    t["tx_noise_var"] = float(nv)
-                    t["tx_snr_db"] = -10.0 * math.log10(nv)
-                    frames.append(frame)
-                    tags.append(t)
-                self._pending = [frames, tags, 0]
-            frames, tags, row = self._pending
-            written = 0
-            base = self.nitems_written(0)
-            while row < len(frames) and written + len(frames[row]) <= len(out):
-                frame = frames[row]
-                length = len(frame)
-                out[written: written + length] = frame
-                offset = base + written
-                self.add_item_tag(0, offset, self._len_key, pmt.from_long(length))
-                for key, value in tags[row].items():
-                    self.add_item_tag(0, offset, self._keys.get(key) or pmt.intern(key), common.to_tag_value(value))
-                written += length
-                self._sent += 1
-                self._symbols += length
-                self._payload_symbols += int(tags[row]["end"])
-                self._last_end = int(tags[row]["end"])
-                row += 1
-            self._pending = None if row >= len(frames) else [frames, tags, row]
-            return written
-        except Exception as err:  # noqa: BLE001 - never raise inside work()
-            self._log.problem("transmitter failure", repr(err))
-            self._pending = None
-            return 0
+    def written(self, frame, tags) -> None:
+        self._payload_symbols += int(tags["end"])
+        self._last_end = int(tags["end"])

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import analog, blocks, digital, fft, gr
 
-from .ofdm_framing import ofdm_header_parser, ofdm_payload_eq, sample_guard
+from .phy.header_parser import ofdm_header_parser
+from .phy.payload_eq import ofdm_payload_eq
+from .phy.sample_guard import sample_guard
 from .ofdm_tx import make_layout
 
 _FRAME_LEN_KEY = "frame_len"

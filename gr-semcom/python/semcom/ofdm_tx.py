@@ -12,7 +12,7 @@ import math
 import numpy as np
 from gnuradio import blocks, digital, fft, gr
 
-from .ofdm_framing import ofdm_framer
+from .phy.framer import ofdm_framer
 
 
 def make_layout(fft_len, cp_len):

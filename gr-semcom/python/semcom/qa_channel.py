@@ -15,11 +15,11 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 K = 64
 
@@ -111,20 +111,20 @@ def test_split_frames_handles_broken_streams():
     import pmt
 
     L = pmt.from_long
-    segs, used = common.split_frames([(0, L(4)), (4, L(4))], 10)
+    segs, used = base.split_frames([(0, L(4)), (4, L(4))], 10)
     assert used == 10
     assert [(s.start, s.length, s.ok) for s in segs] == [(0, 4, True), (4, 4, True), (8, 2, False)]
     # a frame whose end has not arrived stops the split
-    segs, used = common.split_frames([(0, L(4)), (4, L(8))], 10)
+    segs, used = base.split_frames([(0, L(4)), (4, L(8))], 10)
     assert used == 4 and [(s.start, s.ok) for s in segs] == [(0, True)]
     # cut short by the next tag; untagged samples first
-    segs, used = common.split_frames([(2, L(6)), (5, L(3))], 8)
+    segs, used = base.split_frames([(2, L(6)), (5, L(3))], 8)
     assert [(s.start, s.length, s.announced, s.ok) for s in segs] == [
         (0, 2, None, False), (2, 3, 6, False), (5, 3, 3, True)]
     # unusable lengths never stall the stream
-    segs, used = common.split_frames([(0, L(10 ** 9))], 100)
+    segs, used = base.split_frames([(0, L(10 ** 9))], 100)
     assert used == 100 and not segs[0].ok
-    segs, used = common.split_frames([(0, pmt.intern("x")), (3, L(2))], 5)
+    segs, used = base.split_frames([(0, pmt.intern("x")), (3, L(2))], 5)
     assert used == 5 and [(s.length, s.ok) for s in segs] == [(3, False), (2, True)]
 
 

@@ -17,11 +17,11 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 CHANNEL_USES = 200   # 1200 coded bits: one NR codeword, an 884-bit budget; every Fashion-MNIST image fits
 
@@ -76,7 +76,7 @@ def _run_rx(rx, src, expected, lost_notices=(), timeout=60.0):
 
 def _classify(bundle, images):
     with torch.no_grad():
-        return common.load_bundle(bundle).classify(torch.from_numpy(np.asarray(images))).argmax(1).numpy()
+        return base.load_bundle(bundle).classify(torch.from_numpy(np.asarray(images))).argmax(1).numpy()
 
 
 def _mean_image():
@@ -131,7 +131,7 @@ def test_broken_frames_and_lost_notices_become_lost_images(bundle_dir, library):
         if index is not None:
             t.update(index=index, label=index % 10)
         tags.append(t)
-    notice = common.make_pdu({"index": 50, "label": 3, "lost": True, "lost_reason": "infeasible",
+    notice = base.make_pdu({"index": 50, "label": 3, "lost": True, "lost_reason": "infeasible",
                               "shape": [1, 28, 28]}, np.zeros(0, np.float32))
     rx = _rx(bundle_dir)
     out = _run_rx(rx, testing.frames_source(data, tags), 8, [notice])
@@ -189,7 +189,7 @@ def test_channel_tags_the_equalised_noise_variance(bundle_dir, library, channel_
 
 
 def test_needs_a_bundle_and_matching_arguments(tmp_path):
-    from semcom_core.bundle import BundleError
+    from semcom_core.bundles import BundleError
 
     with pytest.raises(BundleError):
         semcom.digital_rx("bpg", "nr", "3/4", 64, 576, CHANNEL_USES, "")

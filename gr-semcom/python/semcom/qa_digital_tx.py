@@ -16,11 +16,11 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 # 115 channel uses of 64-QAM: one 5G NR codeword of 690 bits, 517 information bits, a 501-bit
 # budget: about half of the Fashion-MNIST images fit at BPG's lowest quality, the rest are infeasible
@@ -39,7 +39,7 @@ def _fashion_mnist(n, start=0):
 
 
 def _pdus(images, labels, first_index=0):
-    return [common.make_pdu({"index": first_index + i, "label": int(labels[i]), "shape": list(images[i].shape)},
+    return [base.make_pdu({"index": first_index + i, "label": int(labels[i]), "shape": list(images[i].shape)},
                             images[i]) for i in range(len(images))]
 
 
@@ -101,7 +101,7 @@ def test_no_codeword_fits_every_image_is_lost(tmp_path):
     # 65 channel uses (the bundle's k) x 6 bits = 390 coded bits: no 576-bit 802.16e codeword fits
     bundle = testing.make_bundle(tmp_path / "b")
     tx = semcom.digital_tx("bpg", "wimax", "1/2", 64, 576, 0, bundle)
-    assert tx.channel_uses == common.load_bundle(bundle).k and not tx.plan.feasible and tx.frame_len == 0
+    assert tx.channel_uses == base.load_bundle(bundle).k and not tx.plan.feasible and tx.frame_len == 0
     y, _, lost = _run_tx(tx, _pdus(images, labels), 0, 3)
     assert y.size == 0 and tx.sent() == 0
     assert [m["index"] for m, _ in lost] == [0, 1, 2]
@@ -113,12 +113,12 @@ def test_bad_pdus_are_dropped_and_counted():
     nan_image = images[0].copy()
     nan_image[0, 3, 3] = np.nan
     pdus = [
-        common.make_pdu({"index": 0, "shape": [1, 28, 28]}, images[0]),
-        common.make_pdu({"index": 1, "shape": [1, 28, 28]}, images[1].reshape(-1)[:700]),   # wrong size
-        common.make_pdu({"index": 2, "shape": [1, 28, 28]}, nan_image),                      # NaN
-        common.make_pdu({"index": 3}, images[0]),                                            # no shape, no bundle
+        base.make_pdu({"index": 0, "shape": [1, 28, 28]}, images[0]),
+        base.make_pdu({"index": 1, "shape": [1, 28, 28]}, images[1].reshape(-1)[:700]),   # wrong size
+        base.make_pdu({"index": 2, "shape": [1, 28, 28]}, nan_image),                      # NaN
+        base.make_pdu({"index": 3}, images[0]),                                            # no shape, no bundle
         pmt.intern("not a pdu"),                                                             # not a PDU
-        common.make_pdu({"index": 4, "shape": [1, 28, 28]}, images[1]),
+        base.make_pdu({"index": 4, "shape": [1, 28, 28]}, images[1]),
     ]
     tx = semcom.digital_tx("bpg", "nr", "3/4", 64, 576, 200)
     y, tags, lost = _run_tx(tx, pdus, 2)

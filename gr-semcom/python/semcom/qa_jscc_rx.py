@@ -16,11 +16,11 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +32,15 @@ def _images(n, seed=0):
     return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
 
 
-def _direct(bundle, x, codec):
-    """Symbols and the receiver's expected output, computed with the bundle directly."""
-    b = common.load_bundle(bundle)
-    s, side = codec.to_symbols(b.encode(torch.from_numpy(x)))
-    x_hat = b.decode(codec.from_symbols(s, side))
-    pred = b.classify(x_hat).argmax(1)
-    return s.numpy(), {key: v.numpy() for key, v in side.items()}, x_hat.numpy(), pred.numpy()
+def _direct(bundle, x, quant_bits):
+    """Symbols, side information and the receiver's expected output, computed with the bundle's link."""
+    b = base.load_bundle(bundle)
+    link = b.link(quant_bits)
+    with torch.no_grad():
+        sent = link.transmit(torch.from_numpy(x))
+        x_hat = link.receive(sent.symbols, sent.side)
+        pred = b.classify(x_hat).argmax(1)
+    return sent.symbols.numpy(), sent.side.rows(), x_hat.numpy(), pred.numpy()
 
 
 def _run_rx(bundle, frames, frame_tags, expected, quant_bits=0, max_batch=64, timeout=30.0):
@@ -54,11 +56,9 @@ def _run_rx(bundle, frames, frame_tags, expected, quant_bits=0, max_batch=64, ti
 
 
 def test_noiseless_frames_decode_exactly_like_the_bundle(bundle_dir):
-    from semcom_core.symbols import SymbolCodec
-
     n = 100
     x = _images(n)
-    s, _, x_hat, pred = _direct(bundle_dir, x, SymbolCodec(None))
+    s, _, x_hat, pred = _direct(bundle_dir, x, 0)
     tags = [{"index": 10 + i, "label": i % 10, "snr_db": 99.0} for i in range(n)]
     rx, out = _run_rx(bundle_dir, list(s), tags, n)
     assert rx.dropped() == 0 and rx.decoded() == n
@@ -72,12 +72,10 @@ def test_noiseless_frames_decode_exactly_like_the_bundle(bundle_dir):
 
 
 def test_quantised_frames_need_consistent_side_information(tmp_path):
-    from semcom_core.symbols import SymbolCodec
-
     bundle = testing.make_bundle(tmp_path / "bq", q=4)
     x = _images(6, seed=3)
-    s, side, x_hat, pred = _direct(bundle, x, SymbolCodec(4))
-    tags = [{"index": i, "z_min": float(side["z_min"][i]), "z_max": float(side["z_max"][i])} for i in range(6)]
+    s, sides, x_hat, pred = _direct(bundle, x, 4)
+    tags = [{"index": i, **sides[i].to_tags()} for i in range(6)]
     del tags[1]["z_max"]                                    # missing
     tags[2]["z_min"], tags[2]["z_max"] = 3.0, -3.0          # contradictory
     tags[3]["z_min"] = float("nan")                         # not finite
@@ -90,10 +88,8 @@ def test_quantised_frames_need_consistent_side_information(tmp_path):
 
 
 def test_bad_frames_are_dropped_and_counted(bundle_dir):
-    from semcom_core.symbols import SymbolCodec
-
     x = _images(5, seed=1)
-    s, _, x_hat, _ = _direct(bundle_dir, x, SymbolCodec(None))
+    s, _, x_hat, _ = _direct(bundle_dir, x, 0)
     k = s.shape[1]
     nan_frame = s[2].copy()
     nan_frame[5] = np.nan
@@ -102,18 +98,16 @@ def test_bad_frames_are_dropped_and_counted(bundle_dir):
     rx, out = _run_rx(bundle_dir, frames, tags, 3)
     assert [m["index"] for m, _ in out] == [0, 4, 5]
     assert rx.dropped() == 3
-    assert set(rx.drop_reasons()) == {"wrong frame length", "non-finite symbols"}
+    assert set(rx.drop_reasons()) == {"wrong frame length", "non-finite samples"}
     np.testing.assert_allclose(out[1][1].reshape(1, 28, 28), x_hat[3], atol=1e-5)
 
 
 def test_analog_receiver_rejects_quantised_frames(bundle_dir):
-    from semcom_core.symbols import SymbolCodec
-
-    s, _, _, _ = _direct(bundle_dir, _images(2, seed=4), SymbolCodec(None))
-    tags = [{"index": 0, "z_min": -1.0, "z_max": 1.0}, {"index": 1}]
+    s, _, _, _ = _direct(bundle_dir, _images(2, seed=4), 0)
+    tags = [{"index": 0, "q": 4, "end": s.shape[1], "z_min": -1.0, "z_max": 1.0}, {"index": 1}]
     rx, out = _run_rx(bundle_dir, list(s), tags, 1)
     assert [m["index"] for m, _ in out] == [1]
-    assert rx.dropped() == 1
+    assert rx.dropped() == 1 and set(rx.drop_reasons()) == {"inconsistent side information"}
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def _run_tx(bundle, pdus, expected_frames, quant_bits=0, max_batch=64, timeout=3
 def test_k_symbols_per_image_with_tags_and_unit_power(bundle_dir):
     n = 150   # more than one batch of 64
     x = _images(n)
-    pdus = [common.make_pdu({"index": 100 + i, "label": i % 10, "shape": [1, 28, 28]}, x[i]) for i in range(n)]
+    pdus = [base.make_pdu({"index": 100 + i, "label": i % 10, "shape": [1, 28, 28]}, x[i]) for i in range(n)]
     tx, y, tags = _run_tx(bundle_dir, pdus, n)
     k = tx.k
     assert y.size == n * k
@@ -75,7 +75,7 @@ def test_k_symbols_per_image_with_tags_and_unit_power(bundle_dir):
     np.testing.assert_allclose(power, 1.0, rtol=1e-4)
 
     # the same symbols as calling the bundle directly
-    b = common.load_bundle(bundle_dir)
+    b = base.load_bundle(bundle_dir)
     s, _ = b.codec.to_symbols(b.encode(torch.from_numpy(x)))
     np.testing.assert_allclose(frames, s.numpy(), atol=1e-4)
 
@@ -83,7 +83,7 @@ def test_k_symbols_per_image_with_tags_and_unit_power(bundle_dir):
 def test_quantised_frames_carry_side_information(bundle_q4):
     n = 20
     x = _images(n, seed=1)
-    pdus = [common.make_pdu({"index": i}, x[i]) for i in range(n)]
+    pdus = [base.make_pdu({"index": i}, x[i]) for i in range(n)]
     tx, y, tags = _run_tx(bundle_q4, pdus, n, quant_bits=4)
     k = tx.k
     assert len(tags["z_min"]) == n and len(tags["z_max"]) == n
@@ -95,11 +95,12 @@ def test_quantised_frames_carry_side_information(bundle_q4):
     # the same points and side information as the codec called directly
     from semcom_core.symbols import SymbolCodec
 
-    b = common.load_bundle(bundle_q4)
+    b = base.load_bundle(bundle_q4)
     s, side = SymbolCodec(4).to_symbols(b.encode(torch.from_numpy(x)))
     np.testing.assert_allclose(y.reshape(n, k), s.numpy(), atol=1e-5)
-    np.testing.assert_allclose([v for _, v in tags["z_min"]], side["z_min"].numpy(), rtol=1e-6)
-    np.testing.assert_allclose([v for _, v in tags["z_max"]], side["z_max"].numpy(), rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in tags["z_min"]], side.z_min.numpy(), rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in tags["z_max"]], side.z_max.numpy(), rtol=1e-6)
+    assert [v for _, v in tags["q"]] == [4] * len(side) and [v for _, v in tags["end"]] == side.end.tolist()
 
 
 def test_bad_pdus_are_dropped_and_counted(bundle_dir):
@@ -107,11 +108,11 @@ def test_bad_pdus_are_dropped_and_counted(bundle_dir):
     nan_image = x[2].copy()
     nan_image[0, 3, 3] = np.nan
     pdus = [
-        common.make_pdu({"index": 0}, x[0]),
-        common.make_pdu({"index": 1}, x[1].reshape(-1)[:700]),      # wrong size
-        common.make_pdu({"index": 2}, nan_image),                     # NaN
+        base.make_pdu({"index": 0}, x[0]),
+        base.make_pdu({"index": 1}, x[1].reshape(-1)[:700]),      # wrong size
+        base.make_pdu({"index": 2}, nan_image),                     # NaN
         pmt.intern("not a pdu"),                                      # not a PDU
-        common.make_pdu({"index": 3}, x[3]),
+        base.make_pdu({"index": 3}, x[3]),
     ]
     tx, y, tags = _run_tx(bundle_dir, pdus, 2)
     assert tx.dropped() == 3
@@ -121,7 +122,7 @@ def test_bad_pdus_are_dropped_and_counted(bundle_dir):
 
 
 def test_bad_bundle_is_a_clear_error(tmp_path):
-    from semcom_core.bundle import BundleError
+    from semcom_core.bundles import BundleError
 
     with pytest.raises(BundleError):
         semcom.jscc_tx(str(tmp_path / "missing"))

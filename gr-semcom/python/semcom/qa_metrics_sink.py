@@ -17,11 +17,11 @@ from gnuradio import gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
     tb.start()
     try:
         for i in range(n):   # received PDUs arrive before their references for the first half
-            rx_pdu = common.make_pdu({"index": i, "pred": int(preds[i]), "seq": i}, rx[i])
-            ref_pdu = common.make_pdu({"index": i, "label": int(labels[i]), "shape": [1, 28, 28]}, ref[i])
+            rx_pdu = base.make_pdu({"index": i, "pred": int(preds[i]), "seq": i}, rx[i])
+            ref_pdu = base.make_pdu({"index": i, "label": int(labels[i]), "shape": [1, 28, 28]}, ref[i])
             first, second = (("rx", rx_pdu), ("ref", ref_pdu)) if i < n // 2 else (("ref", ref_pdu), ("rx", rx_pdu))
             testing.post(sink, *first)
             testing.post(sink, *second)
@@ -74,7 +74,7 @@ def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
     assert rec["source"] == "flowgraph" and rec["samples"] == n and rec["snr_db"] == 7.0
     assert rec["method"] == "deepjscc" and rec["dataset"] == "fashion-mnist" and rec["channel"] == "awgn"
     assert rec["psnr"] == pytest.approx(s["psnr"])
-    assert rec["ratio"] == pytest.approx(common.load_bundle(bundle_dir).card["ratio"])
+    assert rec["ratio"] == pytest.approx(base.load_bundle(bundle_dir).card["ratio"])
 
 
 def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path):
@@ -86,9 +86,9 @@ def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path):
     tb.msg_connect(idle, "out", sink, "rx")
     tb.start()
     for i in range(5):
-        testing.post(sink, "ref", common.make_pdu({"index": i, "label": 1, "shape": [1, 28, 28]}, ref[i]))
-        testing.post(sink, "rx", common.make_pdu({"index": i, "pred": 1, "snr_db": 4.0}, rx[i]))
-    testing.post(sink, "rx", common.make_pdu({"index": 99, "pred": 1}, rx[0]))   # never matched
+        testing.post(sink, "ref", base.make_pdu({"index": i, "label": 1, "shape": [1, 28, 28]}, ref[i]))
+        testing.post(sink, "rx", base.make_pdu({"index": i, "pred": 1, "snr_db": 4.0}, rx[i]))
+    testing.post(sink, "rx", base.make_pdu({"index": 99, "pred": 1}, rx[0]))   # never matched
     assert testing.wait_for(lambda: sink.count() == 5, 10.0)
     assert not sink.done()
     tb.stop()

@@ -16,16 +16,16 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 
 @pytest.fixture(scope="module")
 def amijscc(tmp_path_factory):
-    from semcom_core.bundle import make_untrained_bundle
+    from semcom_core.bundles import make_untrained_bundle
 
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a", q=8, method="a-mijscc"))
 
@@ -35,7 +35,7 @@ def _images(n, seed=0):
 
 
 def _sent(bundle, x, nv):
-    return common.load_bundle(bundle).transmit(torch.from_numpy(x), noise_var=nv)
+    return base.load_bundle(bundle).transmit(torch.from_numpy(x), noise_var=nv)
 
 
 def _run_rx(bundle, frames, frame_tags, expected_total, quant_bits=-1, timeout=30.0):
@@ -65,16 +65,16 @@ def test_side_info_round_trip_through_the_blocks(amijscc):
     tb.start()
     try:
         for i, image in enumerate(x):
-            testing.post(tx, "pdu", common.make_pdu({"index": i, "label": i % 10}, image))
+            testing.post(tx, "pdu", base.make_pdu({"index": i, "label": i % 10}, image))
         assert testing.wait_for(lambda: debug.num_messages() >= 12, 30.0)
     finally:
         tb.stop()
         tb.wait()
     sent = _sent(amijscc, x, nv)
-    expected, pred = common.load_bundle(amijscc).receive(sent)
+    expected, pred = base.load_bundle(amijscc).receive(sent)
     out = testing.pdus(debug)
     assert rx.dropped() == 0 and rx.decoded() == 12
-    k = common.load_bundle(amijscc).k
+    k = base.load_bundle(amijscc).k
     from semcom_core.symbols import HEADER_SYMBOLS
 
     for i, (meta, image) in enumerate(out):
@@ -90,7 +90,7 @@ def test_side_info_round_trip_through_the_blocks(amijscc):
 def test_corrupt_frames_are_dropped_and_counted(amijscc):
     from semcom_core.symbols import HEADER_SYMBOLS, SideInfo, frame_symbols
 
-    k = common.load_bundle(amijscc).k
+    k = base.load_bundle(amijscc).k
     x = _images(4, seed=1)
     sent = _sent(amijscc, x, 10 ** (-6 / 10))
     good = [frame_symbols(p, s) for p, s in sent]
@@ -117,7 +117,7 @@ def test_corrupt_frames_are_dropped_and_counted(amijscc):
     assert reasons.pop("payload length mismatch") == 1
     assert reasons.pop("non-finite samples") == 1
     assert reasons == {}
-    expected, _ = common.load_bundle(amijscc).receive([sent[0], sent[2], sent[3]])
+    expected, _ = base.load_bundle(amijscc).receive([sent[0], sent[2], sent[3]])
     np.testing.assert_allclose(np.stack([p for _, p in out]).reshape(expected.shape), expected, atol=1e-5)
 
 
@@ -137,10 +137,8 @@ def test_analog_receiver_drops_quantised_frames(amijscc):
     from semcom_core.symbols import frame_symbols
 
     x = _images(2, seed=3)
-    b = common.load_bundle(amijscc)
-    from semcom_core.symbols import SymbolCodec
-
-    analog = b.transmit(torch.from_numpy(x), noise_var=0.1, codec=SymbolCodec(None))
+    b = base.load_bundle(amijscc)
+    analog = b.transmit(torch.from_numpy(x), noise_var=0.1, quant_bits=0)
     digital = b.transmit(torch.from_numpy(x), noise_var=0.1)
     frames = [frame_symbols(*digital[0]), frame_symbols(*analog[1])]
     rx, out = _run_rx(amijscc, frames, [{"index": 0}, {"index": 1}], 2, quant_bits=0)

@@ -17,16 +17,16 @@ from gnuradio import blocks, gr
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import common, testing
+    from gnuradio.semcom import base, testing
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import common, testing
+    from semcom import base, testing
 
 
 @pytest.fixture(scope="module")
 def amijscc(tmp_path_factory):
-    from semcom_core.bundle import make_untrained_bundle
+    from semcom_core.bundles import make_untrained_bundle
 
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a", q=8, method="a-mijscc"))
 
@@ -39,7 +39,7 @@ def _pdu(image, index, label=None):
     meta = {"index": index}
     if label is not None:
         meta["label"] = label
-    return common.make_pdu(meta, image)
+    return base.make_pdu(meta, image)
 
 
 def _frames(data, tags):
@@ -88,7 +88,7 @@ def test_frames_carry_the_side_information_of_bundle_transmit(amijscc):
     run.send(x)
     frames = run.close()
     assert run.tx.dropped() == 0 and run.tx.sent() == 20 and len(frames) == 20
-    expected = common.load_bundle(amijscc).transmit(torch.from_numpy(x), noise_var=nv)
+    expected = base.load_bundle(amijscc).transmit(torch.from_numpy(x), noise_var=nv)
     total = 0
     for i, ((frame, tags), (payload, side)) in enumerate(zip(frames, expected)):
         got_payload, got_side = parse_frame(frame)
@@ -130,7 +130,7 @@ def test_noise_var_message_changes_the_symbols_per_image(amijscc):
 
 
 def test_pdu_metadata_noise_var_and_non_adaptive(amijscc):
-    k = common.load_bundle(amijscc).k
+    k = base.load_bundle(amijscc).k
     x = _images(4, seed=2)
     run = _Run(amijscc, quant_bits=0, adaptive=False)
     run.send(x)
@@ -142,8 +142,8 @@ def test_pdu_metadata_noise_var_and_non_adaptive(amijscc):
 
     run = _Run(amijscc, quant_bits=-1, adaptive=True, noise_var=1.0)
     meta = {"index": 0, "noise_var": 1e-3}
-    testing.post(run.tx, "pdu", common.make_pdu(meta, x[0]))
-    testing.post(run.tx, "pdu", common.make_pdu({"index": 1}, x[0]))
+    testing.post(run.tx, "pdu", base.make_pdu(meta, x[0]))
+    testing.post(run.tx, "pdu", base.make_pdu({"index": 1}, x[0]))
     assert testing.wait_for(lambda: run.tx.sent() == 2, 30.0)
     frames = run.close()
     assert frames[0][1]["tx_noise_var"] == pytest.approx(1e-3) and frames[1][1]["tx_noise_var"] == pytest.approx(1.0)

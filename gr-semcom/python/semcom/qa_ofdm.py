@@ -14,13 +14,14 @@ import pytest
 
 try:
     from gnuradio import semcom
-    from gnuradio.semcom import ofdm_link
+    from gnuradio.semcom import running
+    from gnuradio.semcom.phy.impairments import Impairments
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import semcom
-    from semcom import ofdm_link
+    from semcom import running
+    from semcom.phy.impairments import Impairments
 
-Impairments = ofdm_link.Impairments
 LENGTHS = (65, 10, 130, 1, 48, 49)
 
 
@@ -39,7 +40,7 @@ def _mse_db(a, b):
 
 def test_noiseless_link_returns_the_symbols_and_the_header_fields():
     frames, tags = _frames()
-    received, rx = ofdm_link.run_frames(frames, tags)
+    received, rx = running.run_frames(frames, tags)
     assert rx.header_failures() == 0 and len(received) == len(frames)
     for sent, meta, (got, t) in zip(frames, tags, received):
         assert got.shape == sent.shape
@@ -56,7 +57,7 @@ def test_noiseless_link_returns_the_symbols_and_the_header_fields():
 def test_analog_frames_carry_no_quantiser_range():
     frames, tags = _frames(lengths=(20,))
     tags[0].update(q=0)
-    received, _ = ofdm_link.run_frames(frames, tags)
+    received, _ = running.run_frames(frames, tags)
     ((_, t),) = received
     assert t["q"] == 0 and "z_min" not in t and "z_max" not in t
 
@@ -64,7 +65,7 @@ def test_analog_frames_carry_no_quantiser_range():
 @pytest.mark.parametrize("snr_db", [11.0, 20.0])
 def test_snr_is_estimated_per_frame_and_matches_the_payload_error(snr_db):
     frames, tags = _frames(seed=1, lengths=(200,) * 6)
-    received, rx = ofdm_link.run_frames(frames, tags, Impairments(snr_db=snr_db, seed=5))
+    received, rx = running.run_frames(frames, tags, Impairments(snr_db=snr_db, seed=5))
     assert len(received) == len(frames)
     estimates = np.array([t["snr_db"] for _, t in received])
     assert np.all(np.abs(estimates - snr_db) < 1.5), estimates
@@ -77,7 +78,7 @@ def test_snr_is_estimated_per_frame_and_matches_the_payload_error(snr_db):
 def test_frames_survive_carrier_timing_and_multipath_impairments():
     frames, tags = _frames(seed=2)
     air = Impairments(snr_db=25.0, cfo=0.05, epsilon=1.00002, taps=(1.0, 0.35j, -0.15), seed=9)
-    received, rx = ofdm_link.run_frames(frames, tags, air, lead_in=333)
+    received, rx = running.run_frames(frames, tags, air, lead_in=333)
     assert rx.header_failures() == 0 and [t["index"] for _, t in received] == [t["index"] for t in tags]
     errors = np.concatenate([got - sent for sent, (got, _) in zip(frames, received)])
     assert 10 * np.log10(np.mean(np.abs(errors) ** 2)) < -18, "5 % CFO, clock offset and three taps cost a few dB"
@@ -87,7 +88,7 @@ def test_a_sionna_tdl_channel_at_the_sample_level():
     frames, tags = _frames(seed=3)
     air = Impairments(snr_db=30.0, tdl={"model": "C", "delay_spread_ns": 300.0, "sample_rate": 1e6, "block_len": 0,
                                         "seed": 1})
-    received, rx = ofdm_link.run_frames(frames, tags, air)
+    received, rx = running.run_frames(frames, tags, air)
     assert len(received) == len(frames)
     for sent, (got, _) in zip(frames, received):
         assert _mse_db(got, sent) < -15
@@ -111,7 +112,7 @@ def test_corrupted_headers_are_dropped_and_counted_exactly():
                                                         + 1j * rng.standard_normal(stop - start))
         return samples
 
-    received, rx = ofdm_link.run_frames(frames, tags, samples_hook=damage)
+    received, rx = running.run_frames(frames, tags, samples_hook=damage)
     assert rx.header_failures() == len(damaged)
     assert rx.header_failure_reasons() == {"header CRC failure": len(damaged)}
     assert sorted(t["index"] for _, t in received) == [100 + i for i in range(10) if i not in damaged]
@@ -125,7 +126,7 @@ def test_non_finite_samples_are_zeroed_and_counted_and_later_frames_decode():
         samples[500:520] = np.nan           # inside the first burst
         return samples
 
-    received, rx = ofdm_link.run_frames(frames, tags, samples_hook=poison)
+    received, rx = running.run_frames(frames, tags, samples_hook=poison)
     assert rx.bad_samples() == 20
     assert [t["index"] for _, t in received][-3:] == [101, 102, 103]
 
@@ -154,8 +155,8 @@ def test_layout_arguments_are_checked():
 
 
 def _symbol_level(bundle, snr, n):
-    from semcom_core.bundle import load_bundle
-    from semcom_core.experiments.evaluate import evaluate_bundle
+    from semcom_core.bundles import load_bundle
+    from semcom_core.bundles.evaluate import evaluate_bundle
 
     return evaluate_bundle(load_bundle(bundle), "awgn", [snr], samples=n, progress=False)[0]
 
@@ -165,9 +166,9 @@ SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 
 @pytest.fixture(scope="module")
 def shipped():
-    from gnuradio.semcom import common
+    from gnuradio.semcom import base
 
-    path = common.resolve_bundle_path("bundles/a-mijscc-fmnist-8bit")
+    path = base.resolve_bundle_path("bundles/a-mijscc-fmnist-8bit")
     if not os.path.isdir(path):
         path = SHIPPED
     if not os.path.isdir(path):
@@ -177,7 +178,7 @@ def shipped():
 
 def test_semantic_link_over_ofdm_matches_the_symbol_level_simulation(shipped):
     n, snr = 48, 30.0
-    r = ofdm_link.run_image_link(shipped, n, Impairments(snr_db=snr, cfo=0.02, seed=2), timeout_s=120)
+    r = running.run_image_link(shipped, n, Impairments(snr_db=snr, cfo=0.02, seed=2), timeout_s=120)
     ref = _symbol_level(shipped, snr, n)
     assert r["complete"] and r["count"] == n and r["frames_lost"] == 0
     assert abs(r["psnr"] - ref["psnr"]) < 0.5, (r["psnr"], ref["psnr"])
@@ -189,7 +190,7 @@ def test_frames_of_another_bundle_are_dropped_as_bundle_mismatch(shipped, tmp_pa
     """A transmitter with one bundle, a receiver with another of the same shape: every frame is
     counted as a bundle mismatch, none decoded."""
     from gnuradio import blocks, gr
-    from semcom_core.bundle import make_untrained_bundle
+    from semcom_core.bundles import make_untrained_bundle
 
     other = str(make_untrained_bundle(tmp_path / "other", q=8, method="a-mijscc"))
     src = semcom.image_source(shipped, "test", 6)

@@ -13,7 +13,7 @@ import threading
 import pmt
 from gnuradio import gr
 
-from . import common
+from .base.log import OnceLog
 
 
 class snr_schedule(gr.basic_block):
@@ -64,7 +64,7 @@ class snr_schedule(gr.basic_block):
         self._changes: list = []
         self._stop = threading.Event()
         self._thread = None
-        self._log = common.OnceLog(f"semcom_snr_schedule{self.unique_id()}")
+        self._log = OnceLog(f"semcom_snr_schedule{self.unique_id()}")
         for port in ("pdu", "snr_db", "noise_var"):
             self.message_port_register_out(pmt.intern(port))
         self.message_port_register_in(pmt.intern("pdu"))

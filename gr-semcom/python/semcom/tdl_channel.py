@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
-from . import common
+from .base.log import OnceLog
 
 
 class tdl_channel(gr.sync_block):
@@ -52,7 +52,7 @@ class tdl_channel(gr.sync_block):
         self._channel = TDLSampleChannel(
             model=str(model), delay_spread=delay_spread, sample_rate=sample_rate,
             carrier_frequency=carrier_freq, speed=speed, block_len=block_len, seed=seed)
-        self._log = common.OnceLog(f"semcom_tdl_channel{self.unique_id()}")
+        self._log = OnceLog(f"semcom_tdl_channel{self.unique_id()}")
 
     def channel(self):
         """The ``TDLSampleChannel`` this block applies."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ...models.mfmsc.heads import TaskHeadSpec
 from . import speech as speech_data
 from . import text as text_data
 from . import vision
@@ -98,8 +99,6 @@ class TaskData:
 
 def task_head_specs(tasks: dict[str, TaskData], names) -> list:
     """The network's view of the tasks (name, modalities, kind, output size), in ``names`` order."""
-    from ...methods.mfmsc import TaskHeadSpec
-
     return [TaskHeadSpec(n, tasks[n].spec.modalities, tasks[n].spec.kind, tasks[n].outputs) for n in names]
 
 

@@ -7,11 +7,26 @@ a fused vector is passed as L = 1.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .common import masked_mean, require_mask, require_shape
+
+
+@dataclass(frozen=True)
+class TaskHeadSpec:
+    """What the network needs to know of a task: its modalities, output kind and size."""
+
+    name: str
+    modalities: tuple[str, ...]
+    kind: str
+    outputs: int
+
+    @property
+    def multimodal(self) -> bool:
+        return len(self.modalities) > 1
 
 
 def _check_tokens(x: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:

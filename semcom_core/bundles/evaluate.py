@@ -1,15 +1,17 @@
-"""Evaluate a bundle over a channel and a list of SNRs; one record per point."""
+"""Evaluate an image-family bundle over a channel and a list of SNRs; one record per point."""
 
 from __future__ import annotations
 
 import torch
 from tqdm import tqdm
 
-from ..bundle import Bundle
 from ..channels import make_channel
 from ..data import load_dataset
+from ..link import batch_of
 from ..metrics import psnr, ssim
-from .records import make_record
+from ..records import make_record
+from ..units import noise_var_from_snr_db
+from .image import Bundle
 
 
 @torch.no_grad()
@@ -48,13 +50,11 @@ def evaluate_framed(bundle: Bundle, channel, snr_db: float, images: torch.Tensor
     psnrs, ssims, correct, sent = [], [], 0, 0
     for i in range(0, len(images), batch_size):
         x, y = images[i:i + batch_size], labels[i:i + batch_size]
-        frames = bundle.transmit(x, noise_var=10 ** (-float(snr_db) / 10))
-        s = torch.zeros(len(frames), bundle.k, dtype=torch.complex64)
-        for row, (payload, info) in enumerate(frames):
-            s[row, :info.end] = torch.from_numpy(payload)
-            sent += info.end
+        frames = bundle.transmit(x, noise_var=noise_var_from_snr_db(float(snr_db)))
+        s, side = batch_of(frames, bundle.k, bundle.q)
+        sent += int(side.end.sum())
         y_eq = channel(s, float(snr_db)).numpy()
-        x_hat, pred = bundle.receive([(y_eq[row, :info.end], info) for row, (_, info) in enumerate(frames)])
+        x_hat, pred = bundle.receive([(y_eq[row, :info.end], info) for row, info in enumerate(side.rows())])
         x_hat = torch.from_numpy(x_hat)
         psnrs.append(psnr(x_hat, x))
         ssims.append(ssim(x_hat, x))
@@ -68,7 +68,7 @@ def evaluate_framed(bundle: Bundle, channel, snr_db: float, images: torch.Tensor
 def evaluate_point(bundle: Bundle, channel, snr_db: float, images: torch.Tensor, labels: torch.Tensor,
                    batch_size: int = 256) -> dict:
     """Per-image PSNR/SSIM and the bundle classifier's accuracy on reconstructions at one SNR."""
-    if bundle.extra:
+    if bundle.adaptive or bundle.latent_classifier is not None:
         return evaluate_framed(bundle, channel, snr_db, images, labels, batch_size)
     return evaluate_models(bundle.transceiver, bundle.classifier, channel, snr_db, images, labels, batch_size)
 

@@ -1,30 +1,34 @@
-"""Training runs: the downstream classifier, then the method, from one YAML config.
+"""The image family's recipe (DeepJSCC, DeepSC, SemCC, SemRE, MIJSCC, A-MIJSCC): the downstream
+classifier, then the method stage by stage, from one config.
 
-A run folder holds `run.json` (resolved config, specs, metrics, the command), the weights as
-safetensors (`classifier.safetensors`, `transceiver.safetensors`), Lightning checkpoints and CSV logs.
-`semcom export` turns a run folder into a bundle.
+The run folder (:mod:`.folder`) holds ``classifier.safetensors``, ``transceiver.safetensors`` (and after an
+intermediate stage ``transceiver.<stage>.safetensors``), ``method.safetensors`` (everything the method
+trains) and ``run.json`` with the encoder, decoder and classifier specs. ``semcom export`` turns it into a
+bundle (:mod:`.export`).
 """
 
 from __future__ import annotations
 
-import json
-import shlex
-import sys
+import copy
 import time
 import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import CSVLogger
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Subset
 
-from .data import dataset_info, load_dataset
-from .methods import METHODS, ClassifierModule
+from ..bundles import load_part
+from ..data import dataset_info, load_dataset
+from ..link import Transceiver
+from ..methods import METHODS, ClassifierModule
+from ..models import build_model
+from .folder import logger, read_run, state_to_file, write_run
 
 
-def _split(cfg: dict):
+def split(cfg: dict):
+    """(full training set, training subset, validation subset) of a config's dataset, seeded."""
     ds_cfg = cfg["dataset"]
     full = load_dataset(ds_cfg["name"], "train", root=ds_cfg["root"])
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(cfg["seed"])).tolist()
@@ -48,13 +52,9 @@ def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int) -> L.Trainer:
     t = cfg["trainer"]
     return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
                      precision=t["precision"], limit_train_batches=t["limit_train_batches"],
-                     default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name=name),
+                     default_root_dir=str(out_dir), logger=logger(out_dir, name),
                      enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=20,
                      enable_progress_bar=bool(t["progress_bar"]))
-
-
-def state_to_file(module: torch.nn.Module, path: Path) -> None:
-    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
 def trained_part(method) -> torch.nn.Module:
@@ -130,7 +130,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     started = time.time()
     L.seed_everything(cfg["seed"], workers=True)
     method = build_method(cfg, dataset_info(cfg["dataset"]["name"])["image_shape"])  # fails before any training
-    full, train, val = _split(cfg)
+    full, train, val = split(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     classifier, spec, metrics = train_classifier(cfg, full, train, val, out_dir)
     state_to_file(classifier, out_dir / "classifier.safetensors")
@@ -156,11 +156,45 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
     state_to_file(trained_part(method), out_dir / "method.safetensors")
 
-    run = {"config": cfg, "method": cfg["method"], "k": method.transceiver.k,
-           "encoder_spec": method.transceiver.encoder_spec, "decoder_spec": method.transceiver.decoder_spec,
-           "classifier_spec": spec, "image_shape": list(full.image_shape), "stages": stages,
-           "metrics": metrics, "train_seconds": round(time.time() - started, 1),
-           "command": command or " ".join(shlex.quote(a) for a in ["semcom", *sys.argv[1:]])}
-    (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    print(f"train: done in {run['train_seconds']} s; run folder {out_dir}")
+    write_run(out_dir, "image", cfg["method"], cfg, command, k=method.transceiver.k,
+              encoder_spec=method.transceiver.encoder_spec, decoder_spec=method.transceiver.decoder_spec,
+              classifier_spec=spec, image_shape=list(full.image_shape), stages=stages, metrics=metrics,
+              seconds=round(time.time() - started, 1))
+    print(f"train: done in {time.time() - started:.0f} s; run folder {out_dir}")
     return out_dir
+
+
+def load_run(run_dir: str | Path, stage: str | None = None):
+    """(run, transceiver, classifier) of a finished run, in eval mode; ``stage`` picks the weights saved
+    after that stage (e.g. SemCC's "pretrain")."""
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], run["config"]["quant_bits"])
+    last_stage = run["stages"][-1]["name"] if run.get("stages") else None
+    final = stage is None or stage == last_stage
+    weights = run_dir / ("transceiver.safetensors" if final else f"transceiver.{stage}.safetensors")
+    if not weights.is_file():
+        raise FileNotFoundError(f"{run_dir} has no {weights.name} (stages run: "
+                                f"{', '.join(s['name'] for s in run.get('stages', [])) or 'unknown'})")
+    state = load_file(str(weights))
+    for name in ("encoder", "decoder"):
+        load_part(getattr(transceiver, name),
+                  {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}, name, run_dir)
+    classifier = build_model(run["classifier_spec"])
+    classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
+    return run, transceiver.eval(), classifier.eval()
+
+
+def load_method(run_dir: str | Path, channel: dict | None = None):
+    """A trained method (LightningModule) from its run folder, in eval mode, with its downstream
+    classifier; ``channel`` replaces the training channel (to evaluate on another one)."""
+    run = read_run(run_dir)
+    cfg = copy.deepcopy(run["config"])
+    if channel is not None:
+        cfg["channel"] = {**cfg["channel"], **channel}
+    method = build_method(cfg, run["image_shape"])
+    trained_part(method).load_state_dict(load_file(str(Path(run_dir) / "method.safetensors")), strict=False)
+    classifier = build_model(run["classifier_spec"])
+    classifier.load_state_dict(load_file(str(Path(run_dir) / "classifier.safetensors")))
+    method.attach_downstream(classifier)
+    return method.eval(), cfg

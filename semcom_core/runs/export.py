@@ -1,44 +1,23 @@
-"""Turn a training run folder into a bundle, measuring the metrics the card records."""
+"""``semcom export``: a finished run folder of any family as a bundle.
+
+Image family: the transceiver and classifier (and for (A-)MIJSCC the latent classifier, trained here on the
+frozen transceiver, and the adaptive mask), with the metrics measured on the test split through the bundle
+as users load it. Multi-modal fine-tuning and MFMSC runs are bundles already: their bundle files are copied.
+"""
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
-from safetensors.torch import load_file
+import torch
 
-from .bundle import load_bundle, load_part, save_bundle, write_card
-from .experiments.evaluate import evaluate_bundle
-from .methods.transceiver import Transceiver
-from .models import build_model
-
-
-def read_run(run_dir: str | Path) -> dict:
-    run_dir = Path(run_dir)
-    try:
-        return json.loads((run_dir / "run.json").read_text())
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{run_dir} is not a finished training run (no run.json)") from err
-
-
-def load_run(run_dir: str | Path, stage: str | None = None):
-    """(run, transceiver, classifier) of a finished run, in eval mode; `stage` picks the weights saved
-    after that stage (e.g. SemCC's "pretrain")."""
-    run_dir = Path(run_dir)
-    run = read_run(run_dir)
-    transceiver = Transceiver(run["encoder_spec"], run["decoder_spec"], run["k"], run["config"]["quant_bits"])
-    last_stage = run["stages"][-1]["name"] if run.get("stages") else None
-    final = stage is None or stage == last_stage
-    weights = run_dir / ("transceiver.safetensors" if final else f"transceiver.{stage}.safetensors")
-    if not weights.is_file():
-        raise FileNotFoundError(f"{run_dir} has no {weights.name} (stages run: "
-                                f"{', '.join(s['name'] for s in run.get('stages', [])) or 'unknown'})")
-    state = load_file(str(weights))
-    load_part(transceiver.encoder, state, "encoder", run_dir)
-    load_part(transceiver.decoder, state, "decoder", run_dir)
-    classifier = build_model(run["classifier_spec"])
-    classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
-    return run, transceiver.eval(), classifier.eval()
+from ..bundles import load_bundle, read_card, save_bundle, write_card
+from ..bundles.evaluate import evaluate_bundle
+from ..data import load_dataset
+from ..methods.latent_classifier import encode_all, labelled_subset, train_latent_classifier
+from .folder import read_run
+from .image import load_method, load_run, split
 
 
 def _card(run: dict, command: str) -> dict:
@@ -48,7 +27,7 @@ def _card(run: dict, command: str) -> dict:
             "dataset": {"name": cfg["dataset"]["name"], "normalisation": "pixel / 255, range [0, 1]",
                         "split_for_metrics": "test"},
             "channel": cfg["channel"], "train_snr_db": cfg["train_snr_db"],
-            "training": {"config": cfg, "train_seconds": run["train_seconds"], "val_metrics": run["metrics"]},
+            "training": {"config": cfg, "train_seconds": run["seconds"], "val_metrics": run["metrics"]},
             "command": f"{run['command']} && {command}"}
 
 
@@ -74,14 +53,11 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
     """A (A-)MIJSCC run as a bundle: encoder, decoder, the latent classifier (trained here on the frozen
     transceiver, all training labels) and, for A-MIJSCC, the noise-adaptive mask. The card's metrics are
     measured through the bundle's own framed path (`transmit` -> AWGN on the sent symbols -> `receive`)."""
-    from .data import load_dataset
-    from .experiments.mijscc import _Data, fit_latent_classifier, load_method
-    from .methods.latent_classifier import encode_all
-
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     method, cfg = load_method(run_dir)
-    train_images, train_labels = _Data.train_split(cfg)
+    full, train, _val = split(cfg)
+    train_images, train_labels = full.batch(train.indices)
     num_classes = len(load_dataset(cfg["dataset"]["name"], "test", root=cfg["dataset"]["root"]).classes)
     z_train = encode_all(method.transceiver.encoder, train_images)
     mlp = fit_latent_classifier(method, cfg, z_train, train_labels, num_classes, 1.0, probe_epochs, 256, cfg["seed"])
@@ -89,7 +65,7 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
                                          "num_classes": num_classes, "hidden": 256})}
     loss = cfg["loss"]
     if cfg["method"] == "a-mijscc":
-        extra["adaptive_mask"] = (method.adaptive, {
+        extra["adaptive_mask"] = (method.transceiver.mask, {
             "arch": "adaptive_mask", "k": method.transceiver.k, "eta": float(loss["eta"]),
             "hidden": int(loss["mask_hidden"]), "temperature": float(loss["temperature"]),
             "attention": bool(loss["attention"])})
@@ -103,3 +79,31 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
                                          for r in records]}
     write_card(out, bundle.card)
     return Path(out)
+
+
+def fit_latent_classifier(method, cfg: dict, z_train, labels, num_classes: int, fraction: float = 1.0,
+                          epochs: int = 20, hidden: int = 256, seed: int = 0):
+    """The 3-layer MLP on the received latent of a frozen (A-)MIJSCC, trained with a class-balanced
+    ``fraction`` of the labels at SNRs over the training range."""
+    idx = labelled_subset(labels, fraction, seed=seed)
+    receive = lambda z, snr: method.receive_latent(z, snr)[0]  # noqa: E731
+    with torch.enable_grad():
+        return train_latent_classifier(receive, z_train[idx], labels[idx], cfg["train_snr_db"], num_classes,
+                                       epochs=epochs, hidden=hidden, seed=seed)
+
+
+def export(run_dir: str | Path, out: str | Path, command: str, samples: int = 2000) -> Path:
+    """Any finished run as a bundle at ``out`` (see the module docstring)."""
+    run = read_run(run_dir)
+    family = run.get("family", "image")
+    if family == "image":
+        exporter = export_mijscc_run if run["method"] in ("mijscc", "a-mijscc") else export_run
+        return exporter(run_dir, out, command=command, samples=samples)
+    card = read_card(run_dir, family)          # a run of a deployable family is a bundle already
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ("card.json", "weights.safetensors", *card.get("files", [])):
+        shutil.copy2(Path(run_dir) / name, out / name)
+    return out

@@ -9,8 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from .. import __version__
-from ..config import ConfigError
+from . import __version__
 
 RECORD_FIELDS = ("method", "dataset", "channel", "snr_db", "ratio", "psnr", "ssim", "accuracy",
                  "samples", "seed", "code_version", "source")
@@ -24,21 +23,6 @@ def make_record(method: str, dataset: str, channel: str, snr_db: float, ratio: f
     record.update({key: (None if value is None else float(value)) for key, value in metrics.items()})
     record.update(extra)
     return record
-
-
-def finished_run(folder: str | Path, filename: str, cfg: dict, ignore=("trainer",)) -> bool:
-    """True when ``folder/filename`` (JSON with a ``config``) records a finished run of ``cfg``.
-
-    Keys in ``ignore`` (display and device settings) may differ; any other difference raises ConfigError,
-    so a runs folder never silently mixes configs.
-    """
-    path = Path(folder) / filename
-    if not path.is_file():
-        return False
-    strip = lambda c: {k: v for k, v in c.items() if k not in ignore}  # noqa: E731
-    if strip(json.loads(path.read_text())["config"]) != strip(cfg):
-        raise ConfigError(f"{folder} holds a run of another config; move it away or choose another --runs folder")
-    return True
 
 
 def append_records(path: str | Path, records: list[dict]) -> None:

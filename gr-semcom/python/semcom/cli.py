@@ -1,0 +1,134 @@
+#
+# Copyright 2026 semcom contributors.
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""The GNU Radio commands of ``semcom``: the demo and the benchmarks that run flowgraphs or gr-fec.
+
+``semcom_core``'s command line loads this module and calls :func:`register`; every command here has its
+own flags, named for what they mean (``--snr-db`` is an SNR per symbol, ``--ebn0-db`` an Eb/N0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
+MIJSCC_BUNDLE = "bundles/a-mijscc-fmnist-8bit"
+GAP_SNRS = (8.0, 10.0, 12.0, 15.0, 20.0, 25.0)
+
+
+def db_values(text: str) -> list[float]:
+    """``"6,18"`` or ``"6"`` -> ``[6.0, 18.0]`` (for flags that take one or more values in dB)."""
+    try:
+        return [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected numbers in dB such as 6 or 6,18, got {text!r}") from err
+
+
+def _flat(values) -> list[float]:
+    return [v for group in values for v in group]
+
+
+def cmd_demo(args) -> None:
+    from .running.loopback import demo
+
+    demo(bundle=args.bundle, snrs=args.snr_db, channel=args.channel, num_images=args.images, out_dir=args.out_dir)
+
+
+def cmd_bench_flowgraph(args) -> None:
+    from .bench.flowgraph import bench_flowgraph
+
+    result = bench_flowgraph(args.bundle, num_images=args.images, max_batch=args.batch, snr_db=args.snr_db,
+                             channel=args.channel, quant_bits=args.quant_bits)
+    print(json.dumps(result, indent=2, default=str))
+    print(f"bench flowgraph: {result['images_per_s_flowgraph']:.0f} images/s through the loopback flowgraph, "
+          f"{result['images_per_s_bare']:.0f} images/s bare batched inference, ratio {result['ratio']:.2f} "
+          f"({result['num_images']} images, batch {result['max_batch']})")
+
+
+def cmd_bench_mijscc(args) -> None:
+    from semcom_core.records import format_table
+
+    from .bench.mijscc import bench_mijscc
+
+    rows = bench_mijscc(args.bundle, snrs=_flat(args.snr_db), num_images=args.images)
+    print(format_table(rows, columns=("config", "snr_db", "payload", "header", "total", "gamma", "images_per_s",
+                                      "delivered", "psnr", "accuracy", "images")))
+
+
+def cmd_bench_ofdm(args) -> None:
+    from .bench.ofdm import bench_ofdm, format_bench
+
+    result = bench_ofdm(args.bundle, num_images=args.images, snr_db=args.snr_db)
+    print(json.dumps(result, indent=2, default=str))
+    print(format_bench(result))
+
+
+def cmd_bench_gap(args) -> None:
+    from .bench.gap import format_gap, measure_gap
+
+    records = measure_gap(args.bundle, snrs=_flat(args.snr_db), num_images=args.images, out_dir=args.out)
+    print(format_gap(records))
+    print(f"records, table and plot in {args.out}")
+
+
+def cmd_bench_ldpc(args) -> None:
+    from semcom_core.experiments.bench_ldpc import bench_ldpc, format_ldpc_table
+
+    from .bench.ldpc import gr_fec_row
+
+    print(format_ldpc_table(bench_ldpc(rate=args.rate, n=args.n, batch=args.batch, snr_db=args.ebn0_db,
+                                       max_iter=args.iterations, more_decoders=(gr_fec_row,))))
+
+
+def register(commands, bench) -> None:
+    """Add ``demo`` to the ``semcom`` subcommands and the GNU Radio benchmarks to ``semcom bench``."""
+    p = commands.add_parser("demo", help="run the GNU Radio loopback flowgraph at several SNRs")
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, nargs="+", default=[0, 5, 10, 15, 20],
+                   help="SNRs per symbol in dB")
+    p.add_argument("--channel", default="awgn")
+    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--out-dir", default="results/demo")
+    p.set_defaults(func=cmd_demo)
+
+    p = bench.add_parser("flowgraph", help="images/s through the loopback flowgraph against bare batched inference")
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE)
+    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=64, help="images per forward pass, in both")
+    p.add_argument("--snr-db", type=float, default=10.0, help="SNR per symbol (dB)")
+    p.add_argument("--channel", default="awgn")
+    p.add_argument("--quant-bits", type=int, default=0, help="0 analog symbols, q > 0 q-bit, -1 the bundle's")
+    p.set_defaults(func=cmd_bench_flowgraph)
+
+    p = bench.add_parser("mijscc-gr", help="symbols per image and images/s of analog, 8-bit and A-MIJSCC frames")
+    p.add_argument("--bundle", default=MIJSCC_BUNDLE)
+    p.add_argument("--images", type=int, default=300, help="images per point")
+    p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[[6.0, 18.0]],
+                   help="SNRs per symbol in dB (space- or comma-separated)")
+    p.set_defaults(func=cmd_bench_mijscc)
+
+    p = bench.add_parser("ofdm", help="OFDM transmitter, receiver and whole semantic link: samples/s and images/s")
+    p.add_argument("--bundle", default=MIJSCC_BUNDLE)
+    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, default=20.0, help="SNR per subcarrier (dB)")
+    p.set_defaults(func=cmd_bench_ofdm)
+
+    p = bench.add_parser("ofdm-gap", help="the full OFDM chain with impairments against the symbol-level link")
+    p.add_argument("--bundle", default=MIJSCC_BUNDLE)
+    p.add_argument("--images", type=int, default=200, help="images per point")
+    p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[list(GAP_SNRS)],
+                   help="SNRs in dB (space- or comma-separated)")
+    p.add_argument("--out", default="results/ofdm-gap", help="folder for records, table and plot")
+    p.set_defaults(func=cmd_bench_gap)
+
+    p = bench.add_parser("ldpc", help="WiMAX LDPC: layered min-sum, Sionna BP and gr-fec on the same LLRs")
+    p.add_argument("--rate", default="1/2", help="code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")
+    p.add_argument("--n", type=int, default=2304, help="codeword length (576 to 2304, step 96)")
+    p.add_argument("--batch", type=int, default=1000, help="frames decoded by each decoder")
+    p.add_argument("--ebn0-db", "--snr", dest="ebn0_db", type=float, default=None,
+                   help="Eb/N0 of BPSK in dB (default: near the code's waterfall)")
+    p.add_argument("--iterations", type=int, default=20, help="most decoder iterations")
+    p.set_defaults(func=cmd_bench_ldpc)

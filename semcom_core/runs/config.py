@@ -1,0 +1,206 @@
+"""The one loader of run configs (YAML) for every family of methods, and each family's schema.
+
+A config is the family's defaults <- a YAML file <- override layers (``--set``, a sweep's point), later
+layers winning; unknown keys are rejected so that a typo does not silently fall back to a default. Then the
+family's check normalises values (ratios written as fractions, SNR ranges) and rejects, before any data is
+read, what would fail or silently mislead once training has started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..channels import CHANNEL_NAMES
+from ..data import dataset_info
+from ..data.mfmsc.tasks import TASKS
+from ..methods import METHODS
+from ..methods.base import resolve_alpha
+from ..methods.mfmsc import ARCHES
+from ..methods.multimodal import PRETRAIN_METHODS
+from .layering import ConfigError, layered_config, parse_ratio
+
+__all__ = ["ConfigError", "SCHEMAS", "load_config", "parse_ratio"]
+
+# --- image: DeepJSCC, DeepSC, SemCC, SemRE, MIJSCC, A-MIJSCC (`semcom train`) --------------------------------
+IMAGE = {
+    "method": "deepjscc",
+    "seed": 0,
+    "dataset": {"name": "fashion-mnist", "root": None, "val_size": 5000, "train_size": None},
+    "ratio": "1/12",
+    "quant_bits": None,
+    "model": {"width": 64},
+    "channel": {"name": "awgn", "csi": "perfect", "pilots": 4},
+    "train_snr_db": [0.0, 20.0],
+    "val_snr_db": 10.0,
+    "optimizer": {"lr": 1.0e-3, "step_epochs": 50, "gamma": 0.5},
+    # Method losses (the values a method does not use are ignored). alpha/alpha2 take a number in
+    # [0, 1] or "ratio" (= k/n). tau: contrastive temperature. proj_*: projection head sizes.
+    # beta, update_every: SemRE's soft update (eq. 14) and its interval in epochs.
+    # denominator: SemRE's eq. 13 sums over the other classes' views ("negatives") or all ("all").
+    # rec_reduction: eq. 9 per image as a mean over its n values ("mean", as written) or a sum ("sum").
+    # lam, mu1, mu2: MIJSCC's eq. 18, MSE - lam (mu1 global MI + mu2 local MI); disc_hidden: its
+    # discriminators' hidden width. eta, attention, mask_hidden, temperature: A-MIJSCC's mask threshold
+    # (eq. 21), attention enhancement on/off (eq. 23), noise-encoder width and straight-through temperature.
+    "loss": {"alpha": "ratio", "alpha2": "ratio", "tau": 0.1, "proj_hidden": 128, "proj_dim": 32,
+             "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean",
+             "lam": 0.01, "mu1": 0.01, "mu2": 1.0, "disc_hidden": 512,
+             "eta": 1.2, "attention": True, "mask_hidden": 64, "temperature": 0.5},
+    # A run folder whose trained weights (method.safetensors) start this run; parts the method lacks are
+    # ignored and new parts (A-MIJSCC's mask) keep their initialisation.
+    "init_from": None,
+    # SemCC's second stage (eq. 11); epochs 0 leaves it out (the "w/o FT" ablation).
+    "finetune": {"epochs": 0, "lr": 1.0e-4, "step_epochs": 50, "gamma": 0.5},
+    "trainer": {"max_epochs": 200, "batch_size": 128, "limit_train_batches": None,
+                "accelerator": "auto", "devices": "auto", "precision": "32-true", "num_workers": 0,
+                "progress_bar": True},
+    "classifier": {"arch": "resnet_cifar", "depth": 20, "width": None, "checkpoint": None, "max_epochs": 30,
+                   "lr": 1.0e-3, "batch_size": 128, "augment": True},
+    "eval": {"snr_db": [0, 5, 10, 15, 20], "samples": 2000},
+}
+
+
+def validate_image(cfg: dict) -> None:
+    """Normalise (ratio, SNR range) and catch what would otherwise fail, or silently mislead, after
+    training has started."""
+    cfg["ratio"] = parse_ratio(cfg["ratio"])
+    lo, hi = cfg["train_snr_db"] if isinstance(cfg["train_snr_db"], list) else [cfg["train_snr_db"]] * 2
+    if lo > hi:
+        raise ConfigError(f"train_snr_db range [{lo}, {hi}] is reversed")
+    cfg["train_snr_db"] = [float(lo), float(hi)]
+
+    if cfg["method"] not in METHODS:
+        raise ConfigError(f"unknown method {cfg['method']!r}; known: {', '.join(METHODS)}")
+    try:
+        info = dataset_info(cfg["dataset"]["name"])
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    c, h, w = info["image_shape"]
+    n = c * h * w
+    if round(cfg["ratio"] * n) < 1:
+        raise ConfigError(f"bandwidth ratio {cfg['ratio']:.3g} leaves no channel use for {n}-value "
+                          f"{cfg['dataset']['name']} images (k = ratio * n rounds to 0)")
+    if cfg["channel"]["name"] not in CHANNEL_NAMES:
+        raise ConfigError(f"unknown channel {cfg['channel']['name']!r}; known: {', '.join(CHANNEL_NAMES)}")
+    loss = cfg["loss"]
+    for key in ("alpha", "alpha2"):
+        try:
+            resolve_alpha(loss[key], cfg["ratio"])
+        except ValueError as err:
+            raise ConfigError(f"loss.{key}: {err}") from err
+    if float(loss["tau"]) <= 0:
+        raise ConfigError(f"loss.tau must be > 0, got {loss['tau']}")
+    if not 0.0 <= float(loss["beta"]) <= 1.0:
+        raise ConfigError(f"loss.beta must be in [0, 1], got {loss['beta']}")
+    if loss["denominator"] not in ("negatives", "all"):
+        raise ConfigError(f"loss.denominator must be 'negatives' or 'all', got {loss['denominator']!r}")
+    for key in ("lam", "mu1", "mu2"):
+        if not float(loss[key]) >= 0.0:
+            raise ConfigError(f"loss.{key} must be >= 0, got {loss[key]}")
+    if not float(loss["eta"]) >= 0.0 or not float(loss["temperature"]) > 0.0:
+        raise ConfigError(f"loss.eta must be >= 0 and loss.temperature > 0, got {loss['eta']}, {loss['temperature']}")
+    if cfg["init_from"] is not None and not (Path(cfg["init_from"]) / "method.safetensors").is_file():
+        raise ConfigError(f"init_from: {cfg['init_from']} has no method.safetensors (train that run first)")
+    if loss["rec_reduction"] not in ("mean", "sum"):
+        raise ConfigError(f"loss.rec_reduction must be 'mean' or 'sum', got {loss['rec_reduction']!r}")
+    if int(cfg["trainer"]["max_epochs"]) + int(cfg["finetune"]["epochs"]) <= 0:
+        raise ConfigError("nothing to train: trainer.max_epochs and finetune.epochs are both 0")
+
+
+# --- multimodal: devices and server (`semcom multimodal`) ----------------------------------------------------
+MULTIMODAL = {
+    "seed": 0,
+    "dataset": {"name": "rgbd-scenes", "root": None, "size": 32, "train_size": 2000, "test_size": 1000},
+    "modalities": ["rgb", "depth"],
+    "model": {"k": 64, "width": 64, "norm": "batch", "server_hidden": 256},
+    "channel": {"name": "awgn"},
+    "augment": {"resize": None, "crop": 32, "scale": [0.5, 1.0], "flip": True, "color_jitter": 0.4,
+                "grayscale": 0.2, "blur": 0.5, "depth_scale": 0.1, "depth_noise": 0.01},
+    # No communication in pre-training (Algorithm 1). k_shared: K_sha of eq. 13-14. lam_*: lambda_m, lambda_sha,
+    # lambda_uni; tau: SimCLR's temperature. center: correlations on batch-centred features (Pearson).
+    "pretrain": {"method": "proposed", "epochs": 20, "batch_size": 128, "optimizer": "sgd", "lr": 0.05,
+                 "momentum": 0.9, "weight_decay": 1.0e-4, "k_shared": 48, "lam_intra": 0.005,
+                 "lam_shared": 0.005, "lam_unique": 0.005, "tau": 0.2, "center": True, "augment": True,
+                 "shuffle": True},
+    # snr_db: each device's SNR, one number for all or a list (one per modality). label_fraction: the share of
+    # training labels used (stratified by class). eval_every: rounds between test-accuracy points.
+    "finetune": {"rounds": 300, "batch_size": 64, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9,
+                 "weight_decay": 5.0e-4, "snr_db": 10.0, "label_fraction": 1.0, "eval_every": 10,
+                 "augment": True},
+    "trainer": {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto", "precision": "32-true",
+                "num_workers": 0, "progress_bar": True},
+}
+
+
+def validate_multimodal(cfg: dict) -> None:
+    p, f, m = cfg["pretrain"], cfg["finetune"], cfg["model"]
+    if p["method"] not in PRETRAIN_METHODS:
+        raise ConfigError(f"pretrain.method must be one of {', '.join(PRETRAIN_METHODS)}, got {p['method']!r}")
+    if int(m["k"]) < 2 or int(m["k"]) % 2:
+        raise ConfigError(f"model.k must be even (K/2 complex symbols per device), got {m['k']}")
+    if not 0 < int(p["k_shared"]) <= int(m["k"]):
+        raise ConfigError(f"pretrain.k_shared must be in [1, model.k={m['k']}], got {p['k_shared']}")
+    if not 0 < float(f["label_fraction"]) <= 1:
+        raise ConfigError(f"finetune.label_fraction must be in (0, 1], got {f['label_fraction']}")
+    if int(f["rounds"]) < 1 or int(f["rounds"]) % int(f["eval_every"]):
+        raise ConfigError(f"finetune.rounds ({f['rounds']}) must be a positive multiple of eval_every ({f['eval_every']})")
+    snrs = f["snr_db"] if isinstance(f["snr_db"], list) else [f["snr_db"]]
+    if len(snrs) not in (1, len(cfg["modalities"])):
+        raise ConfigError(f"finetune.snr_db lists {len(snrs)} SNRs for {len(cfg['modalities'])} devices")
+    for stage in (p, f):
+        if stage["optimizer"] not in ("sgd", "adam"):
+            raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {stage['optimizer']!r}")
+
+
+# --- mfmsc: multi-task systems (`semcom mfmsc`) --------------------------------------------------------------
+MFMSC = {
+    "seed": 0,
+    "arch": "mfmsc",
+    "tasks": list(TASKS),
+    # Embedded data sizes (instances per task) and input geometry; cache_dir: where spoken phrases are kept.
+    "data": {"train_size": 1500, "test_size": 400, "text_max_len": 32, "vocab_size": 600,
+             "speech_bins": 40, "speech_frames": 160, "video_frames": 8, "video_size": 32, "image_size": 28,
+             "cache_dir": None},
+    # dim: P; fusion_heads must divide it. symbols_per_token: complex channel uses per sent token.
+    "model": {"dim": 96, "image_width": 32, "text_layers": 2, "speech_channels": [32, 64], "speech_layers": 2,
+              "video_layers": 2, "vit_layers": 2, "encoder_heads": 4, "fusion_layers": 6, "fusion_heads": 12,
+              "channel_hidden": 64, "symbols_per_token": 16, "pool_tokens": 2},
+    # lr: every task's Adam learning rate unless lr_per_task names it. snr_db: training SNR, one value or a
+    # [low, high] range drawn uniformly per instance.
+    # warmup_steps: each task's learning rate grows linearly over its first steps.
+    "train": {"epochs": 6, "batch_size": 32, "lr": 1.0e-3, "lr_per_task": {"speech_asr": 2.0e-3},
+              "warmup_steps": 100, "snr_db": [0.0, 20.0], "channel": "awgn"},
+    "eval": {"snr_db": [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0], "channels": ["awgn"], "batch_size": 200},
+    "trainer": {"accelerator": "cpu", "devices": 1, "precision": "32-true", "progress_bar": True},
+}
+
+
+def validate_mfmsc(cfg: dict) -> None:
+    if cfg["arch"] not in ARCHES:
+        raise ConfigError(f"arch must be one of {', '.join(ARCHES)}, got {cfg['arch']!r}")
+    unknown = [t for t in cfg["tasks"] if t not in TASKS]
+    if unknown or not cfg["tasks"]:
+        raise ConfigError(f"unknown or no tasks {unknown}; known: {', '.join(TASKS)}")
+    m = cfg["model"]
+    if int(m["dim"]) % int(m["fusion_heads"]) or int(m["dim"]) % int(m["encoder_heads"]):
+        raise ConfigError(f"model.dim ({m['dim']}) must be divisible by fusion_heads and encoder_heads")
+    snr = cfg["train"]["snr_db"]
+    if isinstance(snr, list) and (len(snr) != 2 or snr[0] > snr[1]):
+        raise ConfigError(f"train.snr_db must be a number or [low, high], got {snr}")
+    bad = [t for t in cfg["train"]["lr_per_task"] if t not in TASKS]
+    if bad:
+        raise ConfigError(f"train.lr_per_task names unknown tasks {bad}")
+
+
+#: family -> (defaults, check)
+SCHEMAS = {"image": (IMAGE, validate_image), "multimodal": (MULTIMODAL, validate_multimodal),
+           "mfmsc": (MFMSC, validate_mfmsc)}
+
+
+def load_config(path: str | Path | None, *overrides: dict | None, family: str = "image") -> dict:
+    """A family's config: defaults <- the YAML file at ``path`` (if any) <- each override layer; checked."""
+    if family not in SCHEMAS:
+        raise ConfigError(f"unknown family {family!r}; known: {', '.join(SCHEMAS)}")
+    defaults, check = SCHEMAS[family]
+    cfg = layered_config(defaults, path, *overrides)
+    check(cfg)
+    return cfg
