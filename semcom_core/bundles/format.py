@@ -109,7 +109,7 @@ def read_card(path: str | Path, family: str | None = None, required=()) -> dict:
     if missing:
         raise BundleError(f"bundle {path}: {CARD} lacks {', '.join(missing)}")
     if family is not None and card["family"] != family:
-        raise BundleError(f"bundle {path} holds a {card['family']} system ({card['method']}), not a {family} one")
+        raise BundleError(f"bundle {path} holds a {card['family']} system ({card['method']}), not one of the {family} family")
     return card
 
 

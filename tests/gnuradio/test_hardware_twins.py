@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TWINS = [  # (hardware flowgraph, simulated twin)
     ("hardware/usrp_tx.grc", "flowgraphs/ofdm_tx_zmq.grc"),
     ("hardware/usrp_rx.grc", "flowgraphs/ofdm_rx_zmq.grc"),

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 try:
     from gnuradio.semcom import running

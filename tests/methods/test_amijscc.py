@@ -19,7 +19,7 @@ from semcom_core.symbols.codec import prefix_mask
 from semcom_core.symbols.sideinfo import SideInfo
 from semcom_core.runs.image import train_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _amijscc(q=8, eta=1.2, attention=True):

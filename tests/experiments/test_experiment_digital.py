@@ -12,7 +12,7 @@ from semcom_core.runs.config import ConfigError
 from semcom_core.experiments.digital import best_per_point, load_digital_spec, run_digital
 from semcom_core.records import read_records
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"dataset": {"val_size": 200}, "trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False}}
 
 

@@ -11,7 +11,7 @@ import pytest
 from semcom_core.bundles import BundleError, load_bundle
 from semcom_core.bundles.evaluate import evaluate_bundle
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLES = {"semcc": REPO / "bundles" / "semcc-fmnist-1_24", "semre": REPO / "bundles" / "semre-fmnist-1_24"}
 
 

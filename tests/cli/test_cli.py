@@ -60,7 +60,7 @@ def test_config_loading(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
-    for path in Path(__file__).resolve().parents[1].glob("configs/*.yaml"):
+    for path in Path(__file__).resolve().parents[2].glob("configs/*.yaml"):
         cfg = load_config(path)
         assert cfg["method"] == "deepjscc" and 0 < cfg["ratio"] <= 1
 

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "a-mijscc-fmnist-8bit"
 N_IMAGES = 16
 

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "deepjscc-fmnist-1_12"
 N_IMAGES = 30
 DIGITAL = {"codec": "bpg", "family": "nr", "rate": "3/4", "qam": 64, "channel_uses": 131}

@@ -11,7 +11,7 @@ import yaml
 from semcom_core.runs.config import ConfigError
 from semcom_core.experiments.mijscc import load_mijscc_spec, run_mijscc_experiment
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "results" / "mijscc-fmnist" / "mijscc.jsonl"
 TINY = {"dataset": {"train_size": 256, "val_size": 64}, "model": {"width": 8}, "loss": {"disc_hidden": 16},
         "trainer": {"max_epochs": 1, "limit_train_batches": 2, "batch_size": 32},

@@ -21,7 +21,7 @@ from semcom_core.methods.multimodal import MultiModalSystem
 from semcom_core.bundles.multimodal import check_bundle_data, load_multimodal_bundle
 from semcom_core.runs.multimodal import evaluate_system, finetune_run, labelled_indices, load_data, pretrain_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"dataset": {"size": 16, "train_size": 128, "test_size": 64},
         "model": {"k": 8, "width": 4, "server_hidden": 16},
         "augment": {"crop": 16},

@@ -20,7 +20,7 @@ from semcom_core.losses.mutual_information import (derangement, global_mi, js_mi
 from semcom_core.models.mijscc import (GlobalDiscriminator, LocalDiscriminator, MIJSCCDecoder, MIJSCCEncoder,
                                        mijscc_geometry)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 LOG2 = math.log(2.0)
 

@@ -13,7 +13,7 @@ from semcom_core.runs.config import ConfigError
 from semcom_core.records import read_records
 from semcom_core.experiments.semcc import load_spec, run_experiment
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
         "finetune": {"epochs": 1}, "dataset": {"val_size": 200}, "model": {"width": 8}}
 

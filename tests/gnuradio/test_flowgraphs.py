@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # the simulated flowgraphs and the USRP ones in hardware/ (which compile without a radio attached)
 FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc")) + sorted((REPO / "hardware").glob("*.grc"))
 SHIPPED_BUNDLES = [REPO / "bundles" / name for name in ("deepjscc-fmnist-1_12", "semcc-fmnist-1_24", "semre-fmnist-1_24")]
