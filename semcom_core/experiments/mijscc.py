@@ -17,7 +17,6 @@ rewritten from all records each time.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 
 from ..baselines.images import ImageLadders, lost_image  # noqa: E402
 from ..baselines.link import default_choices  # noqa: E402
@@ -41,7 +39,6 @@ from ..runs.image import load_method, split  # noqa: E402
 from ..data import load_dataset  # noqa: E402
 from ..methods.latent_classifier import encode_all, knn_predict  # noqa: E402
 from ..metrics import psnr, ssim  # noqa: E402
-from ..models import build_model  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
 from .digital import _points, best_per_point  # noqa: E402
 from .figures import DPI  # noqa: E402

@@ -7,35 +7,28 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
-from .base.log import OnceLog
+from semcom_core.units import snr_db_from_noise_var
+
+from .base.log import MessageSetting, OnceLog
+from .base.pdu import checked_noise_var, level_of, register_ports
 from .base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, split_frames, window_len_tags
 
 
 def snr_db_of(msg) -> float:
     """The SNR (dB) an ``snr_db`` message asks for: a PMT number, or a dict with ``snr_db`` or
     ``noise_var``. Raises ``ValueError`` when it holds no usable value."""
-    if pmt.is_dict(msg):
-        d = pmt.to_python(msg)
-        if "snr_db" in d:
-            value = d["snr_db"]
-        elif "noise_var" in d:
-            nv = float(d["noise_var"])
-            if not (np.isfinite(nv) and nv > 0):
-                raise ValueError(f"noise_var must be finite and > 0, got {d['noise_var']!r}")
-            value = -10 * np.log10(nv)
-        else:
-            raise ValueError("dict without snr_db or noise_var")
-    elif pmt.is_number(msg) and not pmt.is_complex(msg):
-        value = pmt.to_double(msg) if pmt.is_real(msg) else pmt.to_long(msg)
-    else:
-        raise ValueError("neither a number nor a dict")
+    kind, value = level_of(msg, "snr_db")
+    return finite_snr_db(value if kind == "snr_db" else snr_db_from_noise_var(checked_noise_var(value)))
+
+
+def finite_snr_db(value) -> float:
+    """``value`` as a finite float (dB); ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError("snr_db is not a number")
     value = float(value)
@@ -104,9 +97,7 @@ class channel(gr.basic_block):
         self.channel_name = str(channel)
         self._channel = make_channel(self.channel_name, csi=str(csi), pilots=int(pilots),
                                      generator=self._generator, **kwargs)
-        self._snr_lock = threading.Lock()
-        self._snr_db = None
-        self.set_snr_db(snr_db)
+        self._snr = MessageSetting(f"semcom_channel{self.unique_id()}", "snr_db", snr_db_of, finite_snr_db, snr_db)
         self._len_key = pmt.intern(str(len_tag_key))
         self._snr_tag_key = pmt.intern(str(snr_tag_key)) if str(snr_tag_key or "") else None
         self._snr_key = pmt.intern("snr_db")
@@ -117,33 +108,21 @@ class channel(gr.basic_block):
         self._pilots = (self._channel.pilots if self._channel.csi == "ls"
                         and not isinstance(self._channel, AWGNChannel) else 0)
         self._log = OnceLog(f"semcom_channel{self.unique_id()}")
-        self._msg_log = OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
         set_min_output_buffer_quietly(self, 2 * MAX_FRAME_ITEMS)
-        self.message_port_register_in(pmt.intern("snr_db"))
-        self.set_msg_handler(pmt.intern("snr_db"), self._handle_snr_db)
+        register_ports(self, {"snr_db": self._snr.handle})
 
     # -- parameters ------------------------------------------------------------
     def set_snr_db(self, snr_db):
-        value = float(snr_db)
-        if not np.isfinite(value):
-            raise ValueError(f"snr_db must be finite, got {snr_db!r}")
-        with self._snr_lock:
-            self._snr_db = value
+        """The SNR from the next frames on; ``ValueError`` unless finite."""
+        self._snr.set(snr_db)
 
     def snr_db(self) -> float:
-        with self._snr_lock:
-            return self._snr_db
+        return self._snr.get()
 
     def bad_messages(self) -> int:
-        """``snr_db`` messages ignored because they held no usable value."""
-        return self._msg_log.total()
-
-    def _handle_snr_db(self, msg):
-        try:
-            self.set_snr_db(snr_db_of(msg))
-        except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
-            self._msg_log.problem("invalid snr_db message", str(err))
+        """``snr_db`` messages (and SNR tags) ignored because they held no usable value."""
+        return self._snr.bad()
 
     def frames(self) -> int:
         """Frames passed through the channel."""
@@ -186,7 +165,7 @@ class channel(gr.basic_block):
             if np.isfinite(value):
                 tagged[t.offset - base] = value
             else:
-                self._msg_log.problem("invalid SNR tag", f"{pmt.symbol_to_string(self._snr_tag_key)}={value!r}")
+                self._snr.reject(f"tag {pmt.symbol_to_string(self._snr_tag_key)}={value!r}")
         out = {}
         for seg in good:
             if seg.start in tagged:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pmt
 
 from .base.log import OnceLog, use_torch_threads
-from .base.pdu import parse_pdu, scalar
+from .base.pdu import parse_pdu, register_ports, scalar
 from .base.rx import FrameReceiver
 from .digital_tx import make_link
 
@@ -93,8 +92,7 @@ class digital_rx(FrameReceiver):
         self._warn = OnceLog(f"semcom_digital_rx{self.unique_id()}")    # broken frames reported lost
         self._lost_counts: dict[str, int] = {}
         self._delivered = 0
-        self.message_port_register_in(pmt.intern("lost"))
-        self.set_msg_handler(pmt.intern("lost"), self._handle_lost)
+        register_ports(self, {"lost": self._handle_lost})
 
     def _agreed_meta(self) -> dict:
         """``Encoded.meta`` of the bundle's image shape: what the codec agrees on without sending it."""

@@ -15,6 +15,7 @@ import pmt
 from gnuradio import gr
 
 from .base.bundles import load_bundle, resolve_bundle_path
+from .base.log import Worker
 from .base.pdu import make_pdu
 
 
@@ -62,8 +63,7 @@ class image_source(gr.basic_block):
         self._labels = ds.labels[start_index:stop_index].numpy()
         self.image_shape = [int(x) for x in self._images.shape[1:]]
         self._interval = max(0.0, float(interval_ms)) / 1000.0
-        self._stop = threading.Event()
-        self._thread = None
+        self._worker = Worker("semcom_image_source", self._run)
         self._emitted = 0
         self._finished = threading.Event()
 
@@ -87,33 +87,26 @@ class image_source(gr.basic_block):
 
     # -- scheduler hooks -----------------------------------------------------
     def start(self):
-        self._stop.clear()
-        self._finished.clear()
-        self._emitted = 0
-        self._thread = threading.Thread(target=self._run, name="semcom_image_source", daemon=True)
-        self._thread.start()
-        return True
+        return self._worker.start()
 
     def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-        return True
+        return self._worker.stop(timeout=5.0)
 
-    def _run(self):
+    def _run(self, stop):
+        self._finished.clear()
+        self._emitted = 0
         port = pmt.intern("pdu")
         shape = self.image_shape
         scale = np.float32(1.0 / 255.0)
         try:
             for i in range(len(self._indices)):
-                if self._stop.is_set():
+                if stop.is_set():
                     return
                 meta = {"index": int(self._indices[i]), "label": int(self._labels[i]), "shape": shape}
                 pixels = self._images[i].reshape(-1).astype(np.float32) * scale
                 self.message_port_pub(port, make_pdu(meta, pixels))
                 self._emitted = i + 1
-                if self._interval > 0 and self._stop.wait(self._interval):
+                if self._interval > 0 and stop.wait(self._interval):
                     return
         except Exception as err:  # noqa: BLE001 - report, do not kill the process
             gr.logger("semcom_image_source").error(f"emitting images failed: {err!r}")

@@ -11,12 +11,11 @@ import math
 import threading
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from .base.bundles import load_bundle
 from .base.log import OnceLog, use_torch_threads
-from .base.pdu import parse_pdu
+from .base.pdu import parse_pdu, register_ports
 
 _BATCH = 64
 _SSIM_BACKLOG = 4096
@@ -75,8 +74,8 @@ class metrics_sink(gr.basic_block):
         self.num_images = max(0, int(num_images))
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._ref: dict = {}          # index -> (image, label)
-        self._rx: dict = {}           # index -> (image, pred, label, snr)
+        self._ref: dict = {}          # index -> (meta, image) waiting for its received partner
+        self._rx: dict = {}           # index -> (meta, image) waiting for its reference
         self._pairs: list = []        # matched, PSNR not computed yet: (ref, rx, shape)
         self._ssim_pending: list = [] # PSNR computed, SSIM not yet (computed when a summary is asked for)
         self._psnr: list = []
@@ -91,9 +90,7 @@ class metrics_sink(gr.basic_block):
         self._written = False
         self._write_lock = threading.Lock()
         self._log = OnceLog(f"semcom_metrics_sink{self.unique_id()}")
-        for port, handler in (("ref", self._handle_ref), ("rx", self._handle_rx)):
-            self.message_port_register_in(pmt.intern(port))
-            self.set_msg_handler(pmt.intern(port), handler)
+        register_ports(self, {port: self._guarded(port) for port in ("ref", "rx")})
 
     # -- message handling ----------------------------------------------------
     def _parse(self, msg, side):
@@ -107,59 +104,45 @@ class metrics_sink(gr.basic_block):
             return None
         return meta, data
 
-    def _handle_ref(self, msg):
-        use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
-        try:
-            self._on_ref(msg)
-        except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
-            self._log.problem("ref message failed", repr(err))
+    def _guarded(self, side: str):
+        """The handler of port ``side``: it counts, never raises, what goes wrong."""
 
-    def _handle_rx(self, msg):
-        use_torch_threads(1)
-        try:
-            self._on_rx(msg)
-        except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
-            self._log.problem("rx message failed", repr(err))
+        def handle(msg):
+            use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
+            try:
+                self._on_pdu(side, msg)
+            except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
+                self._log.problem(f"{side} message failed", repr(err))
 
-    def _on_ref(self, msg):
-        parsed = self._parse(msg, "ref")
+        return handle
+
+    def _on_pdu(self, side: str, msg):
+        """Keep a reference or received PDU until its partner (same ``index``) arrives, then score the pair."""
+        parsed = self._parse(msg, side)
         if parsed is None:
             return
         meta, data = parsed
-        index = meta["index"]
+        ratio = meta.get("ratio")
+        if side == "rx" and isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+            self._ratio_seen = float(ratio)
+        mine, other = (self._ref, self._rx) if side == "ref" else (self._rx, self._ref)
         with self._lock:
-            got = self._rx.pop(index, None)
-            if got is None:
-                self._ref[index] = (data, meta.get("label"), meta.get("shape"))
+            partner = other.pop(meta["index"], None)
+            if partner is None:
+                mine[meta["index"]] = (meta, data)
             else:
-                self._match(data, meta.get("label"), meta.get("shape"), got)
+                self._match(*(((meta, data), partner) if side == "ref" else (partner, (meta, data))))
         self._after()
 
-    def _on_rx(self, msg):
-        parsed = self._parse(msg, "rx")
-        if parsed is None:
-            return
-        meta, data = parsed
-        index = meta["index"]
-        rx = (data, meta.get("pred"), meta.get("label"), meta.get("snr_db"), meta.get("lost"))
-        if isinstance(meta.get("ratio"), (int, float)) and not isinstance(meta.get("ratio"), bool):
-            self._ratio_seen = float(meta["ratio"])
-        with self._lock:
-            ref = self._ref.pop(index, None)
-            if ref is None:
-                self._rx[index] = rx
-            else:
-                self._match(ref[0], ref[1], ref[2], rx)
-        self._after()
-
-    def _match(self, ref_image, ref_label, shape, rx):
-        """Called with the lock held."""
-        rx_image, pred, rx_label, snr, lost = rx
+    def _match(self, ref, rx):
+        """Score one (reference, received) pair of ``(meta, values)``. Called with the lock held."""
+        (ref_meta, ref_image), (rx_meta, rx_image) = ref, rx
         if ref_image.size != rx_image.size:
             self._log.problem("size mismatch", f"reference {ref_image.size} vs received {rx_image.size} values")
             return
-        label = ref_label if ref_label is not None else rx_label
-        self._pairs.append((ref_image, rx_image, shape))
+        label = ref_meta.get("label") if ref_meta.get("label") is not None else rx_meta.get("label")
+        pred, snr, lost = rx_meta.get("pred"), rx_meta.get("snr_db"), rx_meta.get("lost")
+        self._pairs.append((ref_image, rx_image, ref_meta.get("shape")))
         if label is not None and pred is not None:
             self._labelled += 1
             self._correct += int(int(pred) == int(label))

@@ -7,11 +7,9 @@
 
 from __future__ import annotations
 
-import threading
 
-import pmt
-
-from .base.log import OnceLog
+from .base.log import MessageSetting
+from .base.pdu import checked_noise_var, level_of, register_ports
 from .base.semantic import SemanticTransmitter
 
 
@@ -20,33 +18,8 @@ def noise_var_of(msg) -> float:
     with ``noise_var`` or ``snr_db``. Raises ``ValueError`` when it holds no usable value."""
     from semcom_core.units import noise_var_from_snr_db
 
-    if pmt.is_dict(msg):
-        d = pmt.to_python(msg)
-        if "noise_var" in d:
-            value = d["noise_var"]
-        elif "snr_db" in d:
-            value = noise_var_from_snr_db(float(d["snr_db"]))
-        else:
-            raise ValueError("dict without noise_var or snr_db")
-    elif pmt.is_number(msg) and not pmt.is_complex(msg):
-        value = pmt.to_double(msg) if pmt.is_real(msg) else pmt.to_long(msg)
-    else:
-        raise ValueError("neither a number nor a dict")
-    return checked_noise_var(value)
-
-
-def checked_noise_var(value) -> float:
-    import math
-
-    if isinstance(value, bool):
-        raise ValueError(f"noise variance {value!r} is not a number")
-    try:
-        nv = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"noise variance {value!r} is not a number") from err
-    if not (math.isfinite(nv) and nv > 0):
-        raise ValueError(f"noise variance must be finite and > 0, got {value!r}")
-    return nv
+    kind, value = level_of(msg, "noise_var")
+    return checked_noise_var(value if kind == "noise_var" else noise_var_from_snr_db(value))
 
 
 class mijscc_tx(SemanticTransmitter):
@@ -100,27 +73,20 @@ class mijscc_tx(SemanticTransmitter):
                  len_tag_key="packet_len", torch_threads=1, inline_header=True):
         super().__init__("semcom_mijscc_tx", bundle_path, quant_bits, adaptive, inline_header, max_batch,
                          len_tag_key, torch_threads)
-        self._nv_log = OnceLog(f"semcom_mijscc_tx{self.unique_id()}")
-        self._nv_lock = threading.Lock()
-        self._noise_var = None
-        if float(noise_var) > 0:
-            self.set_noise_var(noise_var)
+        self._nv = MessageSetting(f"semcom_mijscc_tx{self.unique_id()}", "noise_var", noise_var_of, checked_noise_var,
+                                  noise_var if float(noise_var) > 0 else None)
         self._payload_symbols = 0
         self._last_end = -1
-        self.message_port_register_in(pmt.intern("noise_var"))
-        self.set_msg_handler(pmt.intern("noise_var"), self._handle_noise_var)
+        register_ports(self, {"noise_var": self._nv.handle})
 
     # -- parameters and getters ------------------------------------------------
     def set_noise_var(self, noise_var) -> None:
         """Noise variance for the next images (finite, > 0); raises ValueError otherwise."""
-        nv = checked_noise_var(noise_var)
-        with self._nv_lock:
-            self._noise_var = nv
+        self._nv.set(noise_var)
 
     def noise_var(self) -> float:
         """The current noise variance (the bundle's default until one is set)."""
-        with self._nv_lock:
-            nv = self._noise_var
+        nv = self._nv.get()
         return self.bundle.default_noise_var() if nv is None else nv
 
     def payload_symbols_sent(self) -> int:
@@ -132,13 +98,7 @@ class mijscc_tx(SemanticTransmitter):
 
     def bad_noise_var(self) -> int:
         """``noise_var`` messages ignored because they held no usable value."""
-        return self._nv_log.total()
-
-    def _handle_noise_var(self, msg):
-        try:
-            self.set_noise_var(noise_var_of(msg))
-        except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
-            self._nv_log.problem("invalid noise_var message", str(err))
+        return self._nv.bad()
 
     # -- hooks of SemanticTransmitter ---------------------------------------------
     def noise_var_for(self, meta: dict) -> float:
@@ -146,7 +106,7 @@ class mijscc_tx(SemanticTransmitter):
             try:
                 return checked_noise_var(meta["noise_var"])
             except ValueError as err:
-                self._nv_log.problem("invalid noise_var in PDU metadata", str(err))
+                self._nv.reject(f"in PDU metadata: {err}")
         return self.noise_var()
 
     def extra_tags(self, noise_var) -> dict:

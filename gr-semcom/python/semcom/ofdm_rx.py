@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from gnuradio import analog, blocks, digital, fft, gr
 
 from .phy.header_parser import ofdm_header_parser

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from gnuradio import blocks, digital, fft, gr
 
 from .phy.framer import ofdm_framer

@@ -13,7 +13,8 @@ import threading
 import pmt
 from gnuradio import gr
 
-from .base.log import OnceLog
+from .base.log import OnceLog, Worker
+from .base.pdu import register_ports
 
 
 class snr_schedule(gr.basic_block):
@@ -62,13 +63,9 @@ class snr_schedule(gr.basic_block):
         self._seen = 0
         self._step = -1            # no SNR announced yet
         self._changes: list = []
-        self._stop = threading.Event()
-        self._thread = None
+        self._worker = Worker("semcom_snr_schedule", self._timer)
         self._log = OnceLog(f"semcom_snr_schedule{self.unique_id()}")
-        for port in ("pdu", "snr_db", "noise_var"):
-            self.message_port_register_out(pmt.intern(port))
-        self.message_port_register_in(pmt.intern("pdu"))
-        self.set_msg_handler(pmt.intern("pdu"), self._handle_pdu)
+        register_ports(self, {"pdu": self._handle_pdu}, outputs=("pdu", "snr_db", "noise_var"))
 
     # -- getters -------------------------------------------------------------
     def seen(self) -> int:
@@ -128,20 +125,14 @@ class snr_schedule(gr.basic_block):
             with self._lock:
                 if self._step < 0:
                     self._announce(0)
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._timer, name="semcom_snr_schedule", daemon=True)
-            self._thread.start()
+            self._worker.start()
         return True
 
     def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-        return True
+        return self._worker.stop(timeout=2.0)
 
-    def _timer(self):
-        while not self._stop.wait(self.period_s):
+    def _timer(self, stop):
+        while not stop.wait(self.period_s):
             with self._lock:
                 nxt = self._step + 1
                 if nxt >= len(self.snrs):

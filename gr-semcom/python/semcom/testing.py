@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pmt
-from gnuradio import blocks, gr
+from gnuradio import gr
 
 from .base.pdu import parse_pdu
 from .base.stream import frames_source, make_tag  # noqa: F401 - the QA tests use them from here

@@ -44,3 +44,79 @@ def use_torch_threads(threads: int) -> None:
 
         if torch.get_num_threads() != threads:
             torch.set_num_threads(int(threads))
+
+
+class DropCounter:
+    """``dropped()``, ``drop_reasons()`` and ``drop()`` of a block that counts its drops on ``self._log``
+    (an :class:`OnceLog`)."""
+
+    _log: OnceLog
+
+    def dropped(self) -> int:
+        """Frames, PDUs or messages dropped."""
+        return self._log.total()
+
+    def drop_reasons(self) -> dict:
+        return dict(self._log.counts)
+
+    def drop(self, reason: str, detail: str = "", n: int = 1) -> None:
+        self._log.problem(reason, detail, n)
+
+
+class MessageSetting:
+    """A value that messages set while a flowgraph runs (an SNR, a noise variance).
+
+    ``parse(msg)`` turns a message into a value and ``check(value)`` validates one (both raise
+    ``ValueError``); a message that fails is counted (``bad()``) and logged once, never raised.
+    """
+
+    def __init__(self, name: str, what: str, parse, check, value=None):
+        self.what, self._parse, self._check = what, parse, check
+        self._lock = threading.Lock()
+        self._value = None if value is None else check(value)
+        self._log = OnceLog(name)
+
+    def set(self, value) -> None:
+        value = self._check(value)
+        with self._lock:
+            self._value = value
+
+    def get(self):
+        with self._lock:
+            return self._value
+
+    def bad(self) -> int:
+        return self._log.total()
+
+    def reject(self, detail: str) -> None:
+        """Count a value that arrived another way (a tag) and could not be used."""
+        self._log.problem(f"invalid {self.what}", detail)
+
+    def handle(self, msg) -> None:
+        try:
+            self.set(self._parse(msg))
+        except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
+            self._log.problem(f"invalid {self.what} message", str(err))
+
+
+class Worker:
+    """A daemon thread a block runs between ``start()`` and ``stop()``; ``target(stop_event)`` should return
+    soon after the event is set. Both return True, as a block's scheduler hooks do."""
+
+    def __init__(self, name: str, target):
+        self.name, self._target = name, target
+        self.stop_event = threading.Event()
+        self._thread = None
+
+    def start(self) -> bool:
+        self.stop_event.clear()
+        self._thread = threading.Thread(target=self._target, args=(self.stop_event,), name=self.name, daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            self._thread = None
+        return True

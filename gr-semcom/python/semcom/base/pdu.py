@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pmt
 
@@ -60,3 +62,43 @@ def to_tag_value(value):
     if isinstance(value, float):
         return pmt.from_double(value)
     return pmt.to_pmt(value)
+
+
+def level_of(msg, bare: str) -> tuple[str, float]:
+    """``(kind, value)`` of a message giving a channel level: a dict with ``snr_db`` or ``noise_var``, or a
+    bare number, which is taken as ``bare`` (one of those two). ``ValueError`` when it holds neither."""
+    if pmt.is_dict(msg):
+        d = pmt.to_python(msg)
+        kind = next((key for key in ("snr_db", "noise_var") if key in d), None)
+        if kind is None:
+            raise ValueError("dict without snr_db or noise_var")
+        value = d[kind]
+    elif pmt.is_number(msg) and not pmt.is_complex(msg):
+        kind, value = bare, pmt.to_double(msg) if pmt.is_real(msg) else pmt.to_long(msg)
+    else:
+        raise ValueError("neither a number nor a dict")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{kind} {value!r} is not a number")
+    return kind, float(value)
+
+
+def checked_noise_var(value) -> float:
+    """``value`` as a noise variance (finite and > 0); ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"noise variance {value!r} is not a number")
+    try:
+        nv = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"noise variance {value!r} is not a number") from err
+    if not (math.isfinite(nv) and nv > 0):
+        raise ValueError(f"noise variance must be finite and > 0, got {value!r}")
+    return nv
+
+
+def register_ports(block, inputs: dict | None = None, outputs=()) -> None:
+    """Register a block's message ports: ``inputs`` maps port names to handlers, ``outputs`` names ports."""
+    for name, handler in (inputs or {}).items():
+        block.message_port_register_in(pmt.intern(name))
+        block.set_msg_handler(pmt.intern(name), handler)
+    for name in outputs:
+        block.message_port_register_out(pmt.intern(name))

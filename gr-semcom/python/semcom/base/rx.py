@@ -11,12 +11,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from .log import OnceLog, use_torch_threads
+from .log import DropCounter, OnceLog, use_torch_threads
 from .pdu import make_pdu
 from .stream import complete_frames, frame_meta
 
 
-class FrameReceiver(gr.basic_block):
+class FrameReceiver(DropCounter, gr.basic_block):
     """Base of the receivers: complex frames in (a ``len_tag_key`` tag on each first sample), PDUs out.
 
     Each ``work()`` call takes the frames wholly inside its window; untagged samples are dropped and
@@ -46,16 +46,6 @@ class FrameReceiver(gr.basic_block):
     def decoded(self) -> int:
         """PDUs published."""
         return self._seq
-
-    def dropped(self) -> int:
-        """Frames (or runs of untagged samples) dropped without a PDU."""
-        return self._log.total()
-
-    def drop_reasons(self) -> dict:
-        return dict(self._log.counts)
-
-    def drop(self, reason: str, detail: str = "", n: int = 1) -> None:
-        self._log.problem(reason, detail, n)
 
     # -- what subclasses provide -------------------------------------------------------------------------
     def parse(self, segments, samples) -> list:

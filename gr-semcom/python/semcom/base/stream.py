@@ -161,6 +161,14 @@ def frames_that_fit(segments, room: int, size_of):
     return taken, consumed
 
 
+def frames_for_output(block, n: int, room: int, len_key, size_of):
+    """For a block that turns input frames into output frames: the complete frames among the first ``n``
+    input items whose outputs fit in ``room`` (:func:`frames_that_fit`), as ``(segments, consumed)``, or
+    None while a frame is still arriving."""
+    frames = complete_frames(block, n, len_key)
+    return None if frames is None else frames_that_fit(frames[0], room, size_of)
+
+
 def sound_frames(log, segments, len_key_name: str) -> list:
     """The well-formed ``segments``; untagged runs and truncated frames are counted on ``log``."""
     sound = []

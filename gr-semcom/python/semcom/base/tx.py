@@ -14,12 +14,12 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from .log import OnceLog, use_torch_threads
-from .pdu import parse_pdu
+from .log import DropCounter, OnceLog, use_torch_threads
+from .pdu import parse_pdu, register_ports
 from .stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, write_frames
 
 
-class FrameTransmitter(gr.sync_block):
+class FrameTransmitter(DropCounter, gr.sync_block):
     """Base of the transmitters: message input ``pdu`` (image PDUs), a tagged stream of frames out.
 
     The message handler only queues PDUs; ``work()`` takes up to ``max_batch`` of them, checks each
@@ -41,8 +41,7 @@ class FrameTransmitter(gr.sync_block):
         self._pending: collections.deque = collections.deque()   # (frame, tags) encoded, not yet written
         self._sent = self._received = self._symbols = 0
         set_min_output_buffer_quietly(self, max(MAX_FRAME_ITEMS, 2 * int(frame_items) * self.max_batch))
-        self.message_port_register_in(pmt.intern("pdu"))
-        self.set_msg_handler(pmt.intern("pdu"), self._handle_pdu)
+        register_ports(self, {"pdu": self._handle_pdu})
 
     # -- getters ---------------------------------------------------------------------------------------
     def sent(self) -> int:
@@ -56,19 +55,9 @@ class FrameTransmitter(gr.sync_block):
         """Output symbols written (all frames, headers included)."""
         return self._symbols
 
-    def dropped(self) -> int:
-        """PDUs dropped (not a PDU, wrong size, non-finite values, failed encoding)."""
-        return self._log.total()
-
-    def drop_reasons(self) -> dict:
-        return dict(self._log.counts)
-
     def backlog(self) -> int:
         """PDUs queued and frames encoded but not yet written."""
         return len(self._queue) + len(self._pending)
-
-    def drop(self, reason: str, detail: str = "", n: int = 1) -> None:
-        self._log.problem(reason, detail, n)
 
     # -- what subclasses provide -------------------------------------------------------------------------
     def accept(self, meta: dict, data: np.ndarray):

@@ -8,9 +8,6 @@ symbol-level link at the same SNR, semantic and digital."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..phy.impairments import Impairments
 from ..plots import plot_gap
 from ..running.links import run_image_link

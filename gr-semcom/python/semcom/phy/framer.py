@@ -8,15 +8,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pmt
-from gnuradio import gr
 
-from ..base.log import OnceLog
-from ..base.stream import (MAX_FRAME_ITEMS, complete_frames, frames_that_fit, set_min_output_buffer_quietly,
-                           sound_frames, write_frames)
+from ..base.mapper import FrameMapper
+from ..base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, sound_frames
 
 
-class ofdm_framer(gr.basic_block):
+class ofdm_framer(FrameMapper):
     """Payload frames (tagged stream) in; header + payload data symbols (tagged stream) out.
 
     Each input frame (``len_tag_key`` tag on its first symbol) becomes ``header_slots`` BPSK symbols of
@@ -28,27 +25,19 @@ class ofdm_framer(gr.basic_block):
     truncated, non-finite, too long for the header) are dropped and counted.
     """
 
+    failure = "framer failure"
+
     def __init__(self, layout, len_tag_key="packet_len"):
-        gr.basic_block.__init__(self, name="semcom_ofdm_framer", in_sig=[np.complex64], out_sig=[np.complex64])
+        super().__init__("semcom_ofdm_framer", [np.complex64], len_tag_key, len_tag_key)
         self.layout = layout
-        self._len_key_name = str(len_tag_key)
-        self._len_key = pmt.intern(self._len_key_name)
-        self._log = OnceLog(f"semcom_ofdm_framer{self.unique_id()}")
         self._counter = 0
         phases = np.random.default_rng(0x51D).integers(0, 4, MAX_FRAME_ITEMS + layout.n_data)
         self._filler = np.exp(1j * (np.pi / 4 + np.pi / 2 * phases)).astype(np.complex64)
         self._sent = 0
-        self.set_tag_propagation_policy(gr.TPP_DONT)
         set_min_output_buffer_quietly(self, 4 * (layout.header_slots + MAX_FRAME_ITEMS // 4))
 
     def sent(self) -> int:
         return self._sent
-
-    def dropped(self) -> int:
-        return self._log.total()
-
-    def drop_reasons(self) -> dict:
-        return dict(self._log.counts)
 
     def _header(self, seg):
         """The PHY header of a frame from its tags; ``FrameError`` or ``ValueError`` when they do not fit."""
@@ -63,9 +52,9 @@ class ofdm_framer(gr.basic_block):
         header.check()
         return header
 
-    def _size(self, length: int) -> int:
-        """Output symbols of a frame of ``length`` payload symbols."""
-        return self.layout.header_slots + self.layout.payload_ofdm_symbols(length) * self.layout.n_data
+    def output_size(self, seg) -> int:
+        """Output symbols of a frame: the header slots and whole OFDM symbols of payload."""
+        return self.layout.header_slots + self.layout.payload_ofdm_symbols(seg.length) * self.layout.n_data
 
     def _frame(self, header_bpsk, samples):
         lay = self.layout
@@ -79,35 +68,19 @@ class ofdm_framer(gr.basic_block):
         out[lay.header_slots: lay.header_slots + samples.size] = samples
         return out
 
-    def forecast(self, noutput_items, ninputs):
-        return [1] * ninputs
-
-    def general_work(self, input_items, output_items):
+    def map_frames(self, segments, inp) -> list:
         from semcom_core.symbols.phy_header import encode_phy_headers
 
-        inp, out = input_items[0], output_items[0]
-        try:
-            frames = complete_frames(self, len(inp), self._len_key)
-            if frames is None:
-                return 0
-            taken, consumed = frames_that_fit(frames[0], len(out), lambda seg: self._size(seg.length))
-            good = []
-            for seg in sound_frames(self._log, taken, self._len_key_name):
-                samples = inp[seg.start: seg.start + seg.length]
-                if not np.isfinite(samples).all():
-                    self._log.problem("non-finite samples", "NaN or inf in the frame")
-                    continue
-                try:
-                    good.append((self._header(seg), samples))
-                except ValueError as err:
-                    self._log.problem("side information does not fit the header", str(err))
-            bpsk = encode_phy_headers([h for h, _ in good], self.layout.header_slots)
-            written = write_frames(self, out, [(self._frame(b, x), {}) for b, (_, x) in zip(bpsk, good)],
-                                          self._len_key)
-            self._sent += len(good)
-            self.consume(0, consumed)
-            return written
-        except Exception as err:  # noqa: BLE001 - never raise inside work()
-            self._log.problem("framer failure", repr(err))
-            self.consume(0, len(inp))
-            return 0
+        good = []
+        for seg in sound_frames(self._log, segments, self._in_key_name):
+            samples = inp[seg.start: seg.start + seg.length]
+            if not np.isfinite(samples).all():
+                self.drop("non-finite samples", "NaN or inf in the frame")
+                continue
+            try:
+                good.append((self._header(seg), samples))
+            except ValueError as err:
+                self.drop("side information does not fit the header", str(err))
+        bpsk = encode_phy_headers([h for h, _ in good], self.layout.header_slots)
+        self._sent += len(good)
+        return [(self._frame(b, x), {}) for b, (_, x) in zip(bpsk, good)]

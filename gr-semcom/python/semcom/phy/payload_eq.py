@@ -11,15 +11,13 @@ import collections
 import math
 
 import numpy as np
-import pmt
-from gnuradio import gr
 
-from ..base.log import OnceLog
-from ..base.stream import MAX_FRAME_ITEMS, complete_frames, frames_that_fit, set_min_output_buffer_quietly, write_frames
+from ..base.mapper import FrameMapper
+from ..base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly
 from .tags import CARR_OFFSET_KEY, CHAN_TAPS_KEY, tag_float, tag_int
 
 
-class ofdm_payload_eq(gr.basic_block):
+class ofdm_payload_eq(FrameMapper):
     """FFT'd payload OFDM symbols in (vectors of ``fft_len``, each frame's first tagged by the header
     demultiplexer); equalised payload symbols out, a tagged stream of ``packet_len`` symbols a frame.
 
@@ -31,37 +29,25 @@ class ofdm_payload_eq(gr.basic_block):
     (``-10 log10 noise_var``), ``pilot_snr_db`` (from the payload pilots alone).
     """
 
+    failure = "equaliser failure"
+
     def __init__(self, layout, frame_len_key="frame_len", packet_len_key="packet_len"):
-        gr.basic_block.__init__(self, name="semcom_ofdm_payload_eq",
-                                in_sig=[(np.complex64, layout.fft_len)], out_sig=[np.complex64])
+        super().__init__("semcom_ofdm_payload_eq", [(np.complex64, layout.fft_len)], frame_len_key, packet_len_key)
         self.layout = layout
-        self._frame_key = pmt.intern(str(frame_len_key))
-        self._packet_len_key = pmt.intern(str(packet_len_key))
         self._packet_len_name = str(packet_len_key)
         from semcom_core.symbols.phy_header import PHY_HEADER_SYMBOLS
 
         self._header_symbols = PHY_HEADER_SYMBOLS
-        self._log = OnceLog(f"semcom_ofdm_payload_eq{self.unique_id()}")
         self._frames = 0
         self._snrs: collections.deque = collections.deque(maxlen=100_000)
-        self.set_tag_propagation_policy(gr.TPP_DONT)
         set_min_output_buffer_quietly(self, MAX_FRAME_ITEMS)
 
     def frames(self) -> int:
         return self._frames
 
-    def dropped(self) -> int:
-        return self._log.total()
-
-    def drop_reasons(self) -> dict:
-        return dict(self._log.counts)
-
     def snr_estimates(self) -> list:
         """Estimated SNR (dB) of the frames written so far, oldest first (the newest 100000)."""
         return list(self._snrs)
-
-    def forecast(self, noutput_items, ninputs):
-        return [1] * ninputs
 
     def _frame(self, seg, vectors):
         from semcom_core.symbols import SideInfo
@@ -89,28 +75,19 @@ class ofdm_payload_eq(gr.basic_block):
         out_tags["pilot_snr_db"] = snr_db_from_noise_var(max(pilot_nv, 1e-12)) if math.isfinite(pilot_nv) else float("nan")
         return data[:length], out_tags
 
-    def general_work(self, input_items, output_items):
-        inp, out = input_items[0], output_items[0]
-        try:
-            frames = complete_frames(self, len(inp), self._frame_key)
-            if frames is None:
-                return 0
-            taken, consumed = frames_that_fit(frames[0], len(out), lambda seg: seg.length * self.layout.n_data)
-            ready = []
-            for seg in taken:
-                if not seg.ok:
-                    self._log.problem("broken payload", f"{seg.length} OFDM symbols, announced {seg.announced}")
-                    continue
-                try:
-                    ready.append(self._frame(seg, inp[seg.start: seg.start + seg.length]))
-                except ValueError as err:
-                    self._log.problem("unusable payload", str(err))
-            written = write_frames(self, out, ready, self._packet_len_key)
-            self._frames += len(ready)
-            self._snrs.extend(tags["snr_db"] for _, tags in ready)
-            self.consume(0, consumed)
-            return written
-        except Exception as err:  # noqa: BLE001 - never raise inside work()
-            self._log.problem("equaliser failure", repr(err))
-            self.consume(0, len(inp))
-            return 0
+    def output_size(self, seg) -> int:
+        return seg.length * self.layout.n_data
+
+    def map_frames(self, segments, inp) -> list:
+        ready = []
+        for seg in segments:
+            if not seg.ok:
+                self.drop("broken payload", f"{seg.length} OFDM symbols, announced {seg.announced}")
+                continue
+            try:
+                ready.append(self._frame(seg, inp[seg.start: seg.start + seg.length]))
+            except ValueError as err:
+                self.drop("unusable payload", str(err))
+        self._frames += len(ready)
+        self._snrs.extend(tags["snr_db"] for _, tags in ready)
+        return ready
