@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 
+from ..units import db_to_linear
 from .link import LENGTH_BITS
 from .source.base import Encoded, fit
 
@@ -27,7 +28,7 @@ def capacity_bits(channel_uses: int, snr_db: float, gain2: float = 1.0) -> int:
     """``floor(k log2(1 + SNR |h|^2))``: bits that ``k`` channel uses carry error-free."""
     if channel_uses < 0 or not math.isfinite(snr_db):
         raise ValueError("channel_uses must be >= 0 and snr_db finite")
-    return int(math.floor(channel_uses * math.log2(1.0 + 10.0 ** (snr_db / 10.0) * gain2)))
+    return int(math.floor(channel_uses * math.log2(1.0 + db_to_linear(snr_db) * gain2)))
 
 
 def capacity_budgets(channel, batch: int, channel_uses: int, snr_db: float,
@@ -35,7 +36,7 @@ def capacity_budgets(channel, batch: int, channel_uses: int, snr_db: float,
     """Source budget of each of ``batch`` frames through ``channel`` (gains drawn per frame)."""
     h, _ = channel.sample_gains(batch, channel_uses, "cpu", generator or channel.generator)
     gain2 = h.abs().square().expand(batch, channel_uses).double()
-    snr = 10.0 ** (snr_db / 10.0)
+    snr = db_to_linear(snr_db)
     bits = torch.floor(torch.log2(1.0 + snr * gain2).sum(dim=1)).numpy()  # each symbol at its own gain
     return (bits - LENGTH_BITS).astype(np.int64)
 

@@ -16,6 +16,8 @@ from numbers import Integral, Real
 import torch
 from torch import nn
 
+from ..units import noise_var_from_snr_db
+
 __all__ = ["Channel", "ChannelOutput", "CSI_MODES", "noise_variance", "complex_normal", "uniform", "pilot_sequence"]
 
 CSI_MODES = ("perfect", "ls")
@@ -65,7 +67,7 @@ def noise_variance(snr_db, batch_size: int, device=None) -> torch.Tensor:
         raise ValueError(f"snr_db must be a number or a float tensor, got {type(snr_db).__name__}")
     if not bool(torch.isfinite(snr).all()):
         raise ValueError(f"snr_db must be finite, got {snr_db}")
-    return torch.pow(10.0, -snr / 10.0)
+    return noise_var_from_snr_db(snr)
 
 
 def complex_normal(shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:

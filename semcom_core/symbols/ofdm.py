@@ -32,6 +32,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..units import db_to_linear
 from .phy_header import PHY_HEADER_SYMBOLS
 
 __all__ = ["OfdmLayout"]
@@ -125,7 +126,7 @@ class OfdmLayout:
         With an unnormalised IFFT scaled by ``amplitude / sqrt(n_used)`` and an unnormalised FFT, a
         subcarrier symbol of power 1 arrives with power ``fft_len^2 amplitude^2 / n_used`` and the noise
         with ``fft_len sigma^2``."""
-        snr = 10.0 ** (float(snr_db) / 10.0)
+        snr = db_to_linear(float(snr_db))
         return math.sqrt(self.fft_len * amplitude ** 2 / (self.n_used * snr))
 
     # -- receiver ----------------------------------------------------------------------

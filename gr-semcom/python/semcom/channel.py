@@ -110,7 +110,7 @@ class channel(gr.basic_block):
         self._log = OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
         set_min_output_buffer_quietly(self, 2 * MAX_FRAME_ITEMS)
-        register_ports(self, {"snr_db": self._snr.handle})
+        register_ports(self, {"snr_db": self._handle_snr_db})
 
     # -- parameters ------------------------------------------------------------
     def set_snr_db(self, snr_db):
@@ -119,6 +119,9 @@ class channel(gr.basic_block):
 
     def snr_db(self) -> float:
         return self._snr.get()
+
+    def _handle_snr_db(self, msg):
+        self._snr.handle(msg)
 
     def bad_messages(self) -> int:
         """``snr_db`` messages (and SNR tags) ignored because they held no usable value."""

@@ -119,10 +119,10 @@ class digital_rx(FrameReceiver):
         return self._delivered
 
     # -- lost images -------------------------------------------------------------
-    def _lost(self, reason: str, detail: str = "") -> tuple:
-        """The item of a lost image; broken frames are also logged once per reason."""
-        if detail:
-            self._warn.problem(detail.split(":")[0], detail)
+    def _lost(self, reason: str, problem: str = "", detail: str = "") -> tuple:
+        """The item of a lost image; a broken frame's ``problem`` is also logged once."""
+        if problem:
+            self._warn.problem(problem, detail)
         return ("lost", reason)
 
     def _lost_meta(self, meta: dict, reason: str) -> dict:
@@ -195,15 +195,15 @@ class digital_rx(FrameReceiver):
             elif not self.plan.feasible:
                 out.append(self._lost("infeasible"))
             elif not seg.ok or seg.length != self.frame_len:
-                out.append(self._lost("frame_length", f"wrong frame length: {seg.length} samples "
-                                                      f"(packet_len {seg.announced}), expected {self.frame_len}"))
+                out.append(self._lost("frame_length", "wrong frame length", f"{seg.length} samples (packet_len "
+                                                                            f"{seg.announced}), expected {self.frame_len}"))
             elif not np.isfinite(frame).all():
-                out.append(self._lost("non_finite", "non-finite symbols: NaN or inf in the frame"))
+                out.append(self._lost("non_finite", "non-finite symbols", "NaN or inf in the frame"))
             else:
                 noise = self._noise_var(seg)
                 if noise is None:
-                    out.append(self._lost("no_noise_var", "no noise variance: neither a noise_var nor an snr_db "
-                                                          "tag on the frame"))
+                    out.append(self._lost("no_noise_var", "no noise variance",
+                                          "neither a noise_var nor an snr_db tag on the frame"))
                 else:
                     out.append(("decode", np.ascontiguousarray(frame), noise))
         return out

@@ -90,7 +90,7 @@ class metrics_sink(gr.basic_block):
         self._written = False
         self._write_lock = threading.Lock()
         self._log = OnceLog(f"semcom_metrics_sink{self.unique_id()}")
-        register_ports(self, {port: self._guarded(port) for port in ("ref", "rx")})
+        register_ports(self, {"ref": self._handle_ref, "rx": self._handle_rx})
 
     # -- message handling ----------------------------------------------------
     def _parse(self, msg, side):
@@ -104,17 +104,19 @@ class metrics_sink(gr.basic_block):
             return None
         return meta, data
 
-    def _guarded(self, side: str):
-        """The handler of port ``side``: it counts, never raises, what goes wrong."""
+    def _handle_ref(self, msg):
+        self._guarded("ref", msg)
 
-        def handle(msg):
-            use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
-            try:
-                self._on_pdu(side, msg)
-            except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
-                self._log.problem(f"{side} message failed", repr(err))
+    def _handle_rx(self, msg):
+        self._guarded("rx", msg)
 
-        return handle
+    def _guarded(self, side: str, msg) -> None:
+        """Handle a PDU of port ``side``; what goes wrong is counted, never raised."""
+        use_torch_threads(1)   # scoring runs in this block's thread; one torch thread is plenty
+        try:
+            self._on_pdu(side, msg)
+        except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
+            self._log.problem(f"{side} message failed", repr(err))
 
     def _on_pdu(self, side: str, msg):
         """Keep a reference or received PDU until its partner (same ``index``) arrives, then score the pair."""

@@ -77,7 +77,7 @@ class mijscc_tx(SemanticTransmitter):
                                   noise_var if float(noise_var) > 0 else None)
         self._payload_symbols = 0
         self._last_end = -1
-        register_ports(self, {"noise_var": self._nv.handle})
+        register_ports(self, {"noise_var": self._handle_noise_var})
 
     # -- parameters and getters ------------------------------------------------
     def set_noise_var(self, noise_var) -> None:
@@ -95,6 +95,9 @@ class mijscc_tx(SemanticTransmitter):
     def last_end(self) -> int:
         """Payload symbols of the last frame written (-1 before the first)."""
         return self._last_end
+
+    def _handle_noise_var(self, msg):
+        self._nv.handle(msg)
 
     def bad_noise_var(self) -> int:
         """``noise_var`` messages ignored because they held no usable value."""

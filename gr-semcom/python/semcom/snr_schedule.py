@@ -13,6 +13,8 @@ import threading
 import pmt
 from gnuradio import gr
 
+from semcom_core.units import noise_var_from_snr_db
+
 from .base.log import OnceLog, Worker
 from .base.pdu import register_ports
 
@@ -94,7 +96,7 @@ class snr_schedule(gr.basic_block):
         snr = self.snrs[step]
         self._changes.append((self._seen, snr))
         self.message_port_pub(pmt.intern("snr_db"), pmt.from_double(snr))
-        self.message_port_pub(pmt.intern("noise_var"), pmt.from_double(10 ** (-snr / 10)))
+        self.message_port_pub(pmt.intern("noise_var"), pmt.from_double(noise_var_from_snr_db(snr)))
 
     def _handle_pdu(self, msg):
         try:
@@ -115,7 +117,7 @@ class snr_schedule(gr.basic_block):
                 return
             meta = pmt.make_dict() if pmt.is_null(car) else car
             meta = pmt.dict_add(meta, pmt.intern("snr_db"), pmt.from_double(snr))
-            meta = pmt.dict_add(meta, pmt.intern("noise_var"), pmt.from_double(10 ** (-snr / 10)))
+            meta = pmt.dict_add(meta, pmt.intern("noise_var"), pmt.from_double(noise_var_from_snr_db(snr)))
             self.message_port_pub(pmt.intern("pdu"), pmt.cons(meta, pmt.cdr(msg)))
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the flowgraph
             self._log.problem("schedule failure", repr(err))

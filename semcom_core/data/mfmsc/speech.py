@@ -32,6 +32,7 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
+from ...units import db_to_linear
 from ..common import DatasetError
 
 __all__ = ["PHRASE_WORDS", "SAMPLE_RATE", "VOICES", "CharVocab", "clip_count", "default_cache_dir",
@@ -168,7 +169,7 @@ def _utterances(n, seed, voices, speeds, pitches, noise_snr_db) -> list[_Utteran
 def _speak(plan: _Utterance) -> np.ndarray:
     """One utterance: synthesized speech plus white Gaussian noise at ``plan.snr_db``, clipped to [-1, 1]."""
     speech = synthesize(plan.text, plan.voice, plan.speed, plan.pitch)
-    noise_power = np.mean(speech.astype(np.float64) ** 2) / 10 ** (plan.snr_db / 10)
+    noise_power = np.mean(speech.astype(np.float64) ** 2) / db_to_linear(plan.snr_db)
     noise = np.random.default_rng(plan.noise_seed).normal(0.0, math.sqrt(noise_power), speech.shape)
     return np.clip(speech + noise, -1.0, 1.0).astype(np.float32)
 

@@ -96,8 +96,13 @@ def checked_noise_var(value) -> float:
 
 
 def register_ports(block, inputs: dict | None = None, outputs=()) -> None:
-    """Register a block's message ports: ``inputs`` maps port names to handlers, ``outputs`` names ports."""
+    """Register a block's message ports: ``inputs`` maps port names to handlers, ``outputs`` names ports.
+
+    A handler must be a method of ``block`` itself: GNU Radio's Python gateway calls it by its name on the
+    block."""
     for name, handler in (inputs or {}).items():
+        if getattr(handler, "__self__", None) is not block:
+            raise TypeError(f"the handler of port {name!r} must be a method of the block")
         block.message_port_register_in(pmt.intern(name))
         block.set_msg_handler(pmt.intern(name), handler)
     for name in outputs:
