@@ -68,3 +68,18 @@ def test_shipped_configs_load():
 def test_info_prints_card(untrained_bundle_path, capsys):
     main(["info", "--bundle", str(untrained_bundle_path)])
     assert json.loads(capsys.readouterr().out)["k"] == 65
+
+
+def test_gnuradio_commands_come_from_the_module_or_say_why_not(monkeypatch):
+    from semcom_core.cli.main import build_parser
+
+    parser = build_parser()
+    ofdm = parser.parse_args(["bench", "ofdm", "--snr-db", "3"])
+    ldpc = parser.parse_args(["bench", "ldpc", "--ebn0-db", "2.5"])
+    assert ofdm.snr_db == 3.0 and ldpc.ebn0_db == 2.5                          # each benchmark, its own flags
+    assert parser.parse_args(["bench", "ofdm", "--snr", "7"]).snr_db == 7.0     # the earlier spelling still works
+    assert parser.parse_args(["bench", "ofdm-gap", "--snrs", "0,5", "10"]).snr_db == [[0.0, 5.0], [10.0]]
+    monkeypatch.setitem(sys.modules, "gnuradio.semcom.cli", None)              # as without GNU Radio
+    args = build_parser().parse_args(["bench", "ofdm"])
+    with pytest.raises(SystemExit, match="needs GNU Radio and the gr-semcom module"):
+        args.func(args)
