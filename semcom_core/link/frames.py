@@ -25,13 +25,19 @@ def batch_of(frames, k: int, q: int | None) -> tuple[torch.Tensor, SideInfo]:
     frames = list(frames)
     if not frames:
         raise ValueError("no frames to decode")
-    y = torch.zeros(len(frames), k, dtype=torch.complex64)
+    payloads = []
     for i, (payload, side) in enumerate(frames):
         reason = side.problem(k, q)
         if reason:
             raise ValueError(f"frame {i}: {reason}")
-        payload = np.asarray(payload)
+        payload = np.asarray(payload, dtype=np.complex64)
         if payload.shape != (side.end,):
             raise ValueError(f"frame {i}: payload of {payload.shape} symbols, side information says {side.end}")
-        y[i, :side.end] = torch.from_numpy(payload.astype(np.complex64))
+        payloads.append(payload)
+    if all(p.size == k for p in payloads):      # every symbol sent: one copy
+        y = torch.from_numpy(np.stack(payloads))
+    else:
+        y = torch.zeros(len(frames), k, dtype=torch.complex64)
+        for i, payload in enumerate(payloads):
+            y[i, :payload.size] = torch.from_numpy(payload)
     return y, SideInfo.stack([side for _, side in frames])

@@ -16,8 +16,8 @@ class jscc_tx(SemanticTransmitter):
     Message input ``pdu``: ``cons(meta, f32vector of C*H*W values in [0,1])`` (as emitted by
     ``image_source``). Stream output: complex64, one frame of ``k`` symbols per image, with tags on the
     first sample of each frame: ``packet_len`` (k; the key is the ``len_tag_key`` argument), ``index`` and
-    ``label`` (when the metadata has them), the side information ``q`` and ``end`` and, with quantisation,
-    ``z_min``/``z_max`` (the quantiser's range), and ``bundle_id``.
+    ``label`` (when the metadata has them) and, with quantisation, the side information ``q``, ``z_min`` and
+    ``z_max`` (the quantiser's range).
 
     Args:
         bundle_path: exported model bundle directory.
@@ -34,4 +34,5 @@ class jscc_tx(SemanticTransmitter):
 
     def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len", torch_threads=1):
         super().__init__("semcom_jscc_tx", bundle_path, quant_bits, adaptive=False, inline_header=False,
-                         max_batch=max_batch, len_tag_key=len_tag_key, torch_threads=torch_threads)
+                         max_batch=max_batch, len_tag_key=len_tag_key, torch_threads=torch_threads,
+                         tag_bundle_id=False)

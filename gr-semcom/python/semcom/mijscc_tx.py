@@ -118,5 +118,6 @@ class mijscc_tx(SemanticTransmitter):
         return {"tx_noise_var": float(noise_var), "tx_snr_db": float(snr_db_from_noise_var(noise_var))}
 
     def written(self, frame, tags) -> None:
-        self._payload_symbols += int(tags["end"])
-        self._last_end = int(tags["end"])
+        end = int(tags.get("end", frame.size))    # not tagged when it is the frame's length
+        self._payload_symbols += end
+        self._last_end = end

@@ -35,12 +35,13 @@ class SemanticTransmitter(FrameTransmitter):
     """Image PDUs -> frames of a bundle's semantic symbols (see the module docstring).
 
     Tags on each frame's first sample: ``index`` and ``label`` (from the PDU metadata), ``end``, and
-    without ``inline_header`` the rest of the side information (``q``, ``z_min``, ``z_max``) and
-    ``bundle_id``; subclasses add theirs (:meth:`extra_tags`).
+    without ``inline_header`` the rest of the side information (``q``, ``z_min``, ``z_max``) and, with
+    ``tag_bundle_id``, ``bundle_id``; subclasses add theirs (:meth:`extra_tags`). Side information that
+    a receiver assumes anyway (``q`` 0, ``end`` equal to the frame length) is not tagged.
     """
 
     def __init__(self, name, bundle_path="", quant_bits=-1, adaptive=True, inline_header=False, max_batch=64,
-                 len_tag_key="packet_len", torch_threads=1):
+                 len_tag_key="packet_len", torch_threads=1, tag_bundle_id=True):
         self.bundle = load_bundle(bundle_path)
         self.quant_bits = int(quant_bits)
         self.link = self.bundle.link(self.quant_bits)
@@ -49,6 +50,7 @@ class SemanticTransmitter(FrameTransmitter):
         self.header_symbols = _header_symbols(self.inline_header)
         self.adaptive = bool(adaptive)
         self.bundle_id = int(self.bundle.bundle_id)
+        self.tag_bundle_id = bool(tag_bundle_id)
         super().__init__(name, len_tag_key, max_batch, torch_threads, self.k + self.header_symbols)
         self.image_shape = tuple(int(x) for x in self.bundle.image_shape)
         self.n = int(np.prod(self.image_shape))
@@ -82,7 +84,13 @@ class SemanticTransmitter(FrameTransmitter):
                 if self.inline_header:
                     tags["end"] = int(side.end)
                 else:
-                    tags.update(side.to_tags(), bundle_id=self.bundle_id)
+                    tags.update(side.to_tags())
+                    if self.tag_bundle_id:
+                        tags["bundle_id"] = self.bundle_id
+                if tags.get("q") == 0:
+                    del tags["q"]
+                if not self.inline_header and tags["end"] == frame.size:
+                    del tags["end"]
                 tags.update(self.extra_tags(nv))
                 out[i] = (frame, tags)
         return out
