@@ -1,0 +1,86 @@
+"""The one run-folder layout of every family, and the one check that a run is finished.
+
+A run folder holds ``run.json`` (``format``, ``family``, ``method``, the resolved ``config``, ``metrics``,
+``seconds``, the ``command``, the code version and the family's own facts), the trained weights as
+safetensors files, ``logs/`` (CSV logs per training stage) and, for families whose run is deployable as it
+is (multi-modal fine-tuning, MFMSC), the bundle files (``card.json``, ``weights.safetensors``).
+``run.json`` is written last: a folder without it is an unfinished run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from safetensors.torch import save_file
+
+from .. import __version__
+from .layering import ConfigError
+
+__all__ = ["RUN_FILE", "RUN_FORMAT", "command_line", "finished_run", "logger", "read_run", "state_to_file",
+           "write_run"]
+
+RUN_FORMAT = "semcom-run/1"
+RUN_FILE = "run.json"
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it (``semcom ...``)."""
+    return shlex.join(["semcom", *sys.argv[1:]])
+
+
+def logger(folder: str | Path, name: str) -> CSVLogger:
+    """Lightning's CSV logger writing to ``<folder>/logs/<name>/``."""
+    return CSVLogger(str(Path(folder) / "logs"), name=name)
+
+
+def state_to_file(module: torch.nn.Module, path: str | Path) -> None:
+    """A module's state dict as a safetensors file."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
+
+
+def write_run(folder: str | Path, family: str, method: str, config: dict, command: str | None = None,
+              **facts) -> dict:
+    """Write ``run.json`` (last, once the weights are in the folder); returns what it holds."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = {"format": RUN_FORMAT, "family": family, "method": method, "config": config,
+           "command": command or command_line(), "code_version": __version__,
+           "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **facts}
+    (folder / RUN_FILE).write_text(json.dumps(run, indent=1, default=str) + "\n")
+    return run
+
+
+def read_run(folder: str | Path) -> dict:
+    """The ``run.json`` of a finished run; FileNotFoundError naming the folder otherwise."""
+    path = Path(folder) / RUN_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{folder} is not a finished training run (no {RUN_FILE})") from err
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})") from err
+
+
+def finished_run(folder: str | Path, cfg: dict, ignore=("trainer",), stage: str | None = None) -> bool:
+    """True when ``folder`` holds a finished run of ``cfg`` (and of ``stage``, for families with several).
+
+    Keys in ``ignore`` (display and device settings) may differ; any other difference raises ConfigError,
+    so a runs folder never silently mixes configs.
+    """
+    if not (Path(folder) / RUN_FILE).is_file():
+        return False
+    run = read_run(folder)
+    differ = sorted(k for k in set(run["config"]) | set(cfg)
+                    if k not in ignore and run["config"].get(k) != cfg.get(k))
+    if run.get("stage") != stage:
+        differ.append(f"stage ({run.get('stage')} instead of {stage})")
+    if differ:
+        raise ConfigError(f"{folder} holds a {run.get('method')!r} run whose config differs in {', '.join(differ)}; "
+                          "move it away or choose another --runs folder")
+    return True
