@@ -1,7 +1,7 @@
 """Evaluate digital image links and the capacity bound like the semantic methods are evaluated.
 
 The same test images, channel, SNR, channel uses and downstream classifier as
-:func:`semcom_core.experiments.evaluate.evaluate_models`; the metrics dict has
+:func:`semcom_core.bundles.evaluate.evaluate_models`; the metrics dict has
 the same keys plus what only a digital link has (delivered fraction, counters,
 mean bits sent).
 

@@ -1,7 +1,7 @@
 """What every JSCC method shares: the transceiver, the training channel and SNR, validation, stages.
 
 A method subclasses :class:`JSCCMethod` and writes `training_loss`; multi-stage recipes (SemCC)
-list their stages and `semcom_core.training` fits them one after the other, each with a fresh
+list their stages and `semcom_core.runs.image` fits them one after the other, each with a fresh
 optimiser at the stage's learning rate.
 """
 

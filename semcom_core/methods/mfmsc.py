@@ -75,7 +75,7 @@ class MFMSCSystem(nn.Module):
     Args:
         tasks: the tasks it serves, in task-id order.
         arch: ``"mfmsc"``, ``"mmsc"`` or ``"udeepsc"``.
-        model: network sizes (``training_mfmsc.DEFAULTS["model"]``).
+        model: network sizes (``semcom_core.runs.config.MFMSC["model"]``).
         data: input geometry: ``vocab_size``, ``text_max_len``, ``speech_bins``, ``speech_frames``,
             ``video_frames``, ``video_size``, ``image_size``.
     """

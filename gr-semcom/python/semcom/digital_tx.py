@@ -90,7 +90,7 @@ class digital_tx(FrameTransmitter):
     budget (``DigitalLink.plan``: codewords x information bits, minus the
     16-bit length field), exactly as ``semcom_core``'s ``DigitalLink`` does
     (``DigitalLink.choose`` on the codec's ladder; ladders are computed once
-    per image and process, see ``LadderCache``).
+    per image and process, ``semcom_core.baselines.images.LADDERS``).
 
     Message output ``lost``: images that are not sent. An image is
     *infeasible* when no codeword fits the channel uses or when even the
