@@ -9,7 +9,7 @@ normalisation, the training channel and SNR range.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class Bundle:
     transceiver: Transceiver
     classifier: nn.Module | None = None
     latent_classifier: nn.Module | None = None
+    _links: dict = field(default_factory=dict, repr=False)   # the transceiver with another codec, by q
 
     @property
     def k(self) -> int:
@@ -68,7 +69,11 @@ class Bundle:
         """The transceiver with the symbols a block asks for: ``quant_bits`` < 0 the bundle's own
         (its card's ``q``), 0 analog, q > 0 a q-bit quantiser."""
         quant_bits = int(quant_bits)
-        return self.transceiver if quant_bits < 0 else self.transceiver.with_codec(quant_bits or None)
+        if quant_bits < 0:
+            return self.transceiver
+        if quant_bits not in self._links:      # built once: blocks ask for it every batch
+            self._links[quant_bits] = self.transceiver.with_codec(quant_bits or None)
+        return self._links[quant_bits]
 
     def dataset(self) -> tuple[str, str | None]:
         """(dataset name, root or None) from the card."""

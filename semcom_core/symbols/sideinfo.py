@@ -20,12 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["FrameError", "SIDE_FIELDS", "SIDE_TAG_KEYS", "SideInfo", "side_columns", "sides_from_columns", "tag_value"]
+__all__ = ["FrameError", "SIDE_FIELDS", "SideInfo", "side_columns", "sides_from_columns", "tag_value"]
 
 #: The side information's fields in a header and their widths in bits (floats as IEEE float32).
 SIDE_FIELDS = (("q", 8), ("end", 16), ("z_min", 32), ("z_max", 32))
-#: The stream tags that carry side information.
-SIDE_TAG_KEYS = tuple(name for name, _ in SIDE_FIELDS)
 _MAX_Q = (1 << 8) - 1
 _MAX_END = (1 << 16) - 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 FLOWGRAPHS = sorted((REPO / "flowgraphs").glob("*.grc")) + sorted((REPO / "hardware").glob("*.grc"))
 SHIPPED_BUNDLES = [REPO / "bundles" / name for name in ("deepjscc-fmnist-1_12", "semcc-fmnist-1_24", "semre-fmnist-1_24")]
 
-try:
-    from gnuradio.semcom import running
-except ImportError:  # gr-semcom not installed: use the source tree
-    sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import running
+from gnuradio.semcom import running   # tests/flowgraphs/conftest.py: installed, else the source tree
 
 needs_grcc = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 

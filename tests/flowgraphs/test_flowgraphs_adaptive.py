@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,7 @@ pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this P
 
 REPO = Path(__file__).resolve().parents[2]
 
-try:
-    from gnuradio.semcom import running
-except ImportError:  # gr-semcom not installed: use the source tree
-    sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import running
+from gnuradio.semcom import running   # tests/flowgraphs/conftest.py: installed, else the source tree
 
 needs_grcc = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
 

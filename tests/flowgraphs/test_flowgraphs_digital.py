@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,9 @@ BUNDLE = REPO / "bundles" / "deepjscc-fmnist-1_12"
 N_IMAGES = 30
 DIGITAL = {"codec": "bpg", "family": "nr", "rate": "3/4", "qam": 64, "channel_uses": 131}
 
-try:
-    from gnuradio.semcom import running
-except ImportError:  # gr-semcom not installed: use the source tree
-    sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import running
+from gnuradio.semcom import running   # tests/flowgraphs/conftest.py: installed, else the source tree
 
 pytestmark = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
-
-
-@pytest.fixture(scope="module")
-def bundle() -> str:
-    if not (BUNDLE / "card.json").is_file():
-        pytest.fail(f"shipped bundle {BUNDLE} is missing")
-    return str(BUNDLE)
 
 
 def _library_point(bundle_path: str, n: int, snr_db: float) -> dict:

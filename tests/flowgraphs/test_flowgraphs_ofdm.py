@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,22 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "a-mijscc-fmnist-8bit"
 N_IMAGES = 16
 
-try:
-    from gnuradio.semcom import running
-    from gnuradio.semcom.bench.mijscc import mijscc_reference
-except ImportError:  # gr-semcom not installed: use the source tree
-    sys.path.insert(0, str(REPO / "gr-semcom" / "python"))
-    from semcom import running
-    from semcom.bench.mijscc import mijscc_reference
+from gnuradio.semcom import running   # tests/flowgraphs/conftest.py: installed, else the source tree
+from gnuradio.semcom.bench.mijscc import mijscc_reference
 
 pytestmark = pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc (GNU Radio Companion compiler) not on PATH")
-
-
-@pytest.fixture(scope="module")
-def bundle() -> str:
-    if not (BUNDLE / "card.json").is_file():
-        pytest.fail(f"shipped bundle {BUNDLE} is missing")
-    return str(BUNDLE)
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,7 @@ class digital_rx(FrameReceiver):
 
         out = []
         for seg, frame in zip(segments, samples):
-            if "index" not in self.meta(seg):
+            if not seg.tags.get("index"):
                 out.append(FrameError("frame without index", "no index tag: it cannot be reported"))
             elif not self.plan.feasible:
                 out.append(self._lost("infeasible"))
@@ -227,14 +227,13 @@ class digital_rx(FrameReceiver):
                 if image is None and reason is None:
                     self._warn.problem("decoded item is not an image", "wrong size or non-finite values")
                 images[i], reasons[i] = image, (reason or "source_failure") if image is None else None
-        metas = []
-        for (seg, _), image, reason in zip(frames, images, reasons):
-            meta = self.meta(seg)
+        metas = []   # what this receiver adds to each frame's own metadata (FrameReceiver merges the two)
+        for image, reason in zip(images, reasons):
             if image is None:
-                metas.append(self._lost_meta(meta, reason))
+                metas.append(self._lost_meta({}, reason))
             else:
                 self._delivered += 1
-                metas.append({**meta, "lost": False})
+                metas.append({"lost": False})
         return self._classified(metas, images)
 
     def _image(self, item):
