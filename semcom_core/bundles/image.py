@@ -52,7 +52,7 @@ class Bundle:
     @property
     def bundle_id(self) -> int:
         """16-bit id of this bundle (from its card) that over-the-air frame headers carry."""
-        from ..symbols.phy_header import bundle_id
+        from ..symbols.bundle_id import bundle_id
 
         return bundle_id(self.card)
 

@@ -3,75 +3,144 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""OFDM transmitter for semantic symbols, built from GNU Radio's OFDM blocks."""
+"""OFDM burst transmitter for semantic symbols: many images behind one preamble and one coded header."""
 
 from __future__ import annotations
 
 import math
 
-from gnuradio import blocks, digital, fft, gr
+import numpy as np
 
-from .phy.framer import ofdm_framer
+from .base.mapper import FrameMapper
+from .base.stream import set_min_output_buffer_quietly, sound_frames
 
 
 def make_layout(fft_len, cp_len):
+    from semcom_core.link.air import BurstLayout
     from semcom_core.symbols.ofdm import OfdmLayout
 
-    return OfdmLayout(int(fft_len), int(cp_len))
+    return BurstLayout(OfdmLayout(int(fft_len), int(cp_len)))
 
 
-class ofdm_tx(gr.hier_block2):
-    """Payload frames (tagged stream of complex symbols) in; OFDM baseband bursts out.
+class ofdm_tx(FrameMapper):
+    """Payload frames (tagged stream of complex symbols) in; OFDM bursts out.
 
-    Chain: ``ofdm_framer`` (PHY header from the frame's tags, BPSK; payload symbols as they are) ->
-    ``digital.ofdm_carrier_allocator_cvc`` (data and pilot subcarriers, two Schmidl & Cox sync
-    words) -> ``fft.fft_vcc`` (IFFT) -> ``digital.ofdm_cyclic_prefixer`` -> scaling to RMS
-    ``amplitude`` -> ``digital.burst_shaper_cc`` (``gap`` zero samples after each burst, so that a
-    receiver sees the end of the last frame and bursts are separated on the air). The output is a
-    tagged stream: ``len_tag_key`` on each burst's first sample gives its length (a USRP sink with
-    that length tag name sends each one as a burst).
+    The frames at hand (up to ``max_burst`` of them, and no more than fit ``max_burst_samples``) go out
+    as one burst (``semcom_core.link.air``): preamble, LDPC-coded header (bundle id, first sequence
+    number, image count, length, end, q), the images' quantiser ranges when quantised, the images'
+    symbols one after another. Frames never wait for company: a burst holds what the upstream block
+    delivered together (a semantic transmitter's batch), so the latency is one burst's airtime. Frames
+    that differ in length, q, end or bundle, or whose indices do not follow on, start a new burst.
+
+    Each burst is followed by ``gap`` zero samples and tagged ``len_tag_key`` = its length (gap included:
+    a USRP sink with that length tag name sends it as one burst).
 
     Args:
-        fft_len, cp_len: OFDM symbol (``semcom_core.symbols.ofdm.OfdmLayout``).
-        amplitude: RMS amplitude of the bursts (1.0 for simulation; around 0.1 to 0.3 for a USRP, so
-            that OFDM peaks stay below full scale).
-        gap: zero samples after every burst.
-        len_tag_key: length tag of the input frames and of the output bursts.
+        fft_len, cp_len: OFDM symbol (``OfdmLayout``).
+        amplitude: RMS amplitude (1.0 for simulation; about 0.1 to 0.3 for a USRP).
+        gap: zero samples after each burst.
+        len_tag_key: length tag of the input frames and the output bursts.
+        max_burst: most images per burst (1: one image a burst).
+        max_burst_samples: longest burst (the receiver's limit must be at least this).
 
-    Getters: ``sent()`` (frames), ``dropped()``, ``drop_reasons()``, ``layout``.
+    Getters: ``sent()`` (images), ``bursts()``, ``samples_sent()``, ``dropped()``, ``drop_reasons()``,
+    ``layout``.
     """
 
-    def __init__(self, fft_len=64, cp_len=16, amplitude=1.0, gap=160, len_tag_key="packet_len"):
-        gr.hier_block2.__init__(self, "semcom_ofdm_tx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        lay = self.layout = make_layout(fft_len, cp_len)
+    failure = "framer failure"
+
+    def __init__(self, fft_len=64, cp_len=16, amplitude=1.0, gap=32, len_tag_key="packet_len", max_burst=32,
+                 max_burst_samples=1 << 16):
+        super().__init__("semcom_ofdm_tx", [np.complex64], len_tag_key, len_tag_key)
+        self.layout = make_layout(fft_len, cp_len)
         if not (math.isfinite(float(amplitude)) and float(amplitude) > 0):
             raise ValueError(f"amplitude must be > 0, got {amplitude!r}")
         if int(gap) < 0:
             raise ValueError(f"gap must be >= 0 samples, got {gap!r}")
-        key = str(len_tag_key)
-        self.gap = int(gap)
-        w1, w2 = lay.sync_words
-        self.framer = ofdm_framer(lay, key)
-        self.allocator = digital.ofdm_carrier_allocator_cvc(
-            lay.fft_len, [list(lay.data_carriers)], [list(lay.pilot_carriers)], [list(lay.pilot_symbols)],
-            [w1.tolist(), w2.tolist()], key, True)
-        self.ifft = fft.fft_vcc(lay.fft_len, False, (), True)
-        self.prefixer = digital.ofdm_cyclic_prefixer(lay.fft_len, lay.fft_len + lay.cp_len, 0, key)
-        self.scale = blocks.multiply_const_cc(float(amplitude) / math.sqrt(lay.n_used))
-        # taps [1.0]: no ramp; with no taps at all the block loses its post-padding at the end of a stream
-        self.shaper = digital.burst_shaper_cc([1.0], 0, int(gap), False, key)
-        self.connect(self, self.framer, self.allocator, self.ifft, self.prefixer, self.scale, self.shaper, self)
+        if not 1 <= int(max_burst) <= 255:
+            raise ValueError(f"max_burst must be in 1..255 images, got {max_burst!r}")
+        if int(max_burst_samples) < self.layout.shape(1, 1, 16).samples:
+            raise ValueError(f"max_burst_samples={max_burst_samples} cannot hold even one image")
+        self.amplitude, self.gap = float(amplitude), int(gap)
+        self.max_burst, self.max_burst_samples = int(max_burst), int(max_burst_samples)
+        self._counter = 0
+        self._sent = self._bursts = self._samples = 0
+        set_min_output_buffer_quietly(self, 2 * self.max_burst_samples)
 
     def sent(self) -> int:
-        return self.framer.sent()
+        return self._sent
+
+    def bursts(self) -> int:
+        return self._bursts
 
     def samples_sent(self) -> int:
         """Samples of the bursts written so far (gaps included)."""
-        return self.shaper.nitems_written(0)
+        return self._samples
 
-    def dropped(self) -> int:
-        return self.framer.dropped()
+    def output_size(self, seg) -> int:
+        """An upper bound of a frame's share of a burst: a burst of its own."""
+        q = 16
+        return self.layout.shape(1, max(1, seg.length), q).samples + self.gap
 
-    def drop_reasons(self) -> dict:
-        return self.framer.drop_reasons()
+    def _image(self, seg, samples):
+        """``(key, side, index)`` of a frame from its tags; ValueError when they do not fit a burst."""
+        from semcom_core.symbols import SideInfo
+        from semcom_core.symbols.sideinfo import tag_value
+
+        index = tag_value(seg.tags, "index", int, self._counter) % 65536
+        self._counter = index + 1
+        side = SideInfo.from_tags(seg.tags, frame_length=seg.length)
+        key = (tag_value(seg.tags, "bundle_id", int, 0), seg.length, int(side.q), int(side.end))
+        if not 1 <= seg.length <= 4095:
+            raise ValueError(f"a frame of {seg.length} symbols does not fit a burst (1..4095)")
+        return key, side, index
+
+    def _bursts_of(self, images):
+        """Group ``(key, side, index, samples)`` into bursts of consecutive, alike images."""
+        group = []
+        for image in images:
+            if group:
+                key0, _, index0, _ = group[0]
+                limit = min(self.max_burst, self.layout.max_count(key0[1], key0[2], self.max_burst_samples))
+                follows = image[2] == (index0 + len(group)) % 65536
+                if image[0] != key0 or not follows or len(group) >= limit:
+                    yield group
+                    group = []
+            group.append(image)
+        if group:
+            yield group
+
+    def _burst(self, group) -> np.ndarray:
+        from semcom_core.link.air import BurstHeader, modulate_burst
+
+        (bundle, length, q, end), _, first, _ = group[0]
+        header = BurstHeader(bundle_id=bundle, seq=first, count=len(group), length=length, end=end, q=q)
+        ranges = [(float(side.z_min), float(side.z_max)) for _, side, _, _ in group] if q else None
+        samples = modulate_burst(self.layout, header, [s for *_, s in group], ranges, self.amplitude)
+        return np.concatenate([samples, np.zeros(self.gap, np.complex64)])
+
+    def map_frames(self, segments, inp) -> list:
+        from semcom_core.link.air.header import float16_range
+
+        images = []
+        for seg in sound_frames(self._log, segments, self._in_key_name):
+            samples = inp[seg.start: seg.start + seg.length]
+            if not np.isfinite(samples).all():
+                self.drop("non-finite samples", "NaN or inf in the frame")
+                continue
+            try:
+                key, side, index = self._image(seg, samples)
+                if key[2] and not all(map(math.isfinite, float16_range(side.z_min, side.z_max))):
+                    raise ValueError("a quantiser range bound exceeds float16 (|z| > 65504)")
+            except ValueError as err:
+                self.drop("side information does not fit the header", str(err))
+                continue
+            images.append((key, side, index, samples.copy()))
+        out = []
+        for group in self._bursts_of(images):
+            burst = self._burst(group)
+            out.append((burst, {}))
+            self._sent += len(group)
+            self._bursts += 1
+            self._samples += burst.size
+        return out
