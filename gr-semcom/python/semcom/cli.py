@@ -61,9 +61,12 @@ def cmd_bench_mijscc(args) -> None:
 def cmd_bench_ofdm(args) -> None:
     from .bench.ofdm import bench_ofdm, format_bench
 
-    result = bench_ofdm(args.bundle, num_images=args.images, snr_db=args.snr_db)
-    print(json.dumps(result, indent=2, default=str))
-    print(format_bench(result))
+    result = bench_ofdm(args.bundle, num_images=args.images, snr_db=args.snr_db, burst=args.burst,
+                        link_images=0 if args.json else args.link_images)
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(format_bench(result))
 
 
 def cmd_bench_gap(args) -> None:
@@ -114,6 +117,9 @@ def register(commands, bench) -> None:
     p.add_argument("--bundle", default=MIJSCC_BUNDLE)
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, default=20.0, help="SNR per subcarrier (dB)")
+    p.add_argument("--burst", type=int, default=32, help="most images per burst (1: one image a burst)")
+    p.add_argument("--link-images", type=int, default=300, help="images through the whole semantic link (0: skip)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (without the semantic link)")
     p.set_defaults(func=cmd_bench_ofdm)
 
     p = bench.add_parser("ofdm-gap", help="the full OFDM chain with impairments against the symbol-level link")

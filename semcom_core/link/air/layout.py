@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -127,6 +127,7 @@ class BurstLayout:
         samples = self.preamble_len + (header + side + payload) * self.symbol_len
         return BurstShape(int(count), int(length), header, side, payload, samples)
 
+    @lru_cache(maxsize=1024)
     def max_count(self, length: int, q: int, max_samples: int, limit: int = 255) -> int:
         """The most images of ``length`` symbols a burst of at most ``max_samples`` samples holds (>= 1)."""
         best = 1

@@ -3,14 +3,15 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""``semcom bench ofdm``: throughput of the OFDM physical layer and of the whole semantic link."""
+"""``semcom bench ofdm``: airtime and throughput of the burst physical layer, against GNU Radio's own OFDM
+receiver measured in the same run, and of the whole semantic link."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
-from gnuradio import blocks, gr
+from gnuradio import blocks, digital, gr
 
 from semcom_core.units import noise_var_from_snr_db
 
@@ -23,7 +24,7 @@ from ..running.links import run_image_link
 
 
 def _payload_frames(bundle_path, num_images: int, snr_db: float):
-    """MIJSCC payload frames (payload only) and their tags for ``num_images`` test images."""
+    """Payload frames and their tags for ``num_images`` test images of the bundle."""
     import torch
 
     from semcom_core.data import load_dataset
@@ -41,9 +42,9 @@ def _payload_frames(bundle_path, num_images: int, snr_db: float):
     return frames, tags
 
 
-def _run_until_idle(tb, count, total: int, idle_s=2.0, timeout_s=600.0) -> float:
-    """Start ``tb``; stop it once ``count()`` reaches ``total`` or stops growing for ``idle_s`` (message-driven
-    OFDM receivers never end by themselves). Returns the seconds until the last progress."""
+def _run_until(tb, count, total: int, idle_s=2.0, timeout_s=600.0) -> float:
+    """Start ``tb``; stop it once ``count()`` reaches ``total`` or stops growing for ``idle_s`` (stream
+    receivers never end by themselves). Returns the seconds until the last progress."""
     t0 = time.perf_counter()
     tb.start()
     last, last_change = -1, t0
@@ -59,64 +60,93 @@ def _run_until_idle(tb, count, total: int, idle_s=2.0, timeout_s=600.0) -> float
     return last_change - t0
 
 
-def bench_ofdm(bundle, num_images=2000, snr_db=20.0, fft_len=64, cp_len=16, link_images=300) -> dict:
-    """Throughput of the OFDM physical layer and of the whole semantic link, from one run each.
+def _noisy(samples: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = sigma / np.sqrt(2) * (rng.standard_normal(samples.size) + 1j * rng.standard_normal(samples.size))
+    return (samples + noise).astype(np.complex64)
 
-    - transmitter: ``num_images`` pre-encoded payload frames through ``ofdm_tx`` (samples/s, frames/s);
-    - receiver: those bursts, with noise at ``snr_db``, through ``ofdm_rx`` (samples/s, frames/s);
-    - link: ``link_images`` images through mijscc_tx -> ofdm_tx -> channel -> ofdm_rx -> mijscc_rx
-      -> metrics_sink (images/s, encoder and decoder included).
 
-    ``usrp_rate_for_link`` is the sample rate a USRP would need to carry the link's image rate
-    (images/s x samples per image, gaps included).
+def bench_gr_ofdm_rx(num_packets: int, packet_bytes: int, snr_db: float, fft_len=64, cp_len=16) -> dict:
+    """GNU Radio's own ``digital.ofdm_tx`` / ``digital.ofdm_rx`` (QPSK payload, BPSK header) on the same
+    machine: the receiver's samples/s on a recording of ``num_packets`` packets with noise at ``snr_db``."""
+    rng = np.random.default_rng(1)
+    payload = rng.integers(0, 256, num_packets * packet_bytes).astype(np.uint8).tolist()
+    src = blocks.vector_source_b(payload, False)
+    to_tagged = blocks.stream_to_tagged_stream(gr.sizeof_char, 1, packet_bytes, "packet_len")
+    tx = digital.ofdm_tx(fft_len=fft_len, cp_len=cp_len, packet_length_tag_key="packet_len", bps_header=1,
+                         bps_payload=2, rolloff=0)
+    rec = blocks.vector_sink_c()
+    tb = gr.top_block()
+    tb.connect(src, to_tagged, tx, rec)
+    tb.run()
+    samples = np.asarray(rec.data(), np.complex64)
+    samples = np.concatenate([samples, np.zeros(4 * fft_len, np.complex64)])
+    power = float(np.mean(np.abs(samples) ** 2))
+    sigma = np.sqrt(power * fft_len / 52 / 10 ** (snr_db / 10))     # Es/N0 per used subcarrier, as ours
+    noisy = _noisy(samples, sigma, 2)
+    rx = digital.ofdm_rx(fft_len=fft_len, cp_len=cp_len, frame_length_tag_key="frame_len",
+                         packet_length_tag_key="rx_len", bps_header=1, bps_payload=2)
+    out = blocks.vector_sink_b()
+    tb2 = gr.top_block()
+    tb2.connect(blocks.vector_source_c(noisy.tolist(), False), rx, out)
+    seconds = _run_until(tb2, lambda: len(out.data()), num_packets * packet_bytes)
+    return {"gr_ofdm_rx_samples_per_s": noisy.size / seconds, "gr_ofdm_rx_packets": len(out.data()) // packet_bytes,
+            "gr_ofdm_samples_per_packet": samples.size / num_packets}
+
+
+def bench_ofdm(bundle, num_images=2000, snr_db=20.0, burst=32, fft_len=64, cp_len=16, link_images=300,
+               gr_packets=500) -> dict:
+    """Airtime and throughput of the burst PHY with bursts of up to ``burst`` images, from one run each.
+
+    - transmitter: ``num_images`` pre-encoded payload frames through ``ofdm_tx`` (samples/s);
+    - receiver: those bursts, with noise at ``snr_db``, through ``ofdm_rx`` (samples/s, images, drops,
+      latency per image);
+    - GNU Radio's own OFDM receiver on a recording of its own transmitter, in the same run;
+    - link (``link_images`` > 0): images through mijscc_tx -> ofdm_tx -> channel -> ofdm_rx -> mijscc_rx
+      -> metrics_sink (images/s, models included).
     """
     frames, tags = _payload_frames(bundle, num_images, snr_db)
-    tx = ofdm_tx(fft_len, cp_len)
+    tx = ofdm_tx(fft_len, cp_len, max_burst=int(burst))
     rec = blocks.vector_sink_c()
     tb = gr.top_block()
     tb.connect(frames_source(frames, tags), tx, rec)
-    expected = sum(tx.layout.frame_samples(len(f)) + tx.gap for f in frames)
-    tx_s = _run_until_idle(tb, tx.samples_sent, expected)
+    tx_s = _run_until(tb, lambda: tx.sent() + tx.dropped(), len(frames))
     samples = np.asarray(rec.data(), dtype=np.complex64)
-    rng = np.random.default_rng(0)
-    sigma = tx.layout.noise_voltage(snr_db)
-    noisy = samples + (sigma / np.sqrt(2) * (rng.standard_normal(samples.size)
-                                             + 1j * rng.standard_normal(samples.size))).astype(np.complex64)
+    noisy = _noisy(samples, tx.layout.noise_voltage(snr_db))
     rx = ofdm_rx(fft_len, cp_len)
     tb2 = gr.top_block()
     tb2.connect(blocks.vector_source_c(noisy.tolist(), False), rx, blocks.null_sink(gr.sizeof_gr_complex))
-    rx_s = _run_until_idle(tb2, lambda: rx.frames() + rx.dropped(), len(frames))
-    link = run_image_link(bundle, link_images, Impairments(snr_db=snr_db), timeout_s=600)
-    per_image = samples.size / len(frames)
-    return {
-        "frames": len(frames), "samples": int(samples.size), "samples_per_image": per_image,
-        "payload_symbols_per_image": float(np.mean([len(f) for f in frames])),
-        "tx_s": tx_s, "tx_samples_per_s": samples.size / tx_s, "tx_frames_per_s": len(frames) / tx_s,
-        "rx_s": rx_s, "rx_samples_per_s": samples.size / rx_s, "rx_frames_per_s": rx.frames() / rx_s,
-        "rx_frames": rx.frames(), "rx_dropped": rx.dropped(),
-        "link_images": link["count"], "link_images_per_s": link["images_per_s"], "link_psnr": link["psnr"],
-        "usrp_rate_for_link": link["images_per_s"] * per_image,
-        "usrp_rate_for_tx": len(frames) / tx_s * per_image, "usrp_rate_for_rx": rx.frames() / rx_s * per_image,
+    rx_s = _run_until(tb2, lambda: rx.frames() + rx.dropped(), len(frames))
+    payload = float(np.mean([len(f) for f in frames]))
+    result = {
+        "bundle": str(bundle), "burst": int(burst), "snr_db": float(snr_db), "images": len(frames),
+        "bursts": tx.bursts(), "samples": int(samples.size), "samples_per_image": samples.size / len(frames),
+        "payload_symbols_per_image": payload, "payload_symbols_per_sample": payload * len(frames) / samples.size,
+        "tx_samples_per_s": samples.size / tx_s, "rx_samples_per_s": samples.size / rx_s,
+        "rx_frames": rx.frames(), "rx_dropped": rx.dropped(), "rx_header_failures": rx.header_failures(),
+        "rx_latency_ms": rx.latency_stats(),
     }
+    result.update(bench_gr_ofdm_rx(int(gr_packets), 96, snr_db, fft_len, cp_len))
+    result["rx_vs_gr_ofdm_rx"] = result["rx_samples_per_s"] / result["gr_ofdm_rx_samples_per_s"]
+    if link_images:
+        link = run_image_link(bundle, link_images, Impairments(snr_db=snr_db), timeout_s=600, max_burst=int(burst))
+        result.update({"link_images": link["count"], "link_images_per_s": link["images_per_s"],
+                       "link_psnr": link["psnr"], "usrp_rate_for_link": link["images_per_s"] * result["samples_per_image"]})
+    return result
 
 
 def format_bench(r: dict) -> str:
-    """The benchmark as a small table."""
-    rows = [
-        ("ofdm_tx", r["tx_frames_per_s"], r["tx_samples_per_s"], r["usrp_rate_for_tx"]),
-        ("ofdm_rx", r["rx_frames_per_s"], r["rx_samples_per_s"], r["usrp_rate_for_rx"]),
-        ("semantic link (tx+rx+models)", r["link_images_per_s"], r["link_images_per_s"] * r["samples_per_image"],
-         r["usrp_rate_for_link"]),
-    ]
-    lines = [f"OFDM bench: {r['frames']} frames, {r['payload_symbols_per_image']:.1f} payload symbols and "
-             f"{r['samples_per_image']:.0f} samples per image (header, preamble and gap included)",
-             f"{'stage':<30} {'images/s':>10} {'samples/s':>12} {'USRP rate for it':>17}"]
-    for name, ips, sps, usrp in rows:
-        lines.append(f"{name:<30} {ips:>10.0f} {sps / 1e6:>10.2f} M {usrp / 1e6:>15.2f} M")
-    lines.append(f"receiver: {r['rx_frames']} frames decoded, {r['rx_dropped']} dropped; "
-                 f"link PSNR {r['link_psnr']:.2f} dB")
+    """The benchmark as a few lines."""
+    lines = [f"OFDM bench: {r['images']} images in {r['bursts']} bursts of up to {r['burst']}, "
+             f"{r['payload_symbols_per_image']:.1f} payload symbols and {r['samples_per_image']:.1f} samples per image "
+             f"({r['payload_symbols_per_sample']:.3f} payload symbols per sample)",
+             f"transmitter             {r['tx_samples_per_s'] / 1e6:6.2f} MS/s",
+             f"receiver (semcom)       {r['rx_samples_per_s'] / 1e6:6.2f} MS/s  {r['rx_frames']} images, "
+             f"{r['rx_dropped']} dropped, {r['rx_header_failures']} header failures, latency "
+             f"{r['rx_latency_ms']['mean_ms']:.1f} ms mean / {r['rx_latency_ms']['p95_ms']:.1f} ms p95",
+             f"GNU Radio ofdm_rx       {r['gr_ofdm_rx_samples_per_s'] / 1e6:6.2f} MS/s  (same run; "
+             f"{r['gr_ofdm_rx_packets']} packets)  ratio {r['rx_vs_gr_ofdm_rx']:.2f}"]
+    if "link_images" in r:
+        lines.append(f"semantic link           {r['link_images_per_s']:6.0f} images/s, PSNR {r['link_psnr']:.2f} dB, "
+                     f"needs a USRP at {r['usrp_rate_for_link'] / 1e6:.2f} MS/s")
     return "\n".join(lines)
-
-
-#: The impairments of the gap measurement besides noise: 5 % of the subcarrier spacing of carrier
-#: offset, a 20 ppm sample-clock offset and a two-path channel.

@@ -97,7 +97,7 @@ class ofdm_image_link(gr.top_block):
 
     def __init__(self, bundle, num_images=100, impairments: Impairments = Impairments(), scheme="semantic",
                  quant_bits=-1, adaptive=True, noise_var=0.0, digital=None, fft_len=64, cp_len=16, amplitude=1.0,
-                 out_path="", start_index=0, max_batch=64, channel_label="ofdm", phy="ofdm"):
+                 out_path="", start_index=0, max_batch=64, channel_label="ofdm", phy="ofdm", max_burst=32):
         gr.top_block.__init__(self, "semcom_ofdm_image_link")
         if phy not in ("ofdm", "symbols"):
             raise ValueError(f"phy must be 'ofdm' or 'symbols', got {phy!r}")
@@ -130,7 +130,7 @@ class ofdm_image_link(gr.top_block):
         self.msg_connect(self.source, "pdu", self.tx, "pdu")
         self.msg_connect(self.source, "pdu", self.sink, "ref")
         if phy == "ofdm":
-            self.otx = ofdm_tx(fft_len, cp_len, amplitude)
+            self.otx = ofdm_tx(fft_len, cp_len, amplitude, max_burst=int(max_burst))
             self.air = impairments.blocks(self.otx.layout, amplitude)
             self.orx = ofdm_rx(fft_len, cp_len)
             self.connect(self.tx, self.otx, *self.air, self.orx, self.rx)

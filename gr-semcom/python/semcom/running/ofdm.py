@@ -143,10 +143,11 @@ def ofdm_report(tb) -> dict:
                      "payload_symbols_per_image": tx.payload_symbols_sent() / sent if sent else float("nan")}
     if b["otx"] is not None:
         otx = b["otx"]
-        out["ofdm_tx"] = {"bursts": otx.sent(), "dropped": otx.dropped(), "drop_reasons": otx.drop_reasons()}
+        out["ofdm_tx"] = {"images": otx.sent(), "bursts": otx.bursts(), "samples": otx.samples_sent(),
+                          "dropped": otx.dropped(), "drop_reasons": otx.drop_reasons()}
     if b["orx"] is not None:
         orx = b["orx"]
-        out["ofdm_rx"] = {"frames": orx.frames(), "headers_ok": orx.headers_ok(),
+        out["ofdm_rx"] = {"frames": orx.frames(), "bursts": orx.bursts(), "latency_ms": orx.latency_stats(),
                           "header_failures": orx.header_failures(), "drop_reasons": orx.drop_reasons(),
                           "bad_samples": orx.bad_samples(), **_snr_stats(orx.snr_estimates())}
     if b["rx"] is not None:
