@@ -181,6 +181,15 @@ def cmd_bench_train_step(args) -> None:
                                          "relative_to_deepjscc", "device", "threads")))
 
 
+def cmd_bench_ota(args) -> None:
+    from ..experiments.ota import format_delivery, ota_delivery
+
+    records = ota_delivery(args.bundle, snrs=args.snr_db, channels=args.channels, cfo=args.cfo, burst=args.burst,
+                           images=args.images, out_dir=args.out)
+    print(format_delivery(records))
+    print(f"records, table and plot in {args.out}")
+
+
 def cmd_bundle(args) -> None:
     from ..bundles import upgrade_bundle
 
@@ -280,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=20, help="timed steps per method")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.set_defaults(func=cmd_bench_train_step)
+    b = bench.add_parser("ota", help="delivery and PSNR over the air (burst PHY, sample-level channels) "
+                                     "against the symbol-level channel")
+    b.add_argument("--bundle", default="bundles/deepjscc-fmnist-1_12")
+    b.add_argument("--snr-db", type=float, nargs="+", default=[-3, 0, 3, 6, 10, 15, 20], help="SNRs per subcarrier")
+    b.add_argument("--channels", nargs="+", default=["awgn", "tdl-a"], choices=["awgn", "tdl-a"])
+    b.add_argument("--cfo", type=float, default=2.5, help="carrier offset in subcarrier spacings")
+    b.add_argument("--burst", type=int, default=32, help="images per burst")
+    b.add_argument("--images", type=int, default=1024, help="test images per point")
+    b.add_argument("--out", default="results/ota", help="folder for delivery.jsonl, delivery.md, delivery.png")
+    b.set_defaults(func=cmd_bench_ota)
 
     p = sub.add_parser("bundle", help="bundle maintenance: upgrade bundles of an earlier format")
     p.add_argument("action", choices=["upgrade"])

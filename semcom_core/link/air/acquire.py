@@ -8,7 +8,7 @@ Two stages, both vectorised over a block of samples:
    modulo four subcarrier spacings.
 2. **Coherent confirmation**: around each candidate, the samples are derotated for the offset and its
    aliases (+-4 and +-8 subcarrier spacings) and correlated with the whole preamble. The normalised peak
-   is ``sqrt(snr / (1 + snr))`` on a burst (0.54 at -3 dB) and exceeds the threshold 0.32 on noise with a
+   is ``sqrt(snr / (1 + snr))`` on a burst (0.54 at -3 dB) and exceeds the threshold 0.27 on noise with a
    probability of about 1e-9 per lag and offset tried. The peak gives the start to the sample, and the
    phase drift between the short and long training refines the offset.
 """
@@ -43,7 +43,7 @@ class Detector:
         search: samples either side of the autocorrelation peak searched in stage 2.
     """
 
-    def __init__(self, layout: BurstLayout, auto_threshold: float = 0.2, threshold: float = 0.32, search: int = 64):
+    def __init__(self, layout: BurstLayout, auto_threshold: float = 0.2, threshold: float = 0.27, search: int = 64):
         self.layout = layout
         self.lag = layout.short_period
         self.window = layout.short_len - self.lag

@@ -21,7 +21,7 @@ from .layout import BurstLayout
 __all__ = ["BurstDemodulator", "Demodulated"]
 
 _STEP_GRID = np.linspace(-0.6, 0.6, 121)   # rad per OFDM symbol
-_TAP_CHOICES = (6, 8, 11, 15, 21)    # channel lengths tried (delays, the FFT window's backoff included)
+_TAP_CHOICES = (10, 12, 15, 19, 25)    # channel lengths tried (delays, the FFT window's backoff included)
 _NOISE_FLOOR = 1e-12     # noise estimates never fall below this fraction of the signal (noiseless input)
 _LLR_MAX = 1e3
 _PILOT_SMOOTH = 8       # pilots of this many OFDM symbols either side help each symbol's phase
@@ -50,7 +50,7 @@ class BurstDemodulator:
         self.pilot_idx = lay.shifted(lay.pilot_carriers)
         self.used_idx = np.sort(np.concatenate([self.data_idx, self.pilot_idx]))
         self.pilots = np.asarray(lay.pilot_symbols, np.complex64)
-        self.backoff = max(1, lay.cp_len // 4)       # FFT window this far into the cyclic prefix
+        self.backoff = max(1, lay.cp_len // 2)       # FFT window this far into the cyclic prefix
         self._cache: dict = {}
 
     @cached_property

@@ -47,7 +47,7 @@ class BurstReceiver:
     """
 
     def __init__(self, layout: BurstLayout | None = None, max_burst_samples: int = 1 << 17,
-                 threshold: float = 0.32, bundle_id: int | None = None):
+                 threshold: float = 0.27, bundle_id: int | None = None):
         self.layout = layout or BurstLayout()
         self.detector = Detector(self.layout, threshold=threshold)
         self.demod = BurstDemodulator(self.layout)
@@ -251,11 +251,11 @@ class BurstReceiver:
 
     def _silence_level(self, burst, n: np.ndarray) -> np.ndarray:
         """Mean sample power below which ``n`` samples are clearly noise alone: 4 sigma above the noise and
-        3 sigma below signal plus noise (0 where the SNR is too low to tell the two apart)."""
+        5 sigma below signal plus noise (0 where the SNR is too low to tell the two apart)."""
         fft_len = self.layout.fft_len
         s = burst.signal_bin * self.layout.ofdm.n_used / fft_len ** 2        # numpy FFT scaling back to samples
         w = burst.noise_bin / fft_len
         if not (math.isfinite(s) and math.isfinite(w)):
             return np.zeros(n.shape)
         root = np.sqrt(np.maximum(n, 1))
-        return np.maximum(0.0, np.minimum(w * (1 + 4 / root), (s + w) * (1 - 3 / root)))
+        return np.maximum(0.0, np.minimum(w * (1 + 4 / root), (s + w) * (1 - 5 / root)))
