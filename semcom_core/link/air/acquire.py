@@ -52,6 +52,7 @@ class Detector:
         self.search = int(search)
         p = layout.preamble.astype(np.complex128)
         self._template = np.conj(p) / np.linalg.norm(p)
+        self._aliases = np.asarray(_ALIASES, np.float64)
         self.lookahead = self.window + self.lag                # samples after n that M[n] needs
         self.span = 2 * self.search + len(p)                   # samples stage 2 needs from candidate - search
 
@@ -92,20 +93,14 @@ class Detector:
         if seg.size < self.span:
             return None
         base = np.angle(p_value) / (2 * np.pi * self.lag)
-        t = np.arange(seg.size)
         n = self._template.size
-        best = None
-        for alias in _ALIASES:
-            f = base + alias / self.lag
-            rot = seg * np.exp(-2j * np.pi * f * t)
-            windows = np.lib.stride_tricks.sliding_window_view(rot, n)
-            corr = windows @ self._template
-            energy = np.convolve(np.abs(rot) ** 2, np.ones(n), "valid")
-            score = np.abs(corr) / np.sqrt(np.maximum(energy, 1e-30))
-            j = int(np.argmax(score))
-            if best is None or score[j] > best[0]:
-                best = (float(score[j]), j, f, rot[j: j + n])
-        quality, j, f, win = best
+        freqs = base + self._aliases / self.lag                                     # [A]
+        rot = seg[None, :] * np.exp(-2j * np.pi * freqs[:, None] * np.arange(seg.size)[None, :])
+        corr = np.lib.stride_tricks.sliding_window_view(rot, n, axis=1) @ self._template   # [A, lags]
+        energy = np.convolve(np.abs(seg) ** 2, np.ones(n), "valid")                 # the same for every alias
+        score = np.abs(corr) / np.sqrt(np.maximum(energy, 1e-30))[None, :]
+        a, j = np.unravel_index(int(np.argmax(score)), score.shape)
+        quality, f, win = float(score[a, j]), float(freqs[a]), rot[a, j: j + n]
         if quality < self.threshold:
             return None
         # refine the offset: phase drift between the short and the long training
