@@ -147,7 +147,9 @@ def decode_header(llr: np.ndarray) -> tuple:
     llr = np.asarray(llr, np.float32)
     if llr.shape != (HEADER_CODED_BITS,) or not np.isfinite(llr).all():
         return "header CRC failure", None
-    (coded,), _ = _decode_words([llr], [_HEADER_INFO])
+    (coded,), ok = _decode_words([llr], [_HEADER_INFO])
+    if not ok[0]:                    # not a codeword: the parity checks, like the CRC, must all hold
+        return "header CRC failure", None
     info = coded[:_HEADER_INFO]
     bits = info[:_FIELD_BITS][None, :]
     if not np.array_equal(_crc(bits)[0], info[_FIELD_BITS:]):
