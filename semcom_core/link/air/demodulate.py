@@ -186,13 +186,10 @@ class BurstDemodulator:
         data = body[:, self.data_idx]
         if header.q:
             s = shape.side_symbols
-            soft = data[:s] * np.conj(hd)[None, :]
+            soft = (data[:s] * np.conj(hd)[None, :]).real.reshape(-1)
             coded = sum(c for _, c in side_word_sizes(header.count))
-            llr = np.empty(2 * soft.size)
-            llr[0::2] = soft.real.reshape(-1)
-            llr[1::2] = soft.imag.reshape(-1)
-            if coded <= llr.size:                      # else the burst was cut inside its side information
-                llr = np.clip(llr[:coded] * 2 * np.sqrt(2) / noise_bin, -_LLR_MAX, _LLR_MAX)
+            if coded <= soft.size:                     # else the burst was cut inside its side information
+                llr = np.clip(4 * soft[:coded] / noise_bin, -_LLR_MAX, _LLR_MAX)
                 out.ranges = decode_side_words(llr, header.count)
             data = data[s:]
         out.payload = (data / hd[None, :]).reshape(-1).astype(np.complex64)

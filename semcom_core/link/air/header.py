@@ -15,7 +15,7 @@ failed word loses its images only.
 
 Coding: the IEEE 802.16e LDPC code of length 576 and rate 1/2 (:class:`WimaxLDPC`, decoded by its
 compiled layered min-sum decoder), shortened to the bits there are and punctured to rate 1/3 (header)
-or 1/2 (side words): the kept parity bits are spread evenly over the parity part.
+or 1/2 (side words), BPSK: the kept parity bits are spread evenly over the parity part.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ A burst carries ``count`` images of ``length`` payload symbols each, in OFDM sym
   and resolve the carrier offset; the long symbol gives the first channel estimate.
 - **Header** (:mod:`.header`): BPSK on the data subcarriers, rate-1/3 shortened LDPC.
 - **Side information** (quantised payloads only): each image's quantiser range as two float16, in
-  LDPC codewords of up to :data:`~.header.IMAGES_PER_SIDE_WORD` images, QPSK.
+  LDPC codewords of up to :data:`~.header.IMAGES_PER_SIDE_WORD` images, BPSK (as robust as the header).
 - **Payload**: the images' symbols, one after another across OFDM symbols (an image may straddle two),
   the last OFDM symbol filled up with fixed pseudo-random QPSK.
 
@@ -114,10 +114,10 @@ class BurstLayout:
         return -(-HEADER_CODED_BITS // self.ofdm.n_data)
 
     def side_res(self, count: int, q: int) -> int:
-        """Data subcarrier slots of the side information (QPSK, two coded bits each)."""
+        """Data subcarrier slots of the side information (BPSK, one coded bit each)."""
         if not q:
             return 0
-        return sum(coded // 2 for _, coded in side_word_sizes(count))
+        return sum(coded for _, coded in side_word_sizes(count))
 
     def shape(self, count: int, length: int, q: int) -> BurstShape:
         n_data = self.ofdm.n_data

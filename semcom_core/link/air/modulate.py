@@ -7,7 +7,7 @@ import numpy as np
 from .header import BurstHeader, encode_header, encode_side_words
 from .layout import BurstLayout
 
-__all__ = ["filler", "modulate_burst", "qpsk", "to_time"]
+__all__ = ["bpsk", "filler", "modulate_burst", "to_time"]
 
 _FILLER_SEED = 0x51D
 
@@ -19,10 +19,9 @@ def filler(count: int) -> np.ndarray:
     return np.exp(1j * (np.pi / 4 + np.pi / 2 * phases)).astype(np.complex64)
 
 
-def qpsk(bits: np.ndarray) -> np.ndarray:
-    """Gray QPSK of an even number of bits (bit 0 -> +1 on each axis), unit power."""
-    b = 1.0 - 2.0 * np.asarray(bits, np.float32).reshape(-1, 2)
-    return ((b[:, 0] + 1j * b[:, 1]) / np.sqrt(2)).astype(np.complex64)
+def bpsk(bits: np.ndarray) -> np.ndarray:
+    """BPSK (bit 0 -> +1), unit power."""
+    return (1.0 - 2.0 * np.asarray(bits, np.float32).reshape(-1)).astype(np.complex64)
 
 
 def _fill(symbols: np.ndarray, slots: int, pad: np.ndarray | None = None) -> np.ndarray:
@@ -58,12 +57,12 @@ def modulate_burst(layout: BurstLayout, header: BurstHeader, payloads, ranges=No
         raise ValueError(f"need {header.count} payloads of {header.length} symbols")
     coded = encode_header(header)
     slots = shape.header_symbols * n_data
-    header_bpsk = (1.0 - 2.0 * np.resize(coded, slots)).astype(np.complex64)   # repeated to fill the slots
+    header_bpsk = bpsk(np.resize(coded, slots))                                  # repeated to fill the slots
     parts = [header_bpsk]
     if header.q:
         if ranges is None or len(ranges) != header.count:
             raise ValueError("quantised payloads need one (z_min, z_max) per image")
-        parts.append(_fill(qpsk(encode_side_words(ranges)), shape.side_symbols * n_data))
+        parts.append(_fill(bpsk(encode_side_words(ranges)), shape.side_symbols * n_data))
     parts.append(_fill(np.concatenate(payloads), shape.payload_symbols * n_data))
     data = np.concatenate(parts).reshape(-1, n_data)
     body = to_time(layout, data, amplitude)
