@@ -18,17 +18,17 @@ and metrics.
 - ``mijscc_tx``: image PDUs -> frames with a header carrying the side information (q, end, z_min,
   z_max) and the MIJSCC / A-MIJSCC payload; the A-MIJSCC mask follows the ``noise_var`` messages
 - ``mijscc_rx``: framed stream -> decoded image PDUs; bad headers and side information are dropped
-- ``ofdm_tx``: payload frames -> OFDM bursts (GNU Radio's OFDM blocks) with a BPSK PHY header
-  carrying the side information, bundle id and sequence number
-- ``ofdm_rx``: OFDM samples -> synchronised, equalised payload frames with the header's fields and the
-  estimated SNR as tags; failed headers dropped and counted
+- ``ofdm_tx``: payload frames -> OFDM bursts of many images behind one preamble and one LDPC-coded
+  header (``semcom_core.link.air``)
+- ``ofdm_rx``: a continuous sample stream -> equalised payload frames, one per image, with the header's
+  fields, the quantiser ranges and the estimated SNR as tags; every loss counted
 - ``snr_schedule``: steps the channel's SNR (and tells the transmitter) while a flowgraph runs
 - ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
   class decision of the semantic bundle's classifier
 
 Beside the blocks: ``base`` (what the blocks share: frame accounting, tags, the transmitter and receiver
-bases), ``phy`` (the OFDM physical layer's Python pieces), ``running`` (compile and run the flowgraphs in
+bases), ``phy`` (the air between the OFDM blocks, as impairments), ``running`` (compile and run the flowgraphs in
 ``flowgraphs/`` headless, or as processes), ``bench`` (benchmarks), ``plots``, ``cli`` (the GNU Radio
 commands of ``semcom``) and ``testing`` (helpers of the QA tests).
 """

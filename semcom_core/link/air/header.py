@@ -96,37 +96,35 @@ def _kept_parity(n_parity: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, total - 1, n_parity)).astype(np.int64))
 
 
-def _encode_words(info: list) -> list:
-    """Shortened, punctured codewords of info bit rows (each <= k bits); parity = min(288, 2 len) ... """
+def _side_parity(info_bits: int) -> int:
+    """Parity bits sent with a side word: rate 1/2 (all 288 for the longest words)."""
+    return min(_code().n - _code().k, info_bits)
+
+
+def _encode_words(info: list, parity: list) -> list:
+    """Shortened, punctured codewords: each row of info bits (<= k) and ``parity`` of its parity bits."""
     code = _code()
     padded = np.zeros((len(info), code.k), np.uint8)
     for i, row in enumerate(info):
         padded[i, : row.size] = row
     words = code.encode(padded)
-    out = []
-    for i, row in enumerate(info):
-        parity = words[i, code.k:][_kept_parity(_parity_for(row.size))]
-        out.append(np.concatenate([row, parity]))
-    return out
+    return [np.concatenate([row, words[i, code.k:][_kept_parity(p)]]) for i, (row, p) in enumerate(zip(info, parity))]
 
 
-def _parity_for(info_bits: int) -> int:
-    return _HEADER_PARITY if info_bits == _HEADER_INFO else min(_code().n - _code().k, info_bits)
-
-
-def _decode_words(llrs: list, info_sizes: list) -> tuple[list, np.ndarray]:
-    """Decode received coded-bit LLRs (positive: bit 0) of words with the given info sizes."""
-    code = _code()
-    full = np.zeros((len(llrs), code.n), np.float32)
-    for i, (llr, size) in enumerate(zip(llrs, info_sizes)):
-        full[i, :size] = llr[:size]
-        full[i, size: code.k] = 1e4                                 # shortened: known zeros
-        full[i, code.k + _kept_parity(_parity_for(size))] = llr[size:]
+def _decode_words(llrs: list, info_sizes: list, parity: list) -> tuple[list, np.ndarray]:
+    """Decode received coded-bit LLRs (positive: bit 0) of shortened, punctured words. Returns the hard
+    decisions of the bits sent, per word, and whether each is a codeword."""
     from ...baselines.codes.minsum import decode_layered
 
+    code = _code()
+    full = np.zeros((len(llrs), code.n), np.float32)
+    for i, (llr, size, p) in enumerate(zip(llrs, info_sizes, parity)):
+        full[i, :size] = llr[:size]
+        full[i, size: code.k] = 1e4                                 # shortened: known zeros
+        full[i, code.k + _kept_parity(p)] = llr[size:]
     words, ok, _ = decode_layered(full, code.graph, code.max_iter, code.alpha, code.offset)
-    coded = [np.concatenate([words[i, :size], words[i, code.k:][_kept_parity(_parity_for(size))]])
-             for i, size in enumerate(info_sizes)]
+    coded = [np.concatenate([words[i, :size], words[i, code.k:][_kept_parity(p)]])
+             for i, (size, p) in enumerate(zip(info_sizes, parity))]
     return coded, ok
 
 
@@ -138,7 +136,7 @@ def encode_header(header: BurstHeader) -> np.ndarray:
     values = {name: getattr(header, name, 0) for name, _ in _FIELDS}
     bits = np.concatenate([_uint_bits(values[name], w) for name, w in _FIELDS])[None, :]
     info = np.concatenate([bits, _crc(bits)], axis=1)[0]
-    return _encode_words([info])[0]
+    return _encode_words([info], [_HEADER_PARITY])[0]
 
 
 def decode_header(llr: np.ndarray) -> tuple:
@@ -147,7 +145,7 @@ def decode_header(llr: np.ndarray) -> tuple:
     llr = np.asarray(llr, np.float32)
     if llr.shape != (HEADER_CODED_BITS,) or not np.isfinite(llr).all():
         return "header CRC failure", None
-    (coded,), ok = _decode_words([llr], [_HEADER_INFO])
+    (coded,), ok = _decode_words([llr], [_HEADER_INFO], [_HEADER_PARITY])
     if not ok[0]:                    # not a codeword: the parity checks, like the CRC, must all hold
         return "header CRC failure", None
     info = coded[:_HEADER_INFO]
@@ -172,7 +170,7 @@ def side_word_sizes(count: int) -> list:
     for start in range(0, int(count), IMAGES_PER_SIDE_WORD):
         m = min(IMAGES_PER_SIDE_WORD, int(count) - start)
         info = m * _SIDE_BITS_PER_IMAGE + _CRC
-        out.append((m, info + _parity_for(info)))
+        out.append((m, info + _side_parity(info)))
     return out
 
 
@@ -194,7 +192,9 @@ def encode_side_words(ranges) -> np.ndarray:
         bits = per_image[start: start + m].reshape(1, -1)
         words.append(np.concatenate([bits, _crc(bits)], axis=1)[0])
         start += m
-    return np.concatenate(_encode_words(words)) if words else np.zeros(0, np.uint8)
+    if not words:
+        return np.zeros(0, np.uint8)
+    return np.concatenate(_encode_words(words, [_side_parity(w.size) for w in words]))
 
 
 def decode_side_words(llr: np.ndarray, count: int) -> list:
@@ -207,7 +207,7 @@ def decode_side_words(llr: np.ndarray, count: int) -> list:
         pos += coded
     infos = [m * _SIDE_BITS_PER_IMAGE + _CRC for m, _ in sizes]
     finite = [bool(np.isfinite(c).all()) for c in chunks]
-    decoded, ok = _decode_words([np.nan_to_num(c) for c in chunks], infos)
+    decoded, ok = _decode_words([np.nan_to_num(c) for c in chunks], infos, [_side_parity(i) for i in infos])
     out = []
     for (m, _), coded, good, fin, size in zip(sizes, decoded, ok, finite, infos):
         bits = coded[:size]
