@@ -17,6 +17,7 @@ import numpy as np
 
 from .header import HEADER_CODED_BITS, BurstHeader, decode_header, decode_side_words, side_word_sizes
 from .layout import BurstLayout
+from .modulate import bpsk, scrambler
 
 __all__ = ["BurstDemodulator", "Demodulated"]
 
@@ -135,6 +136,7 @@ class BurstDemodulator:
         step0 = self._header_step(head, h, scale)
         eq = head * np.exp(-1j * step0 * np.arange(1, hs + 1))[:, None]
         soft = (eq[:, self.data_idx] * np.conj(h[self.data_idx] * scale)).real.reshape(-1)
+        soft = soft * scrambler(soft.size)
         noise_bin = max(noise_bin, _NOISE_FLOOR * float(np.mean(np.abs(h[used] * scale) ** 2)))
         llr_slots = np.clip(4 * soft / noise_bin, -_LLR_MAX, _LLR_MAX)
         llr = np.zeros(HEADER_CODED_BITS)
@@ -146,7 +148,7 @@ class BurstDemodulator:
         # every header subcarrier is known now: each symbol's phase, the residual offset as the line through
         # them (the long training is symbol 0), then channel and noise from preamble and header together
         ref_h = np.zeros((hs, lay.fft_len), np.complex128)
-        ref_h[:, self.data_idx] = (1.0 - 2.0 * np.resize(coded, hs * n_data)).reshape(hs, n_data)
+        ref_h[:, self.data_idx] = bpsk(np.resize(coded, hs * n_data)).reshape(hs, n_data)
         ref_h[:, self.pilot_idx] = self.pilots
         ref_h *= scale
         per = (eq[:, used] * np.conj(ref_h[:, used] * h[used][None, :])).sum(axis=1)
@@ -187,6 +189,7 @@ class BurstDemodulator:
         if header.q:
             s = shape.side_symbols
             soft = (data[:s] * np.conj(hd)[None, :]).real.reshape(-1)
+            soft = soft * scrambler(soft.size)
             coded = sum(c for _, c in side_word_sizes(header.count))
             if coded <= soft.size:                     # else the burst was cut inside its side information
                 llr = np.clip(4 * soft[:coded] / noise_bin, -_LLR_MAX, _LLR_MAX)

@@ -7,9 +7,10 @@ import numpy as np
 from .header import BurstHeader, encode_header, encode_side_words
 from .layout import BurstLayout
 
-__all__ = ["bpsk", "filler", "modulate_burst", "to_time"]
+__all__ = ["bpsk", "filler", "modulate_burst", "scrambler", "to_time"]
 
 _FILLER_SEED = 0x51D
+_SCRAMBLER_SEED = 0x5C4A
 
 
 def filler(count: int) -> np.ndarray:
@@ -19,9 +20,16 @@ def filler(count: int) -> np.ndarray:
     return np.exp(1j * (np.pi / 4 + np.pi / 2 * phases)).astype(np.complex64)
 
 
+def scrambler(count: int) -> np.ndarray:
+    """Fixed pseudo-random +-1 that multiplies the coded BPSK of header and side words (so that fields
+    full of zeros do not make OFDM symbols with high peaks); the receiver multiplies by it again."""
+    return 1.0 - 2.0 * np.random.default_rng(_SCRAMBLER_SEED).integers(0, 2, max(0, int(count))).astype(np.float32)
+
+
 def bpsk(bits: np.ndarray) -> np.ndarray:
-    """BPSK (bit 0 -> +1), unit power."""
-    return (1.0 - 2.0 * np.asarray(bits, np.float32).reshape(-1)).astype(np.complex64)
+    """Scrambled BPSK (bit 0 -> +1 before scrambling), unit power."""
+    b = 1.0 - 2.0 * np.asarray(bits, np.float32).reshape(-1)
+    return (b * scrambler(b.size)).astype(np.complex64)
 
 
 def _fill(symbols: np.ndarray, slots: int, pad: np.ndarray | None = None) -> np.ndarray:
