@@ -9,21 +9,26 @@ from .layout import BurstLayout
 
 __all__ = ["bpsk", "filler", "modulate_burst", "scrambler", "to_time"]
 
-_FILLER_SEED = 0x51D
-_SCRAMBLER_SEED = 0x5C4A
+_MAX_SLOTS = 1 << 17          # more data subcarrier slots than any burst has
+_FILLER = np.exp(1j * (np.pi / 4 + np.pi / 2 * np.random.default_rng(0x51D).integers(0, 4, _MAX_SLOTS))).astype(
+    np.complex64)
+_FILLER.setflags(write=False)
+_SCRAMBLER = (1.0 - 2.0 * np.random.default_rng(0x5C4A).integers(0, 2, _MAX_SLOTS)).astype(np.float32)
+_SCRAMBLER.setflags(write=False)
 
 
 def filler(count: int) -> np.ndarray:
     """Fixed pseudo-random QPSK that fills a burst's last OFDM symbol (never zeros: an almost empty
     symbol would look like the short training)."""
-    phases = np.random.default_rng(_FILLER_SEED).integers(0, 4, max(0, int(count)))
-    return np.exp(1j * (np.pi / 4 + np.pi / 2 * phases)).astype(np.complex64)
+    return _FILLER[: max(0, int(count))]
 
 
 def scrambler(count: int) -> np.ndarray:
     """Fixed pseudo-random +-1 that multiplies the coded BPSK of header and side words (so that fields
     full of zeros do not make OFDM symbols with high peaks); the receiver multiplies by it again."""
-    return 1.0 - 2.0 * np.random.default_rng(_SCRAMBLER_SEED).integers(0, 2, max(0, int(count))).astype(np.float32)
+    if count > _SCRAMBLER.size:
+        raise ValueError(f"no burst has {count} coded bits")
+    return _SCRAMBLER[: max(0, int(count))]
 
 
 def bpsk(bits: np.ndarray) -> np.ndarray:

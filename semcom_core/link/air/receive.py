@@ -220,6 +220,7 @@ class BurstReceiver:
         self._drop("truncated burst", hdr.count - complete)
         if not complete:
             return
+        before = len(out)
         seg = slice(payload_start, int(hi[complete - 1]))
         rel_lo, rel_hi = lo[:complete] - payload_start, hi[:complete] - payload_start
         bad = np.concatenate([[0], np.cumsum(self._bad[seg])])
@@ -228,26 +229,28 @@ class BurstReceiver:
         mean_power = (power[rel_hi] - power[rel_lo]) / (rel_hi - rel_lo)
         no_signal = mean_power < self._silence_level(burst, rel_hi - rel_lo)
         nv = burst.noise_var[: complete * hdr.length].reshape(complete, hdr.length).mean(axis=1)
+        snr_db = snr_db_from_noise_var(np.maximum(nv, 1e-12))
         latency = (time.perf_counter() - t0) * 1e3
+        shared = {"bundle_id": hdr.bundle_id, **SideInfo(hdr.q, hdr.end).to_tags()}
         for k in range(complete):
             if has_bad[k]:
                 self._drop("non-finite samples")
                 continue
-            rng = burst.ranges[k] if hdr.q else (0.0, 0.0)
-            if rng is None:
-                self._drop("side information CRC failure")
-                continue
+            tags = {"index": (hdr.seq + k) % 65536, **shared}
+            if hdr.q:
+                rng = burst.ranges[k]
+                if rng is None:
+                    self._drop("side information CRC failure")
+                    continue
+                tags.update(SideInfo(hdr.q, hdr.end, *rng).to_tags())
             if no_signal[k]:
                 self._drop("no signal where the burst declared images")
                 continue
-            side = SideInfo(hdr.q, hdr.end, *rng)
-            snr_db = snr_db_from_noise_var(max(float(nv[k]), 1e-12))
-            tags = {"index": (hdr.seq + k) % 65536, "bundle_id": hdr.bundle_id, **side.to_tags(),
-                    "noise_var": float(nv[k]), "snr_db": snr_db, "rx_latency_ms": latency}
-            out.append(ReceivedImage(burst.payload[k * hdr.length: (k + 1) * hdr.length].copy(), tags))
-            self.latencies.append(latency)
-            self.snrs.append(snr_db)
-            self.images += 1
+            tags.update(noise_var=float(nv[k]), snr_db=float(snr_db[k]), rx_latency_ms=latency)
+            out.append(ReceivedImage(burst.payload[k * hdr.length: (k + 1) * hdr.length], tags))
+        self.latencies.extend([latency] * (len(out) - before))
+        self.snrs.extend(t.tags["snr_db"] for t in out[before:])
+        self.images += len(out) - before
 
     def _silence_level(self, burst, n: np.ndarray) -> np.ndarray:
         """Mean sample power below which ``n`` samples are clearly noise alone: 4 sigma above the noise and

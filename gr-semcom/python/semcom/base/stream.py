@@ -13,6 +13,7 @@ flowgraph.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -190,9 +191,14 @@ def write_frames(block, out, frames, len_key) -> int:
         out[written: written + data.size] = data
         block.add_item_tag(0, base + written, len_key, pmt.from_long(data.size))
         for key, value in tags.items():
-            block.add_item_tag(0, base + written, pmt.intern(key), to_tag_value(value))
+            block.add_item_tag(0, base + written, _interned(key), to_tag_value(value))
         written += data.size
     return written
+
+
+@functools.lru_cache(maxsize=256)
+def _interned(key: str):
+    return pmt.intern(key)
 
 
 def set_min_output_buffer_quietly(block, items: int) -> None:

@@ -82,7 +82,7 @@ def bench_gr_ofdm_rx(num_packets: int, packet_bytes: int, snr_db: float, fft_len
     samples = np.asarray(rec.data(), np.complex64)
     samples = np.concatenate([samples, np.zeros(4 * fft_len, np.complex64)])
     power = float(np.mean(np.abs(samples) ** 2))
-    sigma = np.sqrt(power * fft_len / 52 / 10 ** (snr_db / 10))     # Es/N0 per used subcarrier, as ours
+    sigma = np.sqrt(power * fft_len / 52 * noise_var_from_snr_db(snr_db))    # Es/N0 per used subcarrier, as ours
     noisy = _noisy(samples, sigma, 2)
     rx = digital.ofdm_rx(fft_len=fft_len, cp_len=cp_len, frame_length_tag_key="frame_len",
                          packet_length_tag_key="rx_len", bps_header=1, bps_payload=2)
