@@ -33,6 +33,18 @@ def append_records(path: str | Path, records: list[dict]) -> None:
             f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
 
 
+def write_results(out_dir: str | Path, name: str, records: list[dict], table: str) -> Path:
+    """A measurement's results in ``out_dir``: ``name.jsonl`` (the records, replacing an earlier run's)
+    and ``name.md`` (the table); returns the folder, for the plot beside them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{name}.jsonl", "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec, default=str) + "\n")
+    (out / f"{name}.md").write_text(table + "\n")
+    return out
+
+
 def read_records(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():

@@ -12,9 +12,6 @@ Rayleigh fading with perfect CSI, ``rayleigh_fast``, for TDL-A).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -24,6 +21,7 @@ from ..channels import TDLSampleChannel
 from ..data import load_dataset
 from ..link.air import BurstHeader, BurstLayout, BurstReceiver, modulate_burst
 from ..metrics import psnr
+from ..records import write_results
 from ..symbols import SideInfo
 from ..units import noise_var_from_snr_db
 
@@ -108,12 +106,7 @@ def ota_delivery(bundle_path, snrs=DEFAULT_SNRS, channels=("awgn", "tdl-a"), cfo
                 print(f"ota: {channel:6s} {snr:5.1f} dB  delivered {rec['delivered']}/{rec['sent']}  "
                       f"PSNR {rec['psnr']:6.2f} (symbol level {rec['psnr_symbol_level']:6.2f})", flush=True)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "delivery.jsonl", "w") as f:
-            for rec in records:
-                f.write(json.dumps(rec, default=str) + "\n")
-        (out / "delivery.md").write_text(format_delivery(records) + "\n")
+        out = write_results(out_dir, "delivery", records, format_delivery(records))
         plot_delivery(records, out / "delivery.png")
     return records
 

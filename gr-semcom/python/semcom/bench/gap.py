@@ -25,8 +25,7 @@ def measure_gap(bundle, snrs=(8.0, 10.0, 12.0, 15.0, 20.0, 25.0), num_images=200
     symbol-level link (semcom's AWGN channel block) at the same SNR, for the semantic transceiver of
     ``bundle`` and the digital link ``digital``. With ``out_dir``, writes ``ofdm_gap.jsonl``,
     ``ofdm_gap.md`` and ``ofdm_gap.png``. Returns one record per (scheme, phy, snr)."""
-    import json
-    from pathlib import Path
+    from semcom_core.records import write_results
 
     impairments = dict(GAP_IMPAIRMENTS if impairments is None else impairments)
     digital = dict(GAP_DIGITAL if digital is None else digital)
@@ -48,12 +47,7 @@ def measure_gap(bundle, snrs=(8.0, 10.0, 12.0, 15.0, 20.0, 25.0), num_images=200
                           f"acc {rec['accuracy'] or float('nan'):.3f}  delivered {rec['delivered']:.3f}  "
                           f"est {rec['snr_est_db']:.1f} dB", flush=True)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "ofdm_gap.jsonl", "w") as f:
-            for rec in records:
-                f.write(json.dumps(rec, default=str) + "\n")
-        (out / "ofdm_gap.md").write_text(format_gap(records) + "\n")
+        out = write_results(out_dir, "ofdm_gap", records, format_gap(records))
         plot_gap(records, out / "ofdm_gap.png")
     return records
 

@@ -1,0 +1,28 @@
+"""semcom bench ota: a shipped bundle over the burst PHY against the symbol-level channel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from semcom_core.experiments.ota import FALLBACK, ota_delivery
+
+BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "deepjscc-fmnist-1_12"
+
+
+@pytest.mark.skipif(not BUNDLE.is_dir(), reason="the shipped DeepJSCC bundle is not in this checkout")
+def test_delivery_records_table_and_plot(tmp_path):
+    records = ota_delivery(str(BUNDLE), snrs=(12.0,), channels=("awgn", "tdl-a"), images=64, burst=16,
+                           out_dir=tmp_path, progress=False)
+    awgn, tdl = records
+    assert awgn["sent"] == awgn["delivered"] == 64 and awgn["fallback"] == FALLBACK
+    assert abs(awgn["psnr"] - awgn["psnr_symbol_level"]) < 0.5, awgn
+    assert tdl["channel"] == "tdl-a" and tdl["symbol_channel"] == "rayleigh_fast" and tdl["delivered"] >= 48
+    assert tdl["psnr"] < awgn["psnr"], "multipath fading costs quality"
+    assert awgn["samples_per_image"] < 100 / 0.4      # bursts of 16 images of 65 symbols
+    lines = (tmp_path / "delivery.jsonl").read_text().splitlines()
+    assert [json.loads(line)["channel"] for line in lines] == ["awgn", "tdl-a"]
+    assert "| awgn | 12 |" in (tmp_path / "delivery.md").read_text()
+    assert (tmp_path / "delivery.png").stat().st_size > 10_000
