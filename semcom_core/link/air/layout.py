@@ -50,11 +50,6 @@ class BurstShape:
     payload_symbols: int
     samples: int            # without the gap
 
-    @property
-    def data_symbols(self) -> int:
-        """OFDM symbols after the preamble."""
-        return self.header_symbols + self.side_symbols + self.payload_symbols
-
 
 @dataclass(frozen=True)
 class BurstLayout:

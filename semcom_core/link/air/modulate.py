@@ -37,10 +37,11 @@ def bpsk(bits: np.ndarray) -> np.ndarray:
     return (b * scrambler(b.size)).astype(np.complex64)
 
 
-def _fill(symbols: np.ndarray, slots: int, pad: np.ndarray | None = None) -> np.ndarray:
+def _fill(symbols: np.ndarray, slots: int) -> np.ndarray:
+    """``symbols`` followed by the filler up to ``slots``."""
     out = np.empty(slots, np.complex64)
     out[: symbols.size] = symbols
-    out[symbols.size:] = filler(slots)[symbols.size:] if pad is None else pad[: slots - symbols.size]
+    out[symbols.size:] = filler(slots)[symbols.size:]
     return out
 
 
