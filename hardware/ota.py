@@ -117,7 +117,7 @@ def settings_for(profile: dict, flowgraph: str, args) -> dict:
         "rx_gain": args.rx_gain if args.rx_gain is not None else gains.get("rx_gain", profile.get("rx_gain")),
         "clock_source": args.clock_source or profile.get("clock_source", "internal"),
         "amplitude": args.amplitude if args.amplitude is not None else profile.get("amplitude", 0.15),
-        "threshold": args.threshold if args.threshold is not None else profile.get("threshold", 0.27),
+        "threshold": args.threshold if args.threshold is not None else profile.get("threshold", 0.45),
         "tx_antenna": profile.get("tx_antenna", "TX/RX"),
         "rx_antenna": profile.get("rx_antenna", "RX2"),
         "channel_label": f"ofdm-usrp-{profile.get('name', Path(profile['_path']).stem)}-{flowgraph}",

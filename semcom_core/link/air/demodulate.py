@@ -137,7 +137,7 @@ class BurstDemodulator:
         eq = head * np.exp(-1j * step0 * np.arange(1, hs + 1))[:, None]
         soft = (eq[:, self.data_idx] * np.conj(h[self.data_idx] * scale)).real.reshape(-1)
         soft = soft * scrambler(soft.size)
-        noise_bin = max(noise_bin, _NOISE_FLOOR * float(np.mean(np.abs(h[used] * scale) ** 2)))
+        noise_bin = max(noise_bin, _NOISE_FLOOR * float(np.mean(np.abs(h[used] * scale) ** 2)), 1e-30)
         llr_slots = np.clip(4 * soft / noise_bin, -_LLR_MAX, _LLR_MAX)
         llr = np.zeros(HEADER_CODED_BITS)
         np.add.at(llr, np.arange(llr_slots.size) % HEADER_CODED_BITS, llr_slots)

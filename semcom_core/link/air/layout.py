@@ -13,7 +13,7 @@ A burst carries ``count`` images of ``length`` payload symbols each, in OFDM sym
 - **Long training**: a cyclic prefix and an OFDM symbol with known BPSK on every used subcarrier. The
   receiver correlates the whole preamble coherently to confirm a burst, find its start to the sample
   and resolve the carrier offset; the long symbol gives the first channel estimate.
-- **Header** (:mod:`.header`): BPSK on the data subcarriers, rate-1/3 shortened LDPC.
+- **Header** (:mod:`.header`): BPSK on the data subcarriers, shortened LDPC of rate 0.24.
 - **Side information** (quantised payloads only): each image's quantiser range as two float16, in
   LDPC codewords of up to :data:`~.header.IMAGES_PER_SIDE_WORD` images, BPSK (as robust as the header).
 - **Payload**: the images' symbols, one after another across OFDM symbols (an image may straddle two),

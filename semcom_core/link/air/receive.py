@@ -47,7 +47,7 @@ class BurstReceiver:
     """
 
     def __init__(self, layout: BurstLayout | None = None, max_burst_samples: int = 1 << 17,
-                 threshold: float = 0.27, bundle_id: int | None = None):
+                 threshold: float = 0.45, bundle_id: int | None = None):
         self.layout = layout or BurstLayout()
         self.detector = Detector(self.layout, threshold=threshold)
         self.demod = BurstDemodulator(self.layout)
@@ -60,6 +60,8 @@ class BurstReceiver:
         self._scan = -lead          # stream index from which to search for bursts
         self._last_failure = None   # stream index of the last preamble whose header failed
         self._pending = None        # (stream index, Demodulated) of a burst whose samples are still arriving
+        self._m = np.zeros(0)       # autocorrelation metric of _buf[i] (computed once per sample)
+        self._p = np.zeros(0, np.complex128)
         self.images = 0
         self.bursts = 0
         self.drops: collections.Counter = collections.Counter()
@@ -104,7 +106,17 @@ class BurstReceiver:
         if keep_from > 0:
             self._buf = self._buf[keep_from:]
             self._bad = self._bad[keep_from:]
+            self._m, self._p = self._m[keep_from:], self._p[keep_from:]
             self._base += keep_from
+
+    def _metric(self, lo: int, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The autocorrelation metric ``(M, P)`` of buffer positions ``lo`` up to ``hi`` (default: every
+        position whose samples have all arrived); each sample's is computed once, when it arrives."""
+        have = self._m.size
+        if self._buf.size - self.detector.lookahead + 1 > have:
+            m, p = self.detector.metric(self._buf[have:])
+            self._m, self._p = np.concatenate([self._m, m]), np.concatenate([self._p, p])
+        return self._m[lo:hi], self._p[lo:hi]
 
     def _step(self, out: list, t0: float) -> bool:
         """Handle the next burst candidate; False when more samples are needed."""
@@ -119,7 +131,7 @@ class BurstReceiver:
             self._pending = None
             self._scan = self._base + status
             return True
-        m, p = det.metric(y[lo:])
+        m, p = self._metric(lo)
         for peak in det.candidates(m):
             at = lo + int(peak)
             if at - det.search + det.span > y.size:
@@ -189,19 +201,20 @@ class BurstReceiver:
     def _next_preamble(self, lo: int, hi: int, burst) -> int | None:
         """Start of a confirmed preamble inside ``[lo, hi)`` (the burst was cut there), else None.
 
-        Inside a burst the autocorrelation threshold is raised to half of what a preamble at this burst's
-        SNR gives, so that payload symbols seldom need the coherent check."""
+        Inside a burst both thresholds are raised to what a preamble at this burst's SNR gives: half of it
+        for the autocorrelation, so that payload symbols seldom need the coherent check, and three quarters
+        of it for the coherent check, so that the payload is not taken for a preamble."""
         det = self.detector
-        seg = self._buf[lo: hi + det.lookahead]
-        m, p = det.metric(seg)
+        m, p = self._metric(lo, hi + 1)
         snr = burst.signal_bin / max(burst.noise_bin, 1e-30)
         floor = max(det.auto_threshold, 0.5 * snr / (1 + snr))
+        coherent = max(det.threshold, 0.75 * math.sqrt(snr / (1 + snr)))
         for peak in det.candidates(m, floor):
             if peak >= hi - lo - self.layout.symbol_len:        # the next burst, after this one's end
                 break
             if lo + peak - det.search + det.span > self._buf.size:
                 break                                           # not all here: the next search sees it
-            acq = det.confirm(self._buf, lo + int(peak), p[peak])
+            acq = det.confirm(self._buf, lo + int(peak), p[peak], coherent)
             if acq is not None and lo <= acq.start < hi - self.layout.symbol_len:
                 return acq.start
         return None

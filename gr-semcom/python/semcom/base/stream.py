@@ -187,11 +187,18 @@ def write_frames(block, out, frames, len_key) -> int:
     """Write ``(data, tags)`` frames back to back from the start of ``out``, each with a ``len_key``
     tag of its length and its ``tags`` (name -> value) on its first item; returns the items written."""
     written, base = 0, block.nitems_written(0)
+    values: dict = {}          # the frames of a burst share most values: one PMT each
     for data, tags in frames:
         out[written: written + data.size] = data
         block.add_item_tag(0, base + written, len_key, pmt.from_long(data.size))
         for key, value in tags.items():
-            block.add_item_tag(0, base + written, _interned(key), to_tag_value(value))
+            try:
+                pmt_value = values.get((type(value), value))
+                if pmt_value is None:
+                    pmt_value = values[(type(value), value)] = to_tag_value(value)
+            except TypeError:              # an unhashable value
+                pmt_value = to_tag_value(value)
+            block.add_item_tag(0, base + written, _interned(key), pmt_value)
         written += data.size
     return written
 

@@ -186,7 +186,7 @@ def parse_reports(text: str) -> list[dict]:
 
 def make_ofdm_loopback(bundle, snr_db=30.0, cfo=0.0, epsilon=1.0, taps="1", num_images=100, out_path="",
                        fft_len=64, cp_len=16, seed=0, quant_bits=-1, adaptive=True, max_batch=16, amplitude=1.0,
-                       threshold=0.27, grc_path=None):
+                       threshold=0.45, grc_path=None):
     """Build (not start) the ofdm_loopback top block. ``taps``: comma-separated complex taps (a string)
     or a sequence of numbers."""
     if not isinstance(taps, str):
@@ -204,7 +204,7 @@ def make_ofdm_loopback(bundle, snr_db=30.0, cfo=0.0, epsilon=1.0, taps="1", num_
 
 def run_ofdm_loopback(bundle, snr_db=30.0, cfo=0.0, epsilon=1.0, taps="1", num_images=100, out_path="",
                       timeout_s=600.0, idle_s=5.0, fft_len=64, cp_len=16, seed=0, quant_bits=-1, adaptive=True,
-                      max_batch=16, amplitude=1.0, threshold=0.27, grc_path=None, progress=False) -> dict:
+                      max_batch=16, amplitude=1.0, threshold=0.45, grc_path=None, progress=False) -> dict:
     """Run flowgraphs/ofdm_loopback.grc headless once (in this process).
 
     Stops when the metrics sink has every image, or ``idle_s`` seconds after the last activity once
