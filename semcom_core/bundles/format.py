@@ -3,9 +3,12 @@
 The card says what the bundle is: ``format`` (:data:`BUNDLE_FORMAT`), ``family`` (``image``: the DeepJSCC
 family and MIJSCC; ``multimodal``; ``mfmsc``), ``method``, ``parts`` (the named networks in the weights
 file, each tensor stored as ``<part>.<name>``), ``files`` (other files of the bundle, such as a tokenizer),
-the family's own keys (architecture specs, k, dataset, tasks, ...), the metrics it reached and the command
-that made it. Networks are rebuilt from the card and filled with safetensors, so loading a bundle never
-unpickles code. Every problem is a :class:`BundleError` naming the path.
+the family's own keys (architecture specs, k, dataset, tasks, ...), the metrics it reached, the command
+that made it and ``sha256``: the SHA-256 of the weights and of every other file. Networks are rebuilt from
+the card and filled with safetensors, so loading a bundle never unpickles code. Loading checks every file
+against its SHA-256 and every floating-point tensor for NaN or inf; ``semcom bundle sign`` records the
+digests again after an edit made on purpose. Every problem is a :class:`BundleError` naming the path (and
+the file, and the tensor).
 
 Bundles written before this format (``semcom-bundle/1``, ``semcom-multimodal/1``, ``semcom-mfmsc/1``) are
 read as well; ``semcom bundle upgrade`` rewrites one in this format.
@@ -14,6 +17,7 @@ read as well; ``semcom bundle upgrade`` rewrites one in this format.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import shutil
 import tempfile
@@ -27,7 +31,7 @@ from torch import nn
 from .. import __version__
 
 __all__ = ["BUNDLE_FORMAT", "CARD", "FAMILIES", "WEIGHTS", "BundleError", "load_part", "read_bundle", "read_card",
-           "upgrade_bundle", "write_bundle", "write_card"]
+           "sign_bundle", "upgrade_bundle", "write_bundle", "write_card"]
 
 BUNDLE_FORMAT = "semcom-bundle/2"
 FAMILIES = ("image", "multimodal", "mfmsc")
@@ -87,7 +91,55 @@ def _write_files(folder: Path, tensors: dict, files: dict, card: dict) -> None:
     save_file(tensors, str(folder / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    write_card(folder, card)
+    write_card(folder, {**card, "sha256": _digests(folder, card["files"])})
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _digests(folder: Path, files) -> dict:
+    """SHA-256 of the weights and of each of ``files`` in ``folder``."""
+    return {name: _sha256(folder / name) for name in (WEIGHTS, *files)}
+
+
+def _verify(path: Path, card: dict) -> None:
+    """Every file of the bundle matches the SHA-256 its card records (bundles of an earlier format have none)."""
+    if card.get("legacy_format"):
+        return
+    recorded = card.get("sha256")
+    if not isinstance(recorded, dict) or WEIGHTS not in recorded:
+        raise BundleError(f"bundle {path}: {CARD} records no SHA-256 of {WEIGHTS}; if you trust the files, "
+                          f"record it with `semcom bundle sign {path}`")
+    for name in (WEIGHTS, *card.get("files", [])):
+        try:
+            actual = _sha256(path / name)
+        except FileNotFoundError as err:
+            raise BundleError(f"bundle {path} has no {name}") from err
+        except OSError as err:
+            raise BundleError(f"bundle {path}: cannot read its {name} ({err})") from err
+        if actual != recorded.get(name):
+            raise BundleError(f"bundle {path}: {name} does not match the SHA-256 in its {CARD} (the file changed "
+                              f"after the bundle was written); if the change was intended, record it with "
+                              f"`semcom bundle sign {path}`")
+
+
+def sign_bundle(path: str | Path) -> dict:
+    """Record the SHA-256 of a bundle's files in its card (after an edit made on purpose); returns them.
+    The card must still be readable and the weights must load and be finite."""
+    path = Path(path)
+    card = read_card(path)
+    if card.get("legacy_format"):
+        raise BundleError(f"bundle {path} is of the earlier format {card['legacy_format']!r}: "
+                          f"`semcom bundle upgrade {path}` rewrites it in the current one, signed")
+    _check_tensors(path, _load_tensors(path))
+    digests = _digests(path, card.get("files", []))
+    write_card(path, {**card, "sha256": digests})
+    return digests
 
 
 def read_card(path: str | Path, family: str | None = None, required=()) -> dict:
@@ -134,12 +186,9 @@ def read_bundle(path: str | Path, family: str | None = None, required=()) -> tup
     """``(card, tensors by part, files by name)`` of a bundle; every problem is a BundleError."""
     path = Path(path)
     card = read_card(path, family, required)
-    try:
-        tensors = load_file(str(path / WEIGHTS))
-    except FileNotFoundError as err:
-        raise BundleError(f"bundle {path} has no {WEIGHTS}") from err
-    except (SafetensorError, OSError, ValueError) as err:
-        raise BundleError(f"bundle {path}: {WEIGHTS} is corrupt ({err})") from err
+    _verify(path, card)
+    tensors = _load_tensors(path)
+    _check_tensors(path, tensors)
     legacy_whole = _LEGACY.get(card.get("legacy_format"), (None, None))[1]
     if legacy_whole is not None:
         tensors = {f"{legacy_whole}.{key}": t for key, t in tensors.items()}
@@ -158,6 +207,23 @@ def read_bundle(path: str | Path, family: str | None = None, required=()) -> tup
         except OSError as err:
             raise BundleError(f"bundle {path}: cannot read its {name} ({err})") from err
     return card, by_part, files
+
+
+def _load_tensors(path: Path) -> dict:
+    try:
+        return load_file(str(path / WEIGHTS))
+    except FileNotFoundError as err:
+        raise BundleError(f"bundle {path} has no {WEIGHTS}") from err
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BundleError(f"bundle {path}: {WEIGHTS} is corrupt ({err})") from err
+
+
+def _check_tensors(path: Path, tensors: dict) -> None:
+    """Every floating-point tensor is finite."""
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise BundleError(f"bundle {path}: {WEIGHTS} tensor {key} holds {bad} NaN or infinite value(s)")
 
 
 def load_part(module: nn.Module, tensors: dict[str, torch.Tensor], name: str, path: str | Path) -> nn.Module:

@@ -191,9 +191,13 @@ def cmd_bench_ota(args) -> None:
 
 
 def cmd_bundle(args) -> None:
-    from ..bundles import upgrade_bundle
+    from ..bundles.format import sign_bundle, upgrade_bundle
 
     for path in args.bundles:
+        if args.action == "sign":
+            digests = sign_bundle(path)
+            print(f"bundle {path}: SHA-256 of {', '.join(sorted(digests))} recorded in its card")
+            continue
         changed = upgrade_bundle(path)
         print(f"bundle {path}: {'rewritten in the current format' if changed else 'already in the current format'}")
 
@@ -206,6 +210,7 @@ def cmd_info(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semcom", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a method from a YAML config")
@@ -300,8 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="results/ota", help="folder for delivery.jsonl, delivery.md, delivery.png")
     b.set_defaults(func=cmd_bench_ota)
 
-    p = sub.add_parser("bundle", help="bundle maintenance: upgrade bundles of an earlier format")
-    p.add_argument("action", choices=["upgrade"])
+    p = sub.add_parser("bundle", help="bundle maintenance: upgrade bundles of an earlier format; sign (record the "
+                                      "SHA-256 of) bundles edited on purpose")
+    p.add_argument("action", choices=["upgrade", "sign"])
     p.add_argument("bundles", nargs="+", help="bundle folders, rewritten in place")
     p.set_defaults(func=cmd_bundle)
 
@@ -333,15 +339,32 @@ def _gnuradio_commands(commands, bench) -> None:
 
 
 def main(argv=None) -> None:
+    """Run a command. A user's error (a bad config, bundle, dataset, path or value) is one line on stderr and
+    exit code 2, without a traceback unless ``--debug`` is given."""
     args = build_parser().parse_args(argv)
     from ..bundles import BundleError
-    from ..runs.config import ConfigError
     from ..data import DatasetError
+    from ..runs.config import ConfigError
 
     try:
         args.func(args)
     except (BundleError, ConfigError, DatasetError, FileNotFoundError, FloatingPointError, ValueError) as err:
-        raise SystemExit(f"semcom {args.command}: error: {err}") from None
+        if args.debug:
+            raise
+        _user_error(args.command, str(err))
+    except SystemExit as err:
+        if not isinstance(err.code, str):
+            raise
+        if args.debug:
+            raise
+        _user_error(args.command, err.code.removeprefix(f"semcom {args.command}: error: ").removeprefix("semcom: "))
+
+
+def _user_error(command: str, message: str) -> None:
+    """Print one line and exit with code 2."""
+    line = " ".join(message.split())
+    print(f"semcom {command}: error: {line}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from semcom_core.bundles import BundleError, load_bundle, make_untrained_bundle, save_bundle
+from semcom_core.bundles.format import sign_bundle
 from semcom_core.methods.deepjscc import transceiver_specs
 from semcom_core.link import Transceiver
 
@@ -40,11 +41,13 @@ def test_missing_and_corrupt_bundles(tmp_path):
     shutil.copytree(path, broken)
     weights = (broken / "weights.safetensors").read_bytes()
     (broken / "weights.safetensors").write_bytes(weights[: len(weights) // 2])
-    with pytest.raises(BundleError, match="corrupt"):
+    with pytest.raises(BundleError, match="weights.safetensors does not match the SHA-256"):
         load_bundle(broken)
     (broken / "weights.safetensors").write_bytes(b"\x00" * 64)
-    with pytest.raises(BundleError, match="corrupt"):
+    with pytest.raises(BundleError, match="weights.safetensors does not match the SHA-256"):
         load_bundle(broken)
+    with pytest.raises(BundleError, match="corrupt"):        # signing does not bless a file that cannot load
+        sign_bundle(broken)
     (broken / "card.json").write_text("{not json")
     with pytest.raises(BundleError, match="not valid JSON"):
         load_bundle(broken)
