@@ -41,11 +41,41 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
+def _folder_to_write(path: str, option: str = "--out") -> None:
+    """A folder a command will write: not an existing file."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option} {path} is a file, not a folder")
+
+
+def _file_to_write(path: str | None, option: str = "--out") -> None:
+    """A file a command will write or append to: not a folder, and its folder can be made."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name, e.g. {target / 'records.jsonl'}")
+    parent = next((p for p in target.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def cmd_train(args) -> None:
     from ..runs.config import load_config
+
+    _folder_to_write(args.out)
+    cfg = load_config(args.config, _overrides(args.set))      # checked before anything heavy is imported
     from ..runs.image import train_run
 
-    cfg = load_config(args.config, _overrides(args.set))
     train_run(cfg, args.out, command=_command_line())
 
 
@@ -59,6 +89,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_eval(args) -> None:
+    _file_to_write(args.out)
     from ..bundles import load_bundle
     from ..bundles.evaluate import evaluate_bundle
     from ..records import append_records, print_table
@@ -121,9 +152,15 @@ def cmd_experiment(args) -> None:
 
 
 def cmd_multimodal(args) -> None:
+    from ..runs.config import load_config
+
+    if args.action != "eval":
+        if not args.config or not args.out:
+            raise SystemExit(f"semcom multimodal {args.action}: --config and --out are required")
+        _folder_to_write(args.out)
+        cfg = load_config(args.config, _overrides(args.set), family="multimodal")
     from ..bundles.multimodal import check_bundle_data, load_multimodal_bundle
     from ..runs import multimodal as mm
-    from ..runs.config import load_config
 
     if args.action == "eval":
         system, card = load_multimodal_bundle(args.bundle)
@@ -136,9 +173,6 @@ def cmd_multimodal(args) -> None:
             print(f"multimodal eval: {card['method']} ({', '.join(card['modalities'])}) at {snr:g} dB: "
                   f"accuracy {accuracy:.4f} on {len(data)} test samples")
         return
-    if not args.config or not args.out:
-        raise SystemExit(f"semcom multimodal {args.action}: --config and --out are required")
-    cfg = load_config(args.config, _overrides(args.set), family="multimodal")
     if args.action == "pretrain":
         mm.pretrain_run(cfg, args.out)
     else:
@@ -146,10 +180,16 @@ def cmd_multimodal(args) -> None:
 
 
 def cmd_mfmsc(args) -> None:
+    from ..runs.config import load_config
+
+    if args.action != "eval":
+        if not args.config or not args.out:
+            raise SystemExit("semcom mfmsc train: --config and --out are required")
+        _folder_to_write(args.out)
+        cfg = load_config(args.config, _overrides(args.set), family="mfmsc")
     from ..bundles.mfmsc import load_mfmsc_bundle
     from ..data.mfmsc.tasks import build_tasks
     from ..runs import mfmsc as mt
-    from ..runs.config import load_config
 
     if args.action == "eval":
         system, card, tokenizer = load_mfmsc_bundle(args.bundle)
@@ -167,9 +207,7 @@ def cmd_mfmsc(args) -> None:
                 print(f"mfmsc eval: {card['method']} {name} {args.channel} {snr:g} dB: {metric} {result[metric]:.4f}, "
                       f"{result['symbols_per_instance']:.0f} symbols per instance, {result['samples']} instances")
         return
-    if not args.config or not args.out:
-        raise SystemExit("semcom mfmsc train: --config and --out are required")
-    mt.train_run(load_config(args.config, _overrides(args.set), family="mfmsc"), args.out)
+    mt.train_run(cfg, args.out)
 
 
 def cmd_bench_train_step(args) -> None:
@@ -208,8 +246,15 @@ def cmd_info(args) -> None:
     print(json.dumps(read_card(args.bundle), indent=2))
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Command-line mistakes are one line (and ``semcom CMD --help`` shows the usage), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="semcom", description=__doc__)
+    parser = _OneLineParser(prog="semcom", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -222,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="turn a finished run folder (any family) into a bundle")
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--samples", type=int, default=2000, help="test images for the card's metrics")
+    p.add_argument("--samples", type=_positive_int, default=2000, help="test images for the card's metrics")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle over a channel and SNRs")
@@ -232,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, help="refuse a bundle made by another method (e.g. semcc)")
     p.add_argument("--csi", default="perfect", choices=["perfect", "ls"])
     p.add_argument("--pilots", type=int, default=4)
-    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--samples", type=_positive_int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None)
     p.add_argument("--out", default=None, help="JSON-lines file to append records to")
@@ -342,22 +387,26 @@ def main(argv=None) -> None:
     """Run a command. A user's error (a bad config, bundle, dataset, path or value) is one line on stderr and
     exit code 2, without a traceback unless ``--debug`` is given."""
     args = build_parser().parse_args(argv)
-    from ..bundles import BundleError
-    from ..data import DatasetError
-    from ..runs.config import ConfigError
-
     try:
         args.func(args)
-    except (BundleError, ConfigError, DatasetError, FileNotFoundError, FloatingPointError, ValueError) as err:
-        if args.debug:
-            raise
-        _user_error(args.command, str(err))
     except SystemExit as err:
-        if not isinstance(err.code, str):
-            raise
-        if args.debug:
+        if not isinstance(err.code, str) or args.debug:
             raise
         _user_error(args.command, err.code.removeprefix(f"semcom {args.command}: error: ").removeprefix("semcom: "))
+    except Exception as err:  # noqa: BLE001 - user errors are told apart by type below
+        if args.debug or not isinstance(err, _user_error_types()):
+            raise
+        _user_error(args.command, str(err))
+
+
+def _user_error_types() -> tuple:
+    """The exceptions that report a user's mistake. The project's own are only looked up in modules already
+    imported (an error cannot be of a class that was never loaded), so that a config error costs no torch."""
+    types = [FileNotFoundError, NotADirectoryError, IsADirectoryError, FloatingPointError, ValueError]
+    for module, name in (("semcom_core.bundles.format", "BundleError"), ("semcom_core.data.common", "DatasetError")):
+        if module in sys.modules:
+            types.append(getattr(sys.modules[module], name))
+    return tuple(types)
 
 
 def _user_error(command: str, message: str) -> None:

@@ -27,9 +27,16 @@ def parse_ratio(value) -> float:
     return ratio
 
 
+#: Mappings whose keys are the user's to choose (their values are checked by the family's schema).
+FREE_KEYS = ("train.lr_per_task",)
+
+
 def _merge(base: dict, override: dict, where: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
+        if f"{where}{key}" in FREE_KEYS and isinstance(base.get(key), dict) and isinstance(value, dict):
+            out[key] = {**base[key], **value}
+            continue
         if key not in base:
             raise ConfigError(f"unknown config key {where}{key!r}; known: {', '.join(base)}")
         if isinstance(base[key], dict) and isinstance(value, dict):
@@ -51,7 +58,10 @@ def layered_config(defaults: dict, path: str | Path | None, *overrides: dict | N
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {path} must hold a mapping at top level")
-        cfg = _merge(cfg, raw)
+        try:
+            cfg = _merge(cfg, raw)
+        except ConfigError as err:
+            raise ConfigError(f"config {path}: {err}") from None
     for layer in overrides:
         if layer:
             cfg = _merge(cfg, layer)

@@ -46,7 +46,7 @@ def test_errors_are_clear(args, message, untrained_bundle_path):
 
 def test_config_loading(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("ratio: 1/6\nmodel: {width: 16}\n")
+    path.write_text("method: deepjscc\nratio: 1/6\nmodel: {width: 16}\n")
     cfg = load_config(path, {"trainer": {"max_epochs": 2}})
     assert abs(cfg["ratio"] - 1 / 6) < 1e-12 and cfg["model"]["width"] == 16 and cfg["trainer"]["max_epochs"] == 2
     path.write_text("modle: {width: 16}\n")

@@ -48,5 +48,6 @@ def test_experiment_command_end_to_end(tmp_path, capsys):
     main(["mfmsc", "eval", "--bundle", str(tmp_path / "runs" / "MFMSC"), "--tasks", "vqa", "--snr", "10",
           "--channel", "rayleigh"])
     assert "mfmsc eval: mfmsc vqa rayleigh 10 dB: accuracy" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="does not serve vqa"):
+    with pytest.raises(SystemExit) as stop:
         main(["mfmsc", "eval", "--bundle", str(tmp_path / "runs" / "MFSC" / "image_cls"), "--tasks", "vqa"])
+    assert stop.value.code == 2 and "does not serve vqa" in capsys.readouterr().err

@@ -34,7 +34,10 @@ def test_delivery_records_table_and_plot(tmp_path):
 def test_header_capacity_bound_is_the_flat_channel_capacity_and_fading_only_lowers_it():
     layout = BurstLayout()
     assert _header_capacity(layout, np.ones(1), 0.0) == pytest.approx(1.0)          # log2(1 + 1)
-    two_paths = np.array([1.0, 1.0]) / np.sqrt(2)                                     # same power, with a null
-    assert _header_capacity(layout, two_paths, 0.0) < _header_capacity(layout, np.ones(1), 0.0)
+    two_paths = np.array([1.0, 0.8j])                                                  # frequency selective
+    carriers = np.asarray(layout.ofdm.data_carriers) % layout.fft_len
+    mean_gain = np.mean(np.abs(np.fft.fft(two_paths, layout.fft_len)[carriers]) ** 2)
+    flat = np.array([np.sqrt(mean_gain)])                                              # the same mean power
+    assert _header_capacity(layout, two_paths, 0.0) < _header_capacity(layout, flat, 0.0)     # Jensen
     assert HEADER_RATE == pytest.approx(92 / (layout.header_symbols * layout.ofdm.n_data))
     assert 0 < HEADER_RATE < 0.5

@@ -251,10 +251,11 @@ def test_method_registry():
     ("methd: semcc\n", "methd"),
     ("loss: {temprature: 0.1}\n", "temprature"),
     ("ratio: '2'\n", "ratio"),
-    ("ratio: 1/5000\n", "rounds to 0"),
+    ("method: semcc\nratio: 1/5000\n", "rounds to 0"),
     ("method: semcc\nloss: {alpha: 1.5}\n", "loss.alpha"),
-    ("loss: {alpha2: -0.1}\n", "loss.alpha2"),
-    ("method: semcx\n", "unknown method 'semcx'"),
+    ("method: semcc\nloss: {alpha2: -0.1}\n", "loss.alpha2"),
+    ("method: semcx\n", "method = 'semcx': should be 'deepjscc'"),
+    ("ratio: 1/12\n", "method is missing"),
     ("method: semcc\nloss: {tau: 0}\n", "loss.tau"),
 ])
 def test_config_errors(tmp_path, text, message):

@@ -127,7 +127,7 @@ def test_round_counter_matches_the_steps_taken(tiny_runs):
     assert pre["steps"] == 128 // 32 and all(map(lambda v: v == v, pre["losses"]))
 
 
-def test_bundle_round_trip_and_mismatches(tiny_runs, tmp_path):
+def test_bundle_round_trip_and_mismatches(tiny_runs, tmp_path, capsys):
     cfg, root = tiny_runs
     system, card = load_multimodal_bundle(root / "ft")
     test = load_data(cfg, "test")
@@ -136,13 +136,14 @@ def test_bundle_round_trip_and_mismatches(tiny_runs, tmp_path):
     assert acc == pytest.approx(evaluate_system(system, test, 10.0, card["augment"], seed=1))
     with pytest.raises(BundleError, match=r"2 devices \(rgb, depth\) but the data has 1 modalities \(depth\)"):
         check_bundle_data(card, test.select(["depth"]))
-    with pytest.raises(SystemExit, match="but the data has 1 modalities"):
+    with pytest.raises(SystemExit) as stop:
         main(["multimodal", "eval", "--bundle", str(root / "ft"), "--modalities", "rgb", "--snr", "10"])
+    assert stop.value.code == 2 and "but the data has 1 modalities" in capsys.readouterr().err
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "card.json").write_text((root / "ft" / "card.json").read_text())
     (broken / "weights.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(BundleError, match="corrupt"):
+    with pytest.raises(BundleError, match="weights.safetensors does not match the SHA-256"):
         load_multimodal_bundle(broken)
 
 

@@ -32,10 +32,10 @@ def test_one_loader_reads_every_family_and_names_a_wrong_key(family, path):
 
 def test_each_family_checks_its_values_before_anything_runs():
     with pytest.raises(ConfigError, match="ratio"):
-        load_config(None, {"ratio": "2/1"}, family="image")
+        load_config(None, {"method": "deepjscc", "ratio": "2/1"}, family="image")
     with pytest.raises(ConfigError, match="model.k must be even"):
         load_config(None, {"model": {"k": 63}}, family="multimodal")
-    with pytest.raises(ConfigError, match="unknown or no tasks"):
+    with pytest.raises(ConfigError, match="tasks.0 = 'juggling'"):
         load_config(None, {"tasks": ["juggling"]}, family="mfmsc")
 
 
