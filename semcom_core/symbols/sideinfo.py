@@ -27,6 +27,10 @@ SIDE_FIELDS = (("q", 8), ("end", 16), ("z_min", 32), ("z_max", 32))
 _MAX_Q = (1 << 8) - 1
 _MAX_END = (1 << 16) - 1
 
+#: The largest quantiser range bound a frame may carry: a latent value beyond it is not physical (the encoders'
+#: latents stay within a few hundred) and it is what the burst format's float16 side words can hold.
+MAX_LATENT = 65504.0
+
 
 class FrameError(ValueError):
     """A received frame that cannot be used; ``reason`` is a short category for counting."""
@@ -92,6 +96,8 @@ class SideInfo:
                 return f"non-finite quantiser range z_min={self.z_min} z_max={self.z_max}"
             if self.z_max <= self.z_min:
                 return f"z_max={self.z_max} <= z_min={self.z_min}"
+            if max(abs(self.z_min), abs(self.z_max)) > MAX_LATENT:
+                return f"quantiser range z_min={self.z_min:.3g} z_max={self.z_max:.3g} beyond +-{MAX_LATENT:g}"
         return None
 
     def check_fits_header(self) -> None:

@@ -83,6 +83,8 @@ class metrics_sink(gr.basic_block):
         self._correct = 0
         self._labelled = 0
         self._count = 0
+        self._invalid = 0             # pairs with NaN or inf in an image: counted, kept out of the figures
+        self._unmatchable = 0         # reference PDUs that cannot be read: their image is counted as sent
         self._snr_seen: list = []
         self._lost = 0
         self._lost_seen = False       # some received metadata said whether its image was lost
@@ -105,7 +107,22 @@ class metrics_sink(gr.basic_block):
         return meta, data
 
     def _handle_ref(self, msg):
+        if self._parse_quietly(msg) is None:          # a reference that cannot be read still was an image sent
+            with self._lock:
+                self._unmatchable += 1
+            self._log.problem("unreadable ref PDU", "counted as an invalid image")
+            self._after()
+            return
         self._guarded("ref", msg)
+
+    @staticmethod
+    def _parse_quietly(msg):
+        try:
+            meta, _ = parse_pdu(msg)
+        except Exception:  # noqa: BLE001 - any unreadable PDU
+            return None
+        index = meta.get("index")
+        return None if isinstance(index, bool) or not isinstance(index, int) else meta
 
     def _handle_rx(self, msg):
         self._guarded("rx", msg)
@@ -144,6 +161,11 @@ class metrics_sink(gr.basic_block):
             return
         label = ref_meta.get("label") if ref_meta.get("label") is not None else rx_meta.get("label")
         pred, snr, lost = rx_meta.get("pred"), rx_meta.get("snr_db"), rx_meta.get("lost")
+        self._count += 1
+        if not (np.isfinite(ref_image).all() and np.isfinite(rx_image).all()):
+            self._invalid += 1
+            self._log.problem("non-finite image", f"index {ref_meta.get('index')}: kept out of the figures")
+            return
         self._pairs.append((ref_image, rx_image, ref_meta.get("shape")))
         if label is not None and pred is not None:
             self._labelled += 1
@@ -153,7 +175,6 @@ class metrics_sink(gr.basic_block):
         if lost is not None:
             self._lost_seen = True
             self._lost += int(bool(lost))
-        self._count += 1
         if len(self._pairs) >= _BATCH:
             # SSIM waits for summary() (after done()), unless memory asks for it sooner
             self._score(with_ssim=len(self._ssim_pending) >= _SSIM_BACKLOG)
@@ -192,7 +213,7 @@ class metrics_sink(gr.basic_block):
                         self._log.problem("ssim unavailable", repr(err))
 
     def _after(self):
-        if self.num_images and self._count >= self.num_images and not self._done.is_set():
+        if self.num_images and self._count + self._unmatchable >= self.num_images and not self._done.is_set():
             with self._lock:
                 self._score()
             self._done.set()
@@ -232,6 +253,7 @@ class metrics_sink(gr.basic_block):
                 **({} if self._ratio_seen is None else {"ratio": self._ratio_seen}),
                 "snr_db": snr,
                 "count": self._count,
+                "invalid": self._invalid + self._unmatchable,
                 "psnr": float(p.mean()) if p.size else float("nan"),
                 "psnr_std": float(p.std(ddof=1)) if p.size > 1 else float("nan"),
                 "ssim": float(s.mean()) if s.size else float("nan"),
@@ -260,11 +282,12 @@ class metrics_sink(gr.basic_block):
         if "delivered" in s:
             metrics["delivered"] = s["delivered"]
         return make_record(s["method"], s["dataset"], s["channel"], s["snr_db"], s["ratio"], metrics,
-                           samples=s["count"], seed=s["seed"], source="flowgraph")
+                           samples=s["count"] - self._invalid, seed=s["seed"], source="flowgraph",
+                           invalid=s["invalid"])
 
     def _write_record(self):
         with self._write_lock:
-            if not self.out_path or self._written or self._count == 0:
+            if not self.out_path or self._written or self._count + self._unmatchable == 0:
                 return
             self._written = True
         try:

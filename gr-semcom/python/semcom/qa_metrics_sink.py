@@ -98,5 +98,37 @@ def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path):
     assert sink.summary()["unmatched_rx"] == 1
 
 
+def test_a_nan_image_and_an_unreadable_reference_are_counted_not_poisoning_the_record(bundle_dir, tmp_path):
+    import pmt
+    from semcom_core.metrics import psnr
+
+    n = 20
+    ref, rx = _pairs(n, seed=2)
+    bad_rx = rx.copy()
+    bad_rx[3, 0, 5, 5] = np.nan                                   # one received image with NaN
+    out_path = tmp_path / "r.jsonl"
+    sink = semcom.metrics_sink(bundle_dir, str(out_path), "awgn", 5.0, n)
+    tb = gr.top_block()
+    idle = testing.idle_message_source()
+    tb.msg_connect(idle, "out", sink, "rx")
+    tb.start()
+    try:
+        for i in range(n):
+            if i == 7:                                            # a reference with no index: unreadable
+                testing.post(sink, "ref", pmt.cons(pmt.make_dict(), pmt.init_f32vector(3, [0.0, 1.0, 2.0])))
+            else:
+                testing.post(sink, "ref", base.make_pdu({"index": i, "shape": [1, 28, 28]}, ref[i]))
+            testing.post(sink, "rx", base.make_pdu({"index": i}, bad_rx[i]))
+        assert testing.wait_for(sink.done, 30.0), "an unreadable reference must not keep the run from ending"
+    finally:
+        tb.stop()
+        tb.wait()
+    valid = [i for i in range(n) if i not in (3, 7)]
+    expected = psnr(torch.from_numpy(ref[valid]), torch.from_numpy(rx[valid])).double().mean().item()
+    rec = json.loads(out_path.read_text())
+    assert rec["invalid"] == 2 and rec["samples"] == n - 2
+    assert rec["psnr"] == pytest.approx(expected, abs=1e-4) and np.isfinite(rec["psnr"])
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

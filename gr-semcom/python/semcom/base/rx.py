@@ -23,7 +23,9 @@ class FrameReceiver(DropCounter, gr.basic_block):
     counted. A subclass's :meth:`parse` turns every tagged frame into an item or a ``FrameError`` (dropped
     and counted by its reason); :meth:`decode` turns ``max_batch`` items at a time into
     ``(metadata, values)``, published on ``pdu`` as ``cons(meta, f32vector)`` with the frame's scalar tags,
-    that metadata and ``seq``, a running count. A failing batch is dropped and counted, never raised.
+    that metadata and ``seq``, a running count. The unit of failure is one frame: a batch whose decoding
+    fails is decoded again frame by frame, so that only the frames that fail alone are dropped; outputs
+    with NaN or inf, and frames whose tags cannot be published, are dropped alone, each with its reason.
 
     Getters: ``decoded()`` (PDUs published), ``dropped()``, ``drop_reasons()``.
     """
@@ -58,9 +60,9 @@ class FrameReceiver(DropCounter, gr.basic_block):
 
     # -- the machinery --------------------------------------------------------------------------------------
     def publish(self, meta: dict, values) -> None:
-        meta["seq"] = self._seq
+        pdu = make_pdu({**meta, "seq": self._seq}, values)      # raises before counting a PDU it cannot make
         self._seq += 1
-        self.message_port_pub(self._port, make_pdu(meta, values))
+        self.message_port_pub(self._port, pdu)
 
     def meta(self, seg) -> dict:
         return frame_meta(seg, skip=(self._len_key_name, *self.META_SKIP))
@@ -68,6 +70,17 @@ class FrameReceiver(DropCounter, gr.basic_block):
     def forecast(self, noutput_items, ninputs):
         # any input will do: work() itself takes only the complete frames
         return [1] * ninputs
+
+    def _decode_isolated(self, chunk) -> list:
+        """:meth:`decode` of a batch; when it fails, of each frame alone (a FrameError for those that fail)."""
+        from semcom_core.symbols import FrameError
+
+        try:
+            return list(self.decode(chunk))
+        except Exception as err:  # noqa: BLE001 - find the frames that fail
+            if len(chunk) == 1:
+                return [FrameError("decoder failure", repr(err))]
+        return [self._decode_isolated([frame])[0] for frame in chunk]
 
     def general_work(self, input_items, output_items):
         from semcom_core.symbols import FrameError
@@ -95,15 +108,18 @@ class FrameReceiver(DropCounter, gr.basic_block):
             use_torch_threads(self.torch_threads)
             for lo in range(0, len(good), self.max_batch):
                 chunk = good[lo: lo + self.max_batch]
-                try:
-                    outputs = self.decode(chunk)
-                except Exception as err:  # noqa: BLE001 - a failing batch is dropped, not raised
-                    self.drop("decoder failure", repr(err), n=len(chunk))
-                    continue
-                for (seg, _), (extra, values) in zip(chunk, outputs):
-                    meta = self.meta(seg)
-                    meta.update(extra)
-                    self.publish(meta, values)
+                for (seg, _), output in zip(chunk, self._decode_isolated(chunk)):
+                    if isinstance(output, FrameError):
+                        self.drop(output.reason, output.detail)
+                        continue
+                    extra, values = output
+                    if not np.isfinite(np.asarray(values, np.float64)).all():
+                        self.drop("non-finite output", "the decoder gave NaN or inf for this frame")
+                        continue
+                    try:
+                        self.publish({**self.meta(seg), **extra}, values)
+                    except Exception as err:  # noqa: BLE001 - a frame whose tags cannot be published
+                        self.drop("unpublishable tags", repr(err))
             self.consume(0, consumed)
             return 0
         except Exception as err:  # noqa: BLE001 - never raise inside work()

@@ -31,6 +31,18 @@ def _header_symbols(inline_header: bool) -> int:
     return int(HEADER_SYMBOLS) if inline_header else 0
 
 
+#: Mean power above which a frame of (equalised, unit-power) symbols is not a signal: 40 dB above unit power.
+MAX_FRAME_POWER = 1e4
+
+
+def _check_power(samples) -> None:
+    from semcom_core.symbols import FrameError
+
+    power = float(np.mean(np.abs(np.asarray(samples, np.complex128)) ** 2)) if len(samples) else 0.0
+    if not power <= MAX_FRAME_POWER:
+        raise FrameError("implausible amplitude", f"mean power {power:.3g}; symbols have unit average power")
+
+
 class SemanticTransmitter(FrameTransmitter):
     """Image PDUs -> frames of a bundle's semantic symbols (see the module docstring).
 
@@ -140,6 +152,7 @@ class SemanticReceiver(FrameReceiver):
             raise FrameError("payload length mismatch", f"{len(samples)} payload symbols but end={side.end}")
         if not np.isfinite(samples).all():
             raise FrameError("non-finite samples", "NaN or inf in the frame")
+        _check_power(samples)
         return np.asarray(samples[: side.end], dtype=np.complex64), side
 
     def parse(self, segments, samples):
@@ -167,6 +180,11 @@ class SemanticReceiver(FrameReceiver):
                 reason = out[i][1].problem(self.k, self.q)
                 if reason is not None:
                     out[i] = FrameError("inconsistent side information", reason)
+                    continue
+                try:
+                    _check_power(samples[i])
+                except FrameError as err:
+                    out[i] = err
         return out
 
     def decode(self, frames):

@@ -15,8 +15,12 @@ import pmt
 from gnuradio import gr
 
 from .log import DropCounter, OnceLog, use_torch_threads
-from .pdu import parse_pdu, register_ports
+from .pdu import parse_pdu, register_ports, to_tag_value
 from .stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, write_frames
+
+
+#: Mean power above which a frame of unit-power symbols is not plausible (40 dB above unit power).
+MAX_SYMBOL_POWER = 1e4
 
 
 class FrameTransmitter(DropCounter, gr.sync_block):
@@ -26,8 +30,10 @@ class FrameTransmitter(DropCounter, gr.sync_block):
     (:meth:`accept`), encodes the batch at once (:meth:`encode`, a subclass's) and writes the frames back
     to back, each with a ``len_tag_key`` tag of its length and its own tags on its first sample. A frame
     is written whole, in the call that takes it from the queue or a later one. PDUs that are not images,
-    or fail :meth:`accept`, are dropped and counted by reason (``dropped()``, ``drop_reasons()``); a
-    failing batch is dropped, never raised.
+    or fail :meth:`accept`, are dropped and counted by reason (``dropped()``, ``drop_reasons()``). The unit
+    of failure is one image: a batch whose encoding fails is encoded again image by image; a frame with
+    NaN, inf or implausibly large symbols, or with a tag that cannot be written (an index beyond 64 bits, a
+    value that is not a number or a string), is dropped alone with its reason.
     """
 
     def __init__(self, name: str, len_tag_key="packet_len", max_batch=64, torch_threads=1, frame_items=0):
@@ -97,6 +103,33 @@ class FrameTransmitter(DropCounter, gr.sync_block):
                 metas.append(meta)
         return images, metas
 
+    def _encode_isolated(self, images, metas) -> list:
+        """:meth:`encode` of a batch; when it fails, of each image alone (those that fail alone are dropped)."""
+        try:
+            return list(self.encode(images, metas))
+        except Exception as err:  # noqa: BLE001 - find the images that fail
+            if len(images) == 1:
+                self.drop("encoder failure", repr(err))
+                return []
+        return [frame for image, meta in zip(images, metas) for frame in self._encode_isolated([image], [meta])]
+
+    def _frame_ok(self, frame: np.ndarray, tags: dict) -> bool:
+        """A frame may go out: finite symbols of plausible power, tags that become PMTs."""
+        power = float(np.mean(np.abs(frame.astype(np.complex128)) ** 2)) if frame.size else 0.0
+        if not np.isfinite(power):
+            self.drop("non-finite symbols", "NaN or inf in the encoded frame")
+            return False
+        if power > MAX_SYMBOL_POWER:
+            self.drop("implausible symbol power", f"mean power {power:.3g}, symbols have unit average power")
+            return False
+        for key, value in tags.items():
+            try:
+                to_tag_value(value)
+            except Exception as err:  # noqa: BLE001 - pmt raises several kinds
+                self.drop("bad tag", f"{key}={value!r}: {err!r}")
+                return False
+        return True
+
     def work(self, input_items, output_items):
         out = output_items[0]
         try:
@@ -108,10 +141,10 @@ class FrameTransmitter(DropCounter, gr.sync_block):
                 if not images:
                     return 0
                 use_torch_threads(self.torch_threads)
-                try:
-                    self._pending.extend(self.encode(images, metas))
-                except Exception as err:  # noqa: BLE001 - a failing batch is dropped, not raised
-                    self.drop("encoder failure", repr(err), n=len(images))
+                for frame in self._encode_isolated(images, metas):
+                    if self._frame_ok(*frame):
+                        self._pending.append(frame)
+                if not self._pending:
                     return 0
             fitting, room = [], len(out)
             while self._pending and self._pending[0][0].size <= room:
