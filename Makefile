@@ -47,12 +47,13 @@ $(GR_STAMP): FORCE
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test bundle grc clean FORCE
+.PHONY: help setup demo test fuzz bundle grc clean FORCE
 
 help:
 	@echo "make demo    set up if needed, then run the demo (.venv/bin/semcom demo)"
 	@echo "make test    set up if needed, then run the test suite (pytest; PYTEST_ARGS=...)"
 	@echo "make setup   Debian packages, .venv, gr-semcom (APT=0 skips apt-get)"
+	@echo "make fuzz    the property-based fuzz suite, long (tests/fuzz; make test runs it briefly)"
 	@echo "make bundle  train and export the model bundle (scripts/make_bundle.sh)"
 	@echo "make grc     open GNU Radio Companion with the venv and the semcom blocks"
 	@echo "make clean   remove build/ and .venv"
@@ -78,6 +79,10 @@ demo: setup
 # pytest's own exit status is kept (5 means no test was collected).
 test: setup
 	$(RUN_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The property-based fuzz suite with many more examples than in `make test` (minutes).
+fuzz: setup
+	$(RUN_ENV) HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/fuzz
 
 bundle: setup
 	$(RUN_ENV) bash scripts/make_bundle.sh

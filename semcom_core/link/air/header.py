@@ -203,7 +203,7 @@ def encode_side_words(ranges) -> np.ndarray:
 
 
 def decode_side_words(llr: np.ndarray, count: int) -> list:
-    """Per image ``(z_min, z_max)`` or None where its side word failed."""
+    """Per image ``(z_min, z_max)`` or None where its side word failed (or its LLRs are missing)."""
     sizes = side_word_sizes(count)
     llr = np.asarray(llr, np.float32)
     chunks, pos = [], 0
@@ -211,8 +211,11 @@ def decode_side_words(llr: np.ndarray, count: int) -> list:
         chunks.append(llr[pos: pos + coded])
         pos += coded
     infos = [m * _SIDE_BITS_PER_IMAGE + _CRC for m, _ in sizes]
-    finite = [bool(np.isfinite(c).all()) for c in chunks]
-    decoded, ok = _decode_words([np.nan_to_num(c) for c in chunks], infos, [_side_parity(i) for i in infos])
+    # a word cut short, or with NaN or inf, fails (decoded on zeros in its place, so that the batch holds)
+    finite = [bool(np.isfinite(c).all()) and c.size == coded for c, (_, coded) in zip(chunks, sizes)]
+    padded = [np.resize(np.nan_to_num(c), coded) if c.size else np.zeros(coded, np.float32)
+              for c, (_, coded) in zip(chunks, sizes)]
+    decoded, ok = _decode_words(padded, infos, [_side_parity(i) for i in infos])
     out = []
     for (m, _), coded, good, fin, size in zip(sizes, decoded, ok, finite, infos):
         bits = coded[:size]
