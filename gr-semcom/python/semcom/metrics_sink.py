@@ -107,22 +107,7 @@ class metrics_sink(gr.basic_block):
         return meta, data
 
     def _handle_ref(self, msg):
-        if self._parse_quietly(msg) is None:          # a reference that cannot be read still was an image sent
-            with self._lock:
-                self._unmatchable += 1
-            self._log.problem("unreadable ref PDU", "counted as an invalid image")
-            self._after()
-            return
         self._guarded("ref", msg)
-
-    @staticmethod
-    def _parse_quietly(msg):
-        try:
-            meta, _ = parse_pdu(msg)
-        except Exception:  # noqa: BLE001 - any unreadable PDU
-            return None
-        index = meta.get("index")
-        return None if isinstance(index, bool) or not isinstance(index, int) else meta
 
     def _handle_rx(self, msg):
         self._guarded("rx", msg)
@@ -139,6 +124,10 @@ class metrics_sink(gr.basic_block):
         """Keep a reference or received PDU until its partner (same ``index``) arrives, then score the pair."""
         parsed = self._parse(msg, side)
         if parsed is None:
+            if side == "ref":               # a reference that cannot be read still was an image sent
+                with self._lock:
+                    self._unmatchable += 1
+                self._after()
             return
         meta, data = parsed
         ratio = meta.get("ratio")

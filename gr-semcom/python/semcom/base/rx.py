@@ -113,7 +113,7 @@ class FrameReceiver(DropCounter, gr.basic_block):
                         self.drop(output.reason, output.detail)
                         continue
                     extra, values = output
-                    if not np.isfinite(np.asarray(values, np.float64)).all():
+                    if not np.isfinite(values).all():
                         self.drop("non-finite output", "the decoder gave NaN or inf for this frame")
                         continue
                     try:
