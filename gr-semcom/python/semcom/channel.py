@@ -27,13 +27,20 @@ def snr_db_of(msg) -> float:
     return finite_snr_db(value if kind == "snr_db" else snr_db_from_noise_var(checked_noise_var(value)))
 
 
+#: SNRs a channel accepts (dB): beyond them no radio link operates and the noise would swamp, or vanish
+#: below, float32's resolution.
+SNR_DB_RANGE = (-60.0, 120.0)
+#: Mean power above which an input frame of (unit-power) symbols is not a signal: 40 dB above unit power.
+MAX_INPUT_POWER = 1e4
+
+
 def finite_snr_db(value) -> float:
-    """``value`` as a finite float (dB); ``ValueError`` otherwise."""
+    """``value`` as a float (dB) within :data:`SNR_DB_RANGE`; ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError("snr_db is not a number")
     value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"snr_db must be finite, got {value!r}")
+    if not SNR_DB_RANGE[0] <= value <= SNR_DB_RANGE[1]:
+        raise ValueError(f"snr_db must be within {SNR_DB_RANGE[0]:g} .. {SNR_DB_RANGE[1]:g} dB, got {value!r}")
     return value
 
 
@@ -82,8 +89,10 @@ class channel(gr.basic_block):
 
     Unknown channel names or bad arguments raise ``ValueError`` here, in the
     constructor. Samples outside well-formed frames pass through the channel
-    as one row each and are counted (``malformed()``). If the channel itself
-    fails, the affected samples come out as NaN, which receivers drop.
+    as one row each and are counted (``malformed()``). A frame whose input
+    holds NaN or inf or has a mean power above :data:`MAX_INPUT_POWER` comes
+    out as NaN, alone, and is counted (``drop_reasons()``); receivers drop
+    it. If the channel itself fails, the affected samples come out as NaN too.
     """
 
     def __init__(self, channel="awgn", snr_db=10.0, csi="perfect", pilots=4, seed=0,
@@ -133,7 +142,11 @@ class channel(gr.basic_block):
 
     def malformed(self) -> int:
         """Segments that were not well-formed frames (passed through as single rows)."""
-        return self._log.total()
+        return self._log.counts.get("malformed frame", 0)
+
+    def drop_reasons(self) -> dict:
+        """Problems counted by reason (malformed frames, implausible input, channel failures)."""
+        return dict(self._log.counts)
 
     # -- processing ------------------------------------------------------------
     def _apply(self, rows: np.ndarray, snr: float):
@@ -165,7 +178,7 @@ class channel(gr.basic_block):
                 value = float(pmt.to_python(t.value))
             except (TypeError, ValueError):
                 value = float("nan")
-            if np.isfinite(value):
+            if SNR_DB_RANGE[0] <= value <= SNR_DB_RANGE[1]:
                 tagged[t.offset - base] = value
             else:
                 self._snr.reject(f"tag {pmt.symbol_to_string(self._snr_tag_key)}={value!r}")
@@ -210,6 +223,12 @@ class channel(gr.basic_block):
                     self._log.problem("malformed frame", f"{seg.length} samples, packet_len {seg.announced}")
                     sl = slice(seg.start, seg.start + seg.length)
                     out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0][0]
+            for seg in good:
+                sl = slice(seg.start, seg.start + seg.length)
+                power = float(np.mean(np.abs(inp[sl].astype(np.complex128)) ** 2))
+                if not power <= MAX_INPUT_POWER:          # NaN too: the frame goes out as NaN, alone
+                    self._log.problem("implausible input power", f"mean power {power:.3g}")
+                    out[sl] = np.nan
             base = self.nitems_written(0)
             for seg in good:
                 self.add_item_tag(0, base + seg.start, self._snr_key, pmt.from_double(frame_snr[seg.start]))

@@ -107,6 +107,21 @@ def test_untagged_samples_are_counted_not_fatal():
     assert ch.frames() == 10 and ch.malformed() == 1
 
 
+def test_an_implausible_frame_comes_out_as_nan_alone_and_absurd_snrs_are_refused():
+    frames = _qpsk_frames(12)
+    frames[5, 3] = 3.4e38                                   # finite, but no signal has this power
+    ch = semcom.channel("awgn", 100.0, snr_tag_key="tx_snr_db")
+    y, _ = _run(ch, frames, [{"tx_snr_db": -1e6}] + [{}] * 11)
+    y = y.reshape(12, K)
+    assert ch.drop_reasons() == {"implausible input power": 1}
+    assert np.isnan(y[5]).all()
+    others = [i for i in range(12) if i != 5]
+    np.testing.assert_allclose(y[others], frames[others], atol=1e-4)      # 100 dB: the input, as sent
+    assert ch.bad_messages() == 1 and ch.snr_db() == 100.0               # the -1e6 dB tag was refused
+    with pytest.raises(ValueError, match="within"):
+        ch.set_snr_db(-1e6)
+
+
 def test_split_frames_handles_broken_streams():
     import pmt
 
