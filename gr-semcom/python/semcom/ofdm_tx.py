@@ -22,6 +22,10 @@ def make_layout(fft_len, cp_len):
     return BurstLayout(OfdmLayout(int(fft_len), int(cp_len)))
 
 
+#: Mean power above which a frame of unit-power symbols is not a signal (40 dB above unit power).
+MAX_SYMBOL_POWER = 1e4
+
+
 class ofdm_tx(FrameMapper):
     """Payload frames (tagged stream of complex symbols) in; OFDM bursts out.
 
@@ -84,15 +88,23 @@ class ofdm_tx(FrameMapper):
 
     def _image(self, seg, samples):
         """``(key, side, index)`` of a frame from its tags; ValueError when they do not fit a burst."""
+        from semcom_core.link.air import BurstHeader
+        from semcom_core.link.air.header import float16_range
         from semcom_core.symbols import SideInfo
         from semcom_core.symbols.sideinfo import tag_value
 
-        index = tag_value(seg.tags, "index", int, self._counter) % 65536
-        self._counter = index + 1
+        index = tag_value(seg.tags, "index", int, self._counter)
+        if not 0 <= index < 2**63:
+            raise ValueError(f"index {index} is not a frame number (0 .. 2^63 - 1)")
+        index %= 65536
         side = SideInfo.from_tags(seg.tags, frame_length=seg.length)
         key = (tag_value(seg.tags, "bundle_id", int, 0), seg.length, int(side.q), int(side.end))
-        if not 1 <= seg.length <= 4095:
-            raise ValueError(f"a frame of {seg.length} symbols does not fit a burst (1..4095)")
+        why = BurstHeader(bundle_id=key[0], seq=index, count=1, length=key[1], end=key[3], q=key[2]).problem()
+        if why:
+            raise ValueError(why)
+        if key[2] and not all(map(math.isfinite, float16_range(side.z_min, side.z_max))):
+            raise ValueError("a quantiser range bound exceeds float16 (|z| > 65504)")
+        self._counter = index + 1
         return key, side, index
 
     def _bursts_of(self, images):
@@ -120,25 +132,29 @@ class ofdm_tx(FrameMapper):
         return np.concatenate([samples, np.zeros(self.gap, np.complex64)])
 
     def map_frames(self, segments, inp) -> list:
-        from semcom_core.link.air.header import float16_range
-
         images = []
         for seg in sound_frames(self._log, segments, self._in_key_name):
             samples = inp[seg.start: seg.start + seg.length]
-            if not np.isfinite(samples).all():
+            power = float(np.mean(np.abs(samples.astype(np.complex128)) ** 2))
+            if not np.isfinite(power):
                 self.drop("non-finite samples", "NaN or inf in the frame")
+                continue
+            if power > MAX_SYMBOL_POWER:
+                self.drop("implausible symbol power", f"mean power {power:.3g}, symbols have unit average power")
                 continue
             try:
                 key, side, index = self._image(seg, samples)
-                if key[2] and not all(map(math.isfinite, float16_range(side.z_min, side.z_max))):
-                    raise ValueError("a quantiser range bound exceeds float16 (|z| > 65504)")
             except ValueError as err:
                 self.drop("side information does not fit the header", str(err))
                 continue
             images.append((key, side, index, samples.copy()))
         out = []
         for group in self._bursts_of(images):
-            burst = self._burst(group)
+            try:
+                burst = self._burst(group)
+            except Exception as err:  # noqa: BLE001 - a burst that cannot be made loses its images only
+                self.drop("burst failure", repr(err), n=len(group))
+                continue
             out.append((burst, {}))
             self._sent += len(group)
             self._bursts += 1

@@ -145,3 +145,39 @@ def test_transmitter_drops_exactly_the_bad_image(analog_bundle, bad, reason):
     for i, frame in got.items():
         np.testing.assert_array_equal(frame, clean[i])
     assert tx.sent() + tx.dropped() == N
+
+
+def _burst_images(bundle, quant_bits, frames, tags):
+    """``frames`` through ``ofdm_tx``, received offline by the library's burst receiver: index -> payload."""
+    from semcom_core.link.air import BurstReceiver
+
+    tb = gr.top_block()
+    tx = semcom.ofdm_tx()
+    sink = blocks.vector_sink_c()
+    tb.connect(testing.frames_source(frames, tags), tx, sink)
+    testing.run_bounded(tb, lambda: tx.sent() + tx.dropped() >= len(frames), 30.0)
+    rx = BurstReceiver(tx.layout)
+    got = rx.feed(np.asarray(sink.data(), np.complex64)) + rx.flush()
+    return tx, {int(image.tags["index"]): image.payload for image in got}
+
+
+@pytest.mark.parametrize("spoil, reason", [
+    (_bad_symbols(3.4e38 + 0j), "implausible symbol power"),
+    (_bad_symbols(np.nan), "non-finite samples"),
+    (_bad_tag("index", HUGE_INDEX), "side information does not fit the header"),
+    (_bad_tag("z_max", 1e39), "side information does not fit the header"),
+    (_bad_tag("z_min", "low"), "side information does not fit the header"),
+    (_bad_tag("bundle_id", 70000), "side information does not fit the header"),
+])
+def test_ofdm_tx_drops_exactly_the_bad_frame(quantised_bundle, spoil, reason):
+    frames, tags = _frames(quantised_bundle, 4)
+    _, clean = _burst_images(quantised_bundle, 4, frames, tags)
+    assert sorted(clean) == list(range(N))
+    frames, tags = list(frames), [dict(t) for t in tags]
+    spoil(frames, tags)
+    tx, got = _burst_images(quantised_bundle, 4, frames, tags)
+    assert tx.drop_reasons() == {reason: 1}, tx.drop_reasons()
+    assert sorted(got) == [i for i in range(N) if i != BAD]
+    for i, payload in got.items():
+        np.testing.assert_allclose(payload, clean[i], atol=1e-4)     # noiseless: the same symbols
+    assert tx.sent() + tx.dropped() == N

@@ -180,15 +180,17 @@ def side_word_sizes(count: int) -> list:
 
 
 def float16_range(z_min: float, z_max: float) -> tuple[float, float]:
-    """The range a receiver will read: each bound rounded to float16."""
-    return float(np.float16(z_min)), float(np.float16(z_max))
+    """The range a receiver will read: each bound rounded to float16 (inf beyond its range)."""
+    with np.errstate(over="ignore"):
+        return float(np.float16(z_min)), float(np.float16(z_max))
 
 
 def encode_side_words(ranges) -> np.ndarray:
     """Coded bits of the side words for ``ranges`` (``[(z_min, z_max)]`` per image), concatenated.
     Raises ``ValueError`` for a bound float16 cannot hold."""
     values = np.asarray(ranges, np.float64).reshape(-1, 2)
-    halves = values.astype(np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        halves = values.astype(np.float16)
     if not np.isfinite(halves).all():
         raise ValueError("a quantiser range bound is not finite or exceeds float16 (|z| > 65504)")
     per_image = np.unpackbits(halves.astype(">f2").view(np.uint8).reshape(-1, 4), axis=1)     # [N, 32]

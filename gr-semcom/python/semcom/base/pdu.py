@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pmt
@@ -82,16 +81,21 @@ def level_of(msg, bare: str) -> tuple[str, float]:
     return kind, float(value)
 
 
+#: Noise variances a block accepts (unit signal power): SNRs from -60 to 120 dB.
+NOISE_VAR_RANGE = (1e-12, 1e6)
+
+
 def checked_noise_var(value) -> float:
-    """``value`` as a noise variance (finite and > 0); ``ValueError`` otherwise."""
+    """``value`` as a noise variance within :data:`NOISE_VAR_RANGE`; ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"noise variance {value!r} is not a number")
     try:
         nv = float(value)
     except (TypeError, ValueError) as err:
         raise ValueError(f"noise variance {value!r} is not a number") from err
-    if not (math.isfinite(nv) and nv > 0):
-        raise ValueError(f"noise variance must be finite and > 0, got {value!r}")
+    if not NOISE_VAR_RANGE[0] <= nv <= NOISE_VAR_RANGE[1]:
+        raise ValueError(f"noise variance must be within {NOISE_VAR_RANGE[0]:g} .. {NOISE_VAR_RANGE[1]:g} "
+                         f"(SNR -60 .. 120 dB), got {value!r}")
     return nv
 
 
