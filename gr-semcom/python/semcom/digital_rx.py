@@ -7,12 +7,11 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from .base.log import OnceLog, use_torch_threads
-from .base.pdu import parse_pdu, register_ports, scalar
+from .base.pdu import NOISE_VAR_RANGE, parse_pdu, register_ports, scalar
 from .base.rx import FrameReceiver
 from .digital_tx import make_link
 
@@ -172,17 +171,21 @@ class digital_rx(FrameReceiver):
         """Noise variance per symbol ([L] float32) or None."""
         from semcom_core.units import noise_var_from_snr_db
 
+        lo, hi = NOISE_VAR_RANGE
         for raw in reversed(seg.tags.get("noise_var", [])):
-            values = np.asarray(raw, dtype=np.float64).reshape(-1)
-            if values.size in (1, self.frame_len) and np.isfinite(values).all() and (values > 0).all():
+            try:
+                values = np.asarray(raw, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                continue                        # not numbers: look for another tag
+            if values.size in (1, self.frame_len) and ((values >= lo) & (values <= hi)).all():
                 return np.broadcast_to(values, (self.frame_len,)).astype(np.float32)
         for raw in reversed(seg.tags.get("snr_db", [])):
             try:
-                snr = float(raw)
-            except (TypeError, ValueError):
+                nv = noise_var_from_snr_db(float(raw))
+            except (TypeError, ValueError, OverflowError):
                 continue
-            if math.isfinite(snr):
-                return np.full(self.frame_len, noise_var_from_snr_db(snr), np.float32)
+            if lo <= nv <= hi:
+                return np.full(self.frame_len, nv, np.float32)
         return None
 
     def parse(self, segments, samples):
@@ -219,7 +222,9 @@ class digital_rx(FrameReceiver):
             noise = torch.from_numpy(np.stack([frames[i][1][2] for i in todo]))
             try:
                 items, why = self.link.receive_frames(rows, noise, self.plan, [self.source_meta] * len(todo))
-            except Exception as err:  # noqa: BLE001 - a failing batch is lost, not raised
+            except Exception as err:  # noqa: BLE001 - a failing frame is lost, not raised
+                if len(frames) > 1:
+                    raise                       # FrameReceiver decodes the frames one by one
                 self._warn.problem("receiver failure", repr(err))
                 items, why = [None] * len(todo), ["receiver_failure"] * len(todo)
             for i, item, reason in zip(todo, items, why):

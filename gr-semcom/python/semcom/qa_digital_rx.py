@@ -157,6 +157,25 @@ def test_broken_frames_and_lost_notices_become_lost_images(bundle_dir, library):
     assert rx.dropped() == 1 and set(rx.drop_reasons()) == {"frame without index"}
 
 
+def test_absurd_noise_tags_lose_only_their_frame(bundle_dir, library):
+    """A noise variance that is a string, an SNR of -1e6 dB or a noise variance of 1e300 is no noise
+    estimate: that frame is lost with the reason, the frames around it decode as in a clean run."""
+    frames = library["frames"]
+    bad = [{"noise_var": "loud"}, {"snr_db": -1e6}, {"noise_var": 1e300}]
+    tags, data = [], []
+    for i in range(6):
+        data.append(frames[i])
+        tags.append({"index": i, "label": 0, **(bad[i // 2] if i % 2 else {"snr_db": 30.0})})
+    rx = _rx(bundle_dir)
+    out = _run_rx(rx, testing.frames_source(data, tags), 6)
+    by_index = {m["index"]: (m, p) for m, p in out}
+    assert sorted(by_index) == list(range(6))
+    for i in (0, 2, 4):
+        assert by_index[i][0]["lost"] is False
+        np.testing.assert_allclose(by_index[i][1], library["decoded"][i].reshape(-1), atol=1e-6)
+    assert rx.lost_reasons() == {"no_noise_var": 3} and rx.delivered() == 3 and rx.dropped() == 0
+
+
 @pytest.mark.parametrize("channel_name", ["awgn", "rayleigh_fast"])
 def test_channel_tags_the_equalised_noise_variance(bundle_dir, library, channel_name):
     frames, n = library["frames"], len(library["frames"])
