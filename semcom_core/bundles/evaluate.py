@@ -28,18 +28,28 @@ def evaluate_models(transceiver, classifier, channel, snr_db: float, images: tor
 
     Images and labels may live on any device; the models must be on the same one.
     """
-    psnrs, ssims, correct = [], [], 0
+    psnrs, ssims, hits = [], [], []
     for i in range(0, len(images), batch_size):
         x, y = images[i:i + batch_size], labels[i:i + batch_size]
         x_hat = transceiver(x, channel, float(snr_db))
         psnrs.append(psnr(x_hat, x).cpu())
         ssims.append(ssim(x_hat, x).cpu())
         if classifier is not None:
-            correct += (classifier(x_hat).argmax(1) == y).sum().item()
-    p = torch.cat(psnrs)
-    return {"psnr": p.mean().item(), "psnr_std": p.std().item() if len(p) > 1 else 0.0,
-            "ssim": torch.cat(ssims).mean().item(),
-            "accuracy": correct / len(images) if classifier is not None else None}
+            hits.append((classifier(x_hat).argmax(1) == y).cpu())
+    return _figures(psnrs, ssims, hits if classifier is not None else None)
+
+
+def _figures(psnrs: list, ssims: list, hits: list | None) -> dict:
+    """Mean PSNR, SSIM and accuracy over the images whose figures are finite; ``invalid``: the others (a
+    reconstruction with NaN or inf), kept out so that one cannot poison the record."""
+    p, s = torch.cat(psnrs).double(), torch.cat(ssims).double()
+    valid = torch.isfinite(p) & torch.isfinite(s)
+    p, n = p[valid], int(valid.sum())
+    return {"psnr": p.mean().item() if n else float("nan"), "psnr_std": p.std().item() if n > 1 else 0.0,
+            "ssim": s[valid].mean().item() if n else float("nan"),
+            "accuracy": (torch.cat(hits)[valid].double().mean().item() if n else float("nan"))
+            if hits is not None else None,
+            "invalid": int((~valid).sum())}
 
 
 @torch.no_grad()
@@ -47,7 +57,7 @@ def evaluate_framed(bundle: Bundle, channel, snr_db: float, images: torch.Tensor
                     batch_size: int = 256) -> dict:
     """MIJSCC bundles: the deployed path, ``transmit`` (A-MIJSCC mask fed the true noise variance) ->
     the sent symbols through the channel -> ``receive`` (class from the latent classifier)."""
-    psnrs, ssims, correct, sent = [], [], 0, 0
+    psnrs, ssims, hits, sent = [], [], [], 0
     for i in range(0, len(images), batch_size):
         x, y = images[i:i + batch_size], labels[i:i + batch_size]
         frames = bundle.transmit(x, noise_var=noise_var_from_snr_db(float(snr_db)))
@@ -58,11 +68,8 @@ def evaluate_framed(bundle: Bundle, channel, snr_db: float, images: torch.Tensor
         x_hat = torch.from_numpy(x_hat)
         psnrs.append(psnr(x_hat, x))
         ssims.append(ssim(x_hat, x))
-        correct += (torch.from_numpy(pred) == y).sum().item()
-    p = torch.cat(psnrs)
-    return {"psnr": p.mean().item(), "psnr_std": p.std().item() if len(p) > 1 else 0.0,
-            "ssim": torch.cat(ssims).mean().item(), "accuracy": correct / len(images),
-            "gamma": sent / (len(images) * bundle.k)}
+        hits.append(torch.from_numpy(pred) == y)
+    return {**_figures(psnrs, ssims, hits), "gamma": sent / (len(images) * bundle.k)}
 
 
 def evaluate_point(bundle: Bundle, channel, snr_db: float, images: torch.Tensor, labels: torch.Tensor,
@@ -86,7 +93,8 @@ def evaluate_bundle(bundle: Bundle, channel: str, snrs: list[float], samples: in
     records = []
     for snr in tqdm(snrs, desc=f"eval {channel}", disable=not progress, unit="snr"):
         metrics = evaluate_point(bundle, chan, snr, images, labels, batch_size)
+        invalid = metrics.pop("invalid")
         records.append(make_record(bundle.card["method"], dataset_name, channel, snr, bundle.card["ratio"],
-                                   metrics, samples, seed, source="eval", clean_accuracy=clean,
-                                   bundle=str(bundle.path)))
+                                   metrics, samples - invalid, seed, source="eval", clean_accuracy=clean,
+                                   bundle=str(bundle.path), invalid=invalid))
     return records

@@ -226,8 +226,9 @@ class _Evaluator:
         run, transceiver = self.transceiver(run_dir, stage)
         channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
         metrics = evaluate_models(transceiver, self.classifiers[classifier], channel, snr, self.images, self.labels)
-        return make_record(key.method, self.dataset, key.channel, snr, key.ratio, metrics, self.samples, self.seed,
-                           source="experiment", train_snr_db=key.snr, classifier=classifier,
+        invalid = metrics.pop("invalid")
+        return make_record(key.method, self.dataset, key.channel, snr, key.ratio, metrics, self.samples - invalid,
+                           self.seed, source="experiment", invalid=invalid, train_snr_db=key.snr, classifier=classifier,
                            clean_accuracy=self.clean[classifier], run=run_dir.name, k=run["k"], **extra)
 
 

@@ -155,7 +155,8 @@ def _burst_images(bundle, quant_bits, frames, tags):
     tx = semcom.ofdm_tx()
     sink = blocks.vector_sink_c()
     tb.connect(testing.frames_source(frames, tags), tx, sink)
-    testing.run_bounded(tb, lambda: tx.sent() + tx.dropped() >= len(frames), 30.0)
+    testing.run_bounded(tb, lambda: tx.sent() + tx.dropped() >= len(frames)
+                        and len(sink.data()) >= tx.samples_sent(), 30.0)
     rx = BurstReceiver(tx.layout)
     got = rx.feed(np.asarray(sink.data(), np.complex64)) + rx.flush()
     return tx, {int(image.tags["index"]): image.payload for image in got}
