@@ -182,3 +182,69 @@ def test_ofdm_tx_drops_exactly_the_bad_frame(quantised_bundle, spoil, reason):
     for i, payload in got.items():
         np.testing.assert_allclose(payload, clean[i], atol=1e-4)     # noiseless: the same symbols
     assert tx.sent() + tx.dropped() == N
+
+
+@pytest.fixture(scope="module")
+def amijscc(tmp_path_factory):
+    from semcom_core.bundles import make_untrained_bundle
+
+    return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a", q=8, method="a-mijscc"))
+
+
+def _mijscc_chain(bundle, pdus):
+    """mijscc_tx -> mijscc_rx; the two blocks and index -> image."""
+    tb = gr.top_block()
+    tx = semcom.mijscc_tx(bundle, -1, True, 0.1, 64)
+    rx = semcom.mijscc_rx(bundle, -1, 64)
+    debug = blocks.message_debug()
+    tb.connect(tx, rx)
+    tb.msg_connect(rx, "pdu", debug, "store")
+    tb.start()
+    try:
+        for pdu in pdus:
+            testing.post(tx, "pdu", pdu)
+        testing.wait_for(lambda: tx.sent() + tx.dropped() >= len(pdus) and rx.decoded() + rx.dropped() >= tx.sent()
+                         and debug.num_messages() >= rx.decoded(), 30.0)
+    finally:
+        tb.stop()
+        tb.wait()
+    return tx, rx, {m["index"]: payload for m, payload in testing.pdus(debug)}
+
+
+@pytest.mark.parametrize("bad, reason", [("index", "bad tag"), ("nan", "non-finite pixel values")])
+def test_mijscc_chain_loses_exactly_the_bad_image(amijscc, bad, reason):
+    x = _images(N, seed=6)
+    _, _, clean = _mijscc_chain(amijscc, [_pdu(i, x[i]) for i in range(N)])
+    assert sorted(clean) == list(range(N))
+    pdus = [_pdu(i, x[i]) for i in range(N)]
+    if bad == "index":
+        pdus[BAD] = _pdu(HUGE_INDEX, x[BAD])
+    else:
+        spoiled = x[BAD].copy()
+        spoiled[0, 3, 3] = np.nan
+        pdus[BAD] = _pdu(BAD, spoiled)
+    tx, rx, got = _mijscc_chain(amijscc, pdus)
+    assert tx.drop_reasons() == {reason: 1} and rx.dropped() == 0
+    assert sorted(got) == [i for i in range(N) if i != BAD]
+    for i, image in got.items():
+        np.testing.assert_allclose(image, clean[i], atol=1e-5)
+
+
+def test_mijscc_rx_drops_a_frame_of_implausible_amplitude_alone(amijscc):
+    from semcom_core.symbols import frame_symbols_batch
+
+    bundle = base.load_bundle(amijscc)
+    with torch.no_grad():
+        sent = bundle.transmit(torch.from_numpy(_images(N, seed=7)), noise_var=0.1)
+    frames = [f.astype(np.complex64) for f in frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])]
+    tags = [{"index": i} for i in range(N)]
+    frames[BAD] = frames[BAD].copy()
+    frames[BAD][-1] = 3.4e38                           # in the payload, after a valid header
+    tb = gr.top_block()
+    rx = semcom.mijscc_rx(amijscc, -1, 64)
+    debug = blocks.message_debug()
+    tb.connect(testing.frames_source(frames, tags), rx)
+    tb.msg_connect(rx, "pdu", debug, "store")
+    testing.run_bounded(tb, lambda: rx.decoded() + rx.dropped() >= N, 30.0)
+    got = {m["index"] for m, _ in testing.pdus(debug)}
+    assert rx.drop_reasons() == {"implausible amplitude": 1} and got == set(range(N)) - {BAD}
