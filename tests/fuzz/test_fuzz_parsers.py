@@ -16,7 +16,7 @@ from semcom_core.runs.layering import ConfigError
 from semcom_core.symbols import FrameError, parse_frames
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
