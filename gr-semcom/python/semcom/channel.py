@@ -15,6 +15,7 @@ from gnuradio import gr
 
 from semcom_core.units import snr_db_from_noise_var
 
+from .base.limits import MAX_SYMBOL_POWER, SNR_DB_RANGE, mean_power
 from .base.log import MessageSetting, OnceLog
 from .base.pdu import checked_noise_var, level_of, register_ports
 from .base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, split_frames, window_len_tags
@@ -27,15 +28,8 @@ def snr_db_of(msg) -> float:
     return finite_snr_db(value if kind == "snr_db" else snr_db_from_noise_var(checked_noise_var(value)))
 
 
-#: SNRs a channel accepts (dB): beyond them no radio link operates and the noise would swamp, or vanish
-#: below, float32's resolution.
-SNR_DB_RANGE = (-60.0, 120.0)
-#: Mean power above which an input frame of (unit-power) symbols is not a signal: 40 dB above unit power.
-MAX_INPUT_POWER = 1e4
-
-
 def finite_snr_db(value) -> float:
-    """``value`` as a float (dB) within :data:`SNR_DB_RANGE`; ``ValueError`` otherwise."""
+    """``value`` as a float (dB) within :data:`~.base.limits.SNR_DB_RANGE`; ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError("snr_db is not a number")
     value = float(value)
@@ -90,7 +84,7 @@ class channel(gr.basic_block):
     Unknown channel names or bad arguments raise ``ValueError`` here, in the
     constructor. Samples outside well-formed frames pass through the channel
     as one row each and are counted (``malformed()``). A frame whose input
-    holds NaN or inf or has a mean power above :data:`MAX_INPUT_POWER` comes
+    holds NaN or inf or has a mean power above :data:`~.base.limits.MAX_SYMBOL_POWER` comes
     out as NaN, alone, and is counted (``drop_reasons()``); receivers drop
     it. If the channel itself fails, the affected samples come out as NaN too.
     """
@@ -225,8 +219,8 @@ class channel(gr.basic_block):
                     out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0][0]
             for seg in good:
                 sl = slice(seg.start, seg.start + seg.length)
-                power = float(np.mean(np.abs(inp[sl].astype(np.complex128)) ** 2))
-                if not power <= MAX_INPUT_POWER:          # NaN too: the frame goes out as NaN, alone
+                power = mean_power(inp[sl])
+                if not power <= MAX_SYMBOL_POWER:          # NaN too: the frame goes out as NaN, alone
                     self._log.problem("implausible input power", f"mean power {power:.3g}")
                     out[sl] = np.nan
             base = self.nitems_written(0)

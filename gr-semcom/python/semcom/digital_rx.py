@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base.log import OnceLog, use_torch_threads
-from .base.pdu import NOISE_VAR_RANGE, parse_pdu, register_ports, scalar
+from .base.limits import NOISE_VAR_RANGE
+from .base.pdu import parse_pdu, register_ports, scalar
 from .base.rx import FrameReceiver
 from .digital_tx import make_link
 

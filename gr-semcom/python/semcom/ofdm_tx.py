@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .base.limits import MAX_SYMBOL_POWER, mean_power
 from .base.mapper import FrameMapper
 from .base.stream import set_min_output_buffer_quietly, sound_frames
 
@@ -20,10 +21,6 @@ def make_layout(fft_len, cp_len):
     from semcom_core.symbols.ofdm import OfdmLayout
 
     return BurstLayout(OfdmLayout(int(fft_len), int(cp_len)))
-
-
-#: Mean power above which a frame of unit-power symbols is not a signal (40 dB above unit power).
-MAX_SYMBOL_POWER = 1e4
 
 
 class ofdm_tx(FrameMapper):
@@ -135,7 +132,7 @@ class ofdm_tx(FrameMapper):
         images = []
         for seg in sound_frames(self._log, segments, self._in_key_name):
             samples = inp[seg.start: seg.start + seg.length]
-            power = float(np.mean(np.abs(samples.astype(np.complex128)) ** 2))
+            power = mean_power(samples)
             if not np.isfinite(power):
                 self.drop("non-finite samples", "NaN or inf in the frame")
                 continue

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pmt
 
+from .limits import NOISE_VAR_RANGE
+
 
 def make_pdu(meta: dict, values: np.ndarray):
     """``cons(meta dict, f32vector)``."""
@@ -79,10 +81,6 @@ def level_of(msg, bare: str) -> tuple[str, float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{kind} {value!r} is not a number")
     return kind, float(value)
-
-
-#: Noise variances a block accepts (unit signal power): SNRs from -60 to 120 dB.
-NOISE_VAR_RANGE = (1e-12, 1e6)
 
 
 def checked_noise_var(value) -> float:

@@ -18,6 +18,7 @@ import collections
 import numpy as np
 
 from .bundles import load_bundle
+from .limits import MAX_SYMBOL_POWER, mean_power
 from .rx import FrameReceiver
 from .tx import FrameTransmitter
 
@@ -31,15 +32,11 @@ def _header_symbols(inline_header: bool) -> int:
     return int(HEADER_SYMBOLS) if inline_header else 0
 
 
-#: Mean power above which a frame of (equalised, unit-power) symbols is not a signal: 40 dB above unit power.
-MAX_FRAME_POWER = 1e4
-
-
 def _check_power(samples) -> None:
     from semcom_core.symbols import FrameError
 
-    power = float(np.mean(np.abs(np.asarray(samples, np.complex128)) ** 2)) if len(samples) else 0.0
-    if not power <= MAX_FRAME_POWER:
+    power = mean_power(samples)
+    if not power <= MAX_SYMBOL_POWER:
         raise FrameError("implausible amplitude", f"mean power {power:.3g}; symbols have unit average power")
 
 

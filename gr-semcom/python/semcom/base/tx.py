@@ -14,13 +14,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from .limits import MAX_SYMBOL_POWER, mean_power
 from .log import DropCounter, OnceLog, use_torch_threads
 from .pdu import parse_pdu, register_ports, to_tag_value
 from .stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, write_frames
-
-
-#: Mean power above which a frame of unit-power symbols is not plausible (40 dB above unit power).
-MAX_SYMBOL_POWER = 1e4
 
 
 class FrameTransmitter(DropCounter, gr.sync_block):
@@ -115,7 +112,7 @@ class FrameTransmitter(DropCounter, gr.sync_block):
 
     def _frame_ok(self, frame: np.ndarray, tags: dict) -> bool:
         """A frame may go out: finite symbols of plausible power, tags that become PMTs."""
-        power = float(np.mean(np.abs(frame.astype(np.complex128)) ** 2)) if frame.size else 0.0
+        power = mean_power(frame)
         if not np.isfinite(power):
             self.drop("non-finite symbols", "NaN or inf in the encoded frame")
             return False
