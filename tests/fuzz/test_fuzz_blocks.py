@@ -20,7 +20,7 @@ from gnuradio.semcom import base, testing  # noqa: E402
 import gnuradio.semcom as semcom  # noqa: E402
 
 N = 8
-WINDOWS = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 40
+WINDOWS = 1000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 40
 BLOCK_SETTINGS = settings(max_examples=WINDOWS, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 

@@ -15,16 +15,21 @@ from semcom_core.runs.config import load_config
 from semcom_core.runs.layering import ConfigError
 from semcom_core.symbols import FrameError, parse_frames
 
-settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=2_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
 
-@given(st.lists(_floats, min_size=HEADER_CODED_BITS, max_size=HEADER_CODED_BITS))
+#: float32 arrays drawn as raw bytes: every bit pattern, NaN, inf and subnormals included (and fast to draw)
+def _float32s(size):
+    return st.binary(min_size=4 * size, max_size=4 * size).map(lambda b: np.frombuffer(b, np.float32).copy())
+
+
+@given(_float32s(HEADER_CODED_BITS))
 def test_the_burst_header_decoder_answers_a_header_or_a_reason(llrs):
-    header, coded = decode_header(np.asarray(llrs, np.float32))
+    header, coded = decode_header(llrs)
     assert isinstance(header, (BurstHeader, str))
     if isinstance(header, str):
         assert coded is None
