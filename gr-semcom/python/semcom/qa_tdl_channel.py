@@ -71,6 +71,21 @@ def test_non_finite_input_is_zeroed_and_counted():
     assert blk.bad_samples() == len(bad)
 
 
+def test_implausible_samples_are_zeroed_and_counted():
+    """A sample of 3.4e38 (finite, but 40 dB and more above the unit power a radio sends) would spread
+    over its neighbours through the taps: it is zeroed before the channel, like NaN, and counted."""
+    x = _noise(20_000, seed=3)
+    x_bad = x.copy()
+    x_bad[[50, 7_000]] = [3.4e38, complex(0, -1e5)]
+    args = dict(ARGS, speed=0.0, block_len=0)
+    blk = semcom.tdl_channel(**args)
+    y, _ = _run(blk, x_bad)
+    cleaned = x.copy()
+    cleaned[[50, 7_000]] = 0
+    assert np.array_equal(y, _reference(cleaned, **args))
+    assert blk.drop_reasons() == {"implausible input samples": 2}
+
+
 def test_tags_pass_through():
     x = _noise(5_000, seed=2)
     tags = [testing.make_tag(o, "packet_len", 96) for o in (0, 700, 2_345)] + [testing.make_tag(4_999, "label", 7)]

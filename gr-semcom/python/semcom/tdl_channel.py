@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
+from .base.limits import MAX_SYMBOL_POWER
 from .base.log import OnceLog
 
 
@@ -35,9 +36,11 @@ class tdl_channel(gr.sync_block):
         seed: seed of the channel's random generator.
 
     Bad arguments raise ``ValueError`` here, in the constructor. Non-finite
-    input samples are replaced by zeros before the channel (so they cannot
-    spread) and counted (``bad_samples()``); if the channel itself fails, the
-    affected output is zeros and the failure is counted (``failures()``).
+    input samples, and samples of implausible power (above
+    ``base.limits.MAX_SYMBOL_POWER`` times unit power), are replaced by zeros
+    before the channel (so they cannot spread) and counted (``bad_samples()``,
+    ``drop_reasons()``); if the channel itself fails, the affected output is
+    zeros and the failure is counted (``failures()``).
     """
 
     def __init__(self, model="A", delay_spread_ns=100.0, sample_rate=1e6, carrier_freq=2.4e9,
@@ -62,6 +65,10 @@ class tdl_channel(gr.sync_block):
         """Non-finite input samples replaced by zeros."""
         return self._log.counts.get("non-finite input samples", 0)
 
+    def drop_reasons(self) -> dict:
+        """Samples replaced by zeros (non-finite, implausible) and failures, by reason."""
+        return dict(self._log.counts)
+
     def failures(self) -> int:
         """Samples output as zeros because the channel failed."""
         return self._log.counts.get("channel failure", 0)
@@ -71,11 +78,17 @@ class tdl_channel(gr.sync_block):
         n = min(len(inp), len(out))
         try:
             x = inp[:n]
-            bad = ~np.isfinite(x)
-            nbad = int(np.count_nonzero(bad))
+            power = np.abs(x.astype(np.complex128)) ** 2
+            bad = ~np.isfinite(power)
+            huge = np.isfinite(power) & (power > MAX_SYMBOL_POWER)
+            nbad, nhuge = int(np.count_nonzero(bad)), int(np.count_nonzero(huge))
             if nbad:
                 self._log.problem("non-finite input samples", f"{nbad} in a call of {n}, replaced by zeros", nbad)
-                x = np.where(bad, np.complex64(0), x)
+            if nhuge:
+                self._log.problem("implausible input samples", f"{nhuge} above {MAX_SYMBOL_POWER:g} times unit "
+                                  f"power in a call of {n}, replaced by zeros", nhuge)
+            if nbad or nhuge:
+                x = np.where(bad | huge, np.complex64(0), x)
             out[:n] = self._channel.apply(x)
         except Exception as err:  # noqa: BLE001 - never raise inside work()
             self._log.problem("channel failure", repr(err), n)
