@@ -59,14 +59,24 @@ def _file_to_write(path: str | None, option: str = "--out") -> None:
         raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a count of images, steps, jobs...)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (a seed, an optional count)."""
+    return _whole_number(text, 0)
 
 
 def cmd_train(args) -> None:
@@ -267,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="turn a finished run folder (any family) into a bundle")
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--samples", type=_positive_int, default=2000, help="test images for the card's metrics")
+    p.add_argument("--samples", type=positive_int, default=2000, help="test images for the card's metrics")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle over a channel and SNRs")
@@ -276,9 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
     p.add_argument("--method", default=None, help="refuse a bundle made by another method (e.g. semcc)")
     p.add_argument("--csi", default="perfect", choices=["perfect", "ls"])
-    p.add_argument("--pilots", type=int, default=4)
-    p.add_argument("--samples", type=_positive_int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pilots", type=positive_int, default=4)
+    p.add_argument("--samples", type=positive_int, default=2000)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--data-root", default=None)
     p.add_argument("--out", default=None, help="JSON-lines file to append records to")
     p.set_defaults(func=cmd_eval)
@@ -299,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for records, tables and figures")
     p.add_argument("--part", nargs="+", default=["all"],
                    choices=["all", "ratios", "ablation", "alpha", "robustness", "visual"])
-    p.add_argument("--jobs", type=int, default=1, help="training runs at a time (child processes)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="training runs at a time (child processes)")
     p.add_argument("--device", default=None, help="evaluation device (default: cuda if available)")
     p.add_argument("--train-only", action="store_true", help="train what is missing, evaluate nothing")
     p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
@@ -315,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=float, nargs="+", default=[0, 10, 20], help="eval: SNRs in dB")
     p.add_argument("--modalities", nargs="+", default=None, help="eval: the data's modalities (default: the bundle's)")
     p.add_argument("--data-root", default=None, help="eval: dataset folder (NYU Depth V2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=cmd_multimodal)
 
@@ -327,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", default=None, help="eval: tasks to evaluate (default: the bundle's)")
     p.add_argument("--channel", default="awgn", help="eval: awgn, rayleigh, ...")
     p.add_argument("--snr", type=float, nargs="+", default=[0, 10, 20], help="eval: SNRs in dB")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=cmd_mfmsc)
 
@@ -335,8 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = p.add_subparsers(dest="what", required=True, metavar="BENCHMARK")
     b = bench.add_parser("train-step", help="milliseconds per training step of every method")
     b.add_argument("--ratio", default="1/24", help="bandwidth ratio k/n")
-    b.add_argument("--batch-size", type=int, default=128, help="images per step")
-    b.add_argument("--steps", type=int, default=20, help="timed steps per method")
+    b.add_argument("--batch-size", type=positive_int, default=128, help="images per step")
+    b.add_argument("--steps", type=positive_int, default=20, help="timed steps per method")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.set_defaults(func=cmd_bench_train_step)
     b = bench.add_parser("ota", help="delivery and PSNR over the air (burst PHY, sample-level channels) "
@@ -345,8 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--snr-db", type=float, nargs="+", default=[-3, 0, 3, 6, 10, 15, 20], help="SNRs per subcarrier")
     b.add_argument("--channels", nargs="+", default=["awgn", "tdl-a"], choices=["awgn", "tdl-a"])
     b.add_argument("--cfo", type=float, default=2.5, help="carrier offset in subcarrier spacings")
-    b.add_argument("--burst", type=int, default=32, help="images per burst")
-    b.add_argument("--images", type=int, default=1024, help="test images per point")
+    b.add_argument("--burst", type=positive_int, default=32, help="images per burst")
+    b.add_argument("--images", type=positive_int, default=1024, help="test images per point")
     b.add_argument("--out", default="results/ota", help="folder for delivery.jsonl, delivery.md, delivery.png")
     b.set_defaults(func=cmd_bench_ota)
 

@@ -65,6 +65,8 @@ def test_paths_and_values_are_checked_before_any_work(tmp_path, untrained_bundle
     result = _semcom("eval", "--samples", "0")
     assert result.stdout.strip().startswith("exit 2") and "--samples: 0 must be at least 1" in result.stderr
     assert result.stderr.count("\n") == 1
+    result = _semcom("bench", "ota", "--burst", "-1")
+    assert result.stdout.strip().startswith("exit 2") and "--burst: -1 must be at least 1" in result.stderr
 
 
 def test_an_empty_data_file_is_one_line_naming_it(tmp_path, untrained_bundle_path):

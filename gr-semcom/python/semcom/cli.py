@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from semcom_core.cli.main import non_negative_int, positive_int
+
 DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
 MIJSCC_BUNDLE = "bundles/a-mijscc-fmnist-8bit"
 GAP_SNRS = (8.0, 10.0, 12.0, 15.0, 20.0, 25.0)
@@ -93,14 +95,14 @@ def register(commands, bench) -> None:
     p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, nargs="+", default=[0, 5, 10, 15, 20],
                    help="SNRs per symbol in dB")
     p.add_argument("--channel", default="awgn")
-    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--images", type=positive_int, default=1000)
     p.add_argument("--out-dir", default="results/demo")
     p.set_defaults(func=cmd_demo)
 
     p = bench.add_parser("flowgraph", help="images/s through the loopback flowgraph against bare batched inference")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
-    p.add_argument("--images", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=64, help="images per forward pass, in both")
+    p.add_argument("--images", type=positive_int, default=2000)
+    p.add_argument("--batch", type=positive_int, default=64, help="images per forward pass, in both")
     p.add_argument("--snr-db", type=float, default=10.0, help="SNR per symbol (dB)")
     p.add_argument("--channel", default="awgn")
     p.add_argument("--quant-bits", type=int, default=0, help="0 analog symbols, q > 0 q-bit, -1 the bundle's")
@@ -108,23 +110,23 @@ def register(commands, bench) -> None:
 
     p = bench.add_parser("mijscc-gr", help="symbols per image and images/s of analog, 8-bit and A-MIJSCC frames")
     p.add_argument("--bundle", default=MIJSCC_BUNDLE)
-    p.add_argument("--images", type=int, default=300, help="images per point")
+    p.add_argument("--images", type=positive_int, default=300, help="images per point")
     p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[[6.0, 18.0]],
                    help="SNRs per symbol in dB (space- or comma-separated)")
     p.set_defaults(func=cmd_bench_mijscc)
 
     p = bench.add_parser("ofdm", help="OFDM transmitter, receiver and whole semantic link: samples/s and images/s")
     p.add_argument("--bundle", default=MIJSCC_BUNDLE)
-    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--images", type=positive_int, default=2000)
     p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, default=20.0, help="SNR per subcarrier (dB)")
-    p.add_argument("--burst", type=int, default=32, help="most images per burst (1: one image a burst)")
-    p.add_argument("--link-images", type=int, default=300, help="images through the whole semantic link (0: skip)")
+    p.add_argument("--burst", type=positive_int, default=32, help="most images per burst (1: one image a burst)")
+    p.add_argument("--link-images", type=non_negative_int, default=300, help="images through the whole semantic link (0: skip)")
     p.add_argument("--json", action="store_true", help="print one JSON object (without the semantic link)")
     p.set_defaults(func=cmd_bench_ofdm)
 
     p = bench.add_parser("ofdm-gap", help="the full OFDM chain with impairments against the symbol-level link")
     p.add_argument("--bundle", default=MIJSCC_BUNDLE)
-    p.add_argument("--images", type=int, default=200, help="images per point")
+    p.add_argument("--images", type=positive_int, default=200, help="images per point")
     p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[list(GAP_SNRS)],
                    help="SNRs in dB (space- or comma-separated)")
     p.add_argument("--out", default="results/ofdm-gap", help="folder for records, table and plot")
@@ -132,9 +134,9 @@ def register(commands, bench) -> None:
 
     p = bench.add_parser("ldpc", help="WiMAX LDPC: layered min-sum, Sionna BP and gr-fec on the same LLRs")
     p.add_argument("--rate", default="1/2", help="code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")
-    p.add_argument("--n", type=int, default=2304, help="codeword length (576 to 2304, step 96)")
-    p.add_argument("--batch", type=int, default=1000, help="frames decoded by each decoder")
+    p.add_argument("--n", type=positive_int, default=2304, help="codeword length (576 to 2304, step 96)")
+    p.add_argument("--batch", type=positive_int, default=1000, help="frames decoded by each decoder")
     p.add_argument("--ebn0-db", "--snr", dest="ebn0_db", type=float, default=None,
                    help="Eb/N0 of BPSK in dB (default: near the code's waterfall)")
-    p.add_argument("--iterations", type=int, default=20, help="most decoder iterations")
+    p.add_argument("--iterations", type=positive_int, default=20, help="most decoder iterations")
     p.set_defaults(func=cmd_bench_ldpc)
