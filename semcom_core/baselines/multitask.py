@@ -24,7 +24,8 @@ from ..metrics.tasks import TaskScore
 from .link import CodeChoice, DigitalLink
 from .source import make_source_codec
 
-__all__ = ["DEFAULT_LINKS", "ModalityLink", "NOISELESS_DB", "evaluate_classical", "send_items"]
+__all__ = ["DEFAULT_LINKS", "ModalityLink", "NOISELESS_DB", "evaluate_classical", "question_prior_accuracy",
+           "send_items"]
 
 NOISELESS_DB = 100.0
 
@@ -136,3 +137,20 @@ def evaluate_classical(system, data, channel_name: str, snr_db: float, tokenizer
             "channel_uses_per_instance": sum(s["channel_uses"] for s in stats.values()),
             "bytes_per_instance": sum(s["payload_bytes"] for s in stats.values()),
             "links": {m: s["link"] for m, s in stats.items()}}
+
+
+def question_prior_accuracy(train, test) -> float:
+    """Accuracy of the question-only prior of a VQA task: every test question gets the answer most often
+    given to the same question text in training (to the most frequent training answer when the text never
+    occurs there). No image is used: a VQA model must beat this to show that it looks at the image."""
+    if "text" not in train.raw or "text" not in test.raw:
+        raise ValueError("the question-only prior needs the questions' texts (raw['text']) of both splits")
+    answers = train.tensors["target"].tolist()
+    counts: dict[str, dict[int, int]] = {}
+    for question, answer in zip(train.raw["text"], answers):
+        counts.setdefault(question, {}).setdefault(answer, 0)
+        counts[question][answer] += 1
+    overall = max(set(answers), key=answers.count)
+    guesses = [max(counts[q], key=counts[q].get) if q in counts else overall for q in test.raw["text"]]
+    truth = test.tensors["target"].tolist()
+    return sum(g == t for g, t in zip(guesses, truth)) / len(truth)

@@ -20,7 +20,7 @@ def build_system(cfg: dict, num_classes: int) -> MultiModalSystem:
     """The system a (multi-modal) config describes."""
     m = cfg["model"]
     return MultiModalSystem(cfg["modalities"], int(m["k"]), num_classes, int(m["width"]), m["norm"],
-                            int(m["server_hidden"]), dict(cfg["channel"]))
+                            int(m["server_hidden"]), dict(cfg["channel"]), m.get("feature_norm", "none"))
 
 
 def write_multimodal_bundle(path: str | Path, system: MultiModalSystem, cfg: dict, card: dict) -> Path:

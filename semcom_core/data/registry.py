@@ -28,16 +28,17 @@ def load_dataset(name: str, split: str = "train", root: str | Path | None = None
     return _LOADERS[name](split=split, root=root)
 
 
-MULTIMODAL_DATASETS = ("rgbd-scenes", "nyu-depth-v2")
+MULTIMODAL_DATASETS = ("rgbd-scenes", "rgbd-scenes-cluttered", "nyu-depth-v2")
 
 
 def load_multimodal_dataset(name: str, split: str = "train", root=None, size: int | None = None,
                             train_size: int = 2000, test_size: int = 1000, seed: int = 0) -> MultiModalDataset:
     """The embedded RGB-D scenes (generated; `size`, sizes and seed apply) or NYU Depth V2 from `root`."""
-    if name == "rgbd-scenes":
+    if name in ("rgbd-scenes", "rgbd-scenes-cluttered"):
         from .rgbd_scenes import load_rgbd_scenes   # generated on demand: import only when asked for
 
-        return load_rgbd_scenes(split, size=size or 32, train_size=train_size, test_size=test_size, seed=seed)
+        return load_rgbd_scenes(split, size=size or 32, train_size=train_size, test_size=test_size, seed=seed,
+                                clutter=name.endswith("cluttered"))
     if name == "nyu-depth-v2":
         from .nyu_depth_v2 import load_nyu_depth_v2   # h5py and scipy: import only when asked for
 

@@ -56,8 +56,11 @@ GEOMETRIES = ["flat wall", "floor+wall", "box", "sphere", "slanted wall", "two b
 APPEARANCES = ["horizontal stripes", "vertical stripes", "checkerboard", "dots", "gradient", "noise",
                "diagonal stripes", "rings"]
 NAME = "rgbd-scenes"
+CLUTTERED_NAME = "rgbd-scenes-cluttered"
 DEPTH_NOISE = 0.015  # depth noise std, as a fraction of the depth
 RGB_NOISE = 0.03  # RGB pixel noise std (image in [0, 1])
+CLUTTER_RGB_NOISE = 0.1  # the same, in cluttered scenes
+CLUTTER_DEPTH_NOISE = 0.04
 
 
 def _u(rng, m, low, high):
@@ -141,15 +144,33 @@ def _hsv(h, s, v):
     return v[:, None] * (1 - s[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1))
 
 
-def _colourise(t, rng) -> np.ndarray:
-    """Texture [m, S, S] to a noisy uint8 RGB image [m, 3, S, S] between a random light and dark colour."""
+def _colourise(t, rng, clutter: bool = False) -> np.ndarray:
+    """Texture [m, S, S] to a noisy uint8 RGB image [m, 3, S, S] between a random light and dark colour
+    (closer together, with more noise, when cluttered)."""
     m = len(t)
     hue = _u(rng, m, 0, 1)
-    light = _hsv(hue, _u(rng, m, 0.3, 0.9), _u(rng, m, 0.75, 1.0))
-    dark = _hsv((hue + _u(rng, m, 0.25, 0.75)) % 1, _u(rng, m, 0.3, 0.9), _u(rng, m, 0.1, 0.4))
+    light_v, dark_v = ((0.55, 0.9), (0.25, 0.5)) if clutter else ((0.75, 1.0), (0.1, 0.4))
+    light = _hsv(hue, _u(rng, m, 0.3, 0.9), _u(rng, m, *light_v))
+    dark = _hsv((hue + _u(rng, m, 0.25, 0.75)) % 1, _u(rng, m, 0.3, 0.9), _u(rng, m, *dark_v))
     img = dark + (light - dark) * t[:, None]
-    img = img * _u(rng, m, 0.7, 1.3)[:, None] + RGB_NOISE * rng.standard_normal(img.shape, dtype=np.float32)
+    noise = CLUTTER_RGB_NOISE if clutter else RGB_NOISE
+    img = img * _u(rng, m, 0.7, 1.3)[:, None] + noise * rng.standard_normal(img.shape, dtype=np.float32)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def _add_occluders(depth, texture, rng, x, y) -> None:
+    """In place: one object per scene close to the sensor (0.5-0.75 m, a random 25-45 % by 25-45 % rectangle)
+    whose surface shows a texture of a random appearance, often another class's."""
+    m = len(depth)
+    w, h = _u(rng, m, 0.25, 0.45), _u(rng, m, 0.25, 0.45)
+    box = _rect(x, y, _u(rng, m, w / 2, 1 - w / 2), _u(rng, m, h / 2, 1 - h / 2), w, h)
+    kinds = rng.integers(0, len(APPEARANCES), m)
+    surface = np.empty_like(texture)
+    for a in range(len(APPEARANCES)):
+        idx = np.flatnonzero(kinds == a)
+        surface[idx] = _pattern(a, rng, len(idx), x, y)
+    depth[:] = np.where(box, _u(rng, m, 0.5, 0.75), depth)
+    texture[:] = np.where(box, surface, texture)
 
 
 def _holes(clean: np.ndarray, rng, fraction: float) -> np.ndarray:
@@ -169,8 +190,12 @@ def _holes(clean: np.ndarray, rng, fraction: float) -> np.ndarray:
 
 
 def make_rgbd_scenes(n: int, size: int = 32, seed: int = 0, depth_max: float = 10.0,
-                     hole_fraction: float = 0.03) -> MultiModalDataset:
-    """Generate n balanced RGB-D scenes (see the module docstring); deterministic in seed."""
+                     hole_fraction: float = 0.03, clutter: bool = False) -> MultiModalDataset:
+    """Generate n balanced RGB-D scenes (see the module docstring); deterministic in seed.
+
+    ``clutter`` (the ``rgbd-scenes-cluttered`` dataset) makes them harder: an occluding object with a random
+    texture in front of every scene, lower texture contrast, 0.1 RGB noise, 4 % depth noise and twice the
+    holes."""
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     if n < 1 or depth_max <= 0 or not 0 <= hole_fraction < 0.5:
@@ -190,22 +215,26 @@ def make_rgbd_scenes(n: int, size: int = 32, seed: int = 0, depth_max: float = 1
     for a in range(len(APPEARANCES)):
         idx = np.flatnonzero(appearance == a)
         texture[idx] = _pattern(a, rng, len(idx), x, y)
-    rgb = _colourise(texture, rng)
+    if clutter:
+        _add_occluders(depth, texture, rng, x, y)
+        hole_fraction = min(2 * hole_fraction, 0.45)
+    rgb = _colourise(texture, rng, clutter)
     noise = rng.standard_normal(depth.shape, dtype=np.float32)
-    noisy = np.clip(depth * (1 + DEPTH_NOISE * noise), 0.5, depth_max)
+    noisy = np.clip(depth * (1 + (CLUTTER_DEPTH_NOISE if clutter else DEPTH_NOISE) * noise), 0.5, depth_max)
     noisy[_holes(depth, rng, hole_fraction)] = np.nan
     filled, holes = fill_depth_holes(noisy[:, None])
     dataset = MultiModalDataset({"rgb": torch.from_numpy(rgb), "depth": (filled / depth_max).clamp(0, 1)},
-                                labels, NAME, CLASSES)
+                                labels, CLUTTERED_NAME if clutter else NAME, CLASSES)
     dataset.holes_filled = holes
     return dataset
 
 
 def load_rgbd_scenes(split: str = "train", size: int = 32, train_size: int = 2000, test_size: int = 1000,
-                     seed: int = 0) -> MultiModalDataset:
+                     seed: int = 0, clutter: bool = False) -> MultiModalDataset:
     """The train or test split; each split has its own seed derived from `seed`, so they share no sample."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     index = 0 if split == "train" else 1
     split_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-    return make_rgbd_scenes(train_size if split == "train" else test_size, size=size, seed=split_seed)
+    return make_rgbd_scenes(train_size if split == "train" else test_size, size=size, seed=split_seed,
+                            clutter=clutter)

@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from ..baselines.multitask import evaluate_classical  # noqa: E402
+from ..baselines.multitask import evaluate_classical, question_prior_accuracy  # noqa: E402
 from ..bundles.mfmsc import load_mfmsc_bundle  # noqa: E402
 from ..records import make_record  # noqa: E402
 from ..runs.config import ConfigError, load_config  # noqa: E402
@@ -43,6 +43,7 @@ SPEC_KEYS = {"base", "methods", "awgn_snr_db", "rayleigh_snr_db", "rayleigh_task
 DATASET = "mfmsc-embedded"
 BYTES_PER_REAL = 4
 CLASSICAL = "Classical"
+PRIOR = "Question prior"   # VQA answered from the question text alone (no image): the bar a VQA model must clear
 METRIC_LABELS = {"accuracy": "accuracy", "f1": "F1 (micro)", "bleu": "BLEU", "word_accuracy": "word accuracy",
                  "psnr": "PSNR (dB)"}
 
@@ -111,11 +112,21 @@ def evaluate_classical_links(receiver_dir: Path, test: dict, spec: dict, seed: i
     return records
 
 
+def question_prior_records(train: dict, test: dict, spec: dict, seed: int) -> list[dict]:
+    """The VQA question-only prior at every channel point where VQA is evaluated (it sends no image, so it
+    does not depend on the SNR)."""
+    if "vqa" not in test or "vqa" not in train:
+        return []
+    result = {"accuracy": question_prior_accuracy(train["vqa"], test["vqa"]), "samples": len(test["vqa"])}
+    return [_record(PRIOR, test["vqa"].spec, channel, snr, result, seed, symbols_per_instance=0, bytes_per_instance=0)
+            for channel, snr, names in channel_points(spec, test) if "vqa" in names]
+
+
 def overhead_rows(records: list[dict]) -> list[dict]:
     """Table I: symbols and bytes per instance of every method and task (from the AWGN records)."""
     seen = {}
     for r in records:
-        if r["channel"] == "awgn":
+        if r["channel"] == "awgn" and r["method"] != PRIOR:
             seen.setdefault((r["method"], r["task"]), r)
     return [{"method": m, "task": t, "symbols": r["symbols_per_instance"], "bytes": r["bytes_per_instance"]}
             for (m, t), r in sorted(seen.items())]
@@ -149,7 +160,7 @@ def _fmt(value: float, metric: str) -> str:
 
 
 def results_markdown(records: list[dict], overhead: list[dict], fusion: list[dict], spec: dict) -> str:
-    methods = list(spec["methods"]) + [CLASSICAL]
+    methods = list(spec["methods"]) + [CLASSICAL] + ([PRIOR] if any(r["method"] == PRIOR for r in records) else [])
     lines = ["# MFMSC on the embedded tasks", "",
              "Per-task metric against SNR (rows: task and SNR; columns: methods). Written by `semcom experiment mfmsc`.", ""]
     for channel in ("awgn", "rayleigh"):
@@ -238,6 +249,7 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
     records = evaluate_runs(jobs, runs_dir, test, spec, seed, progress)
     receiver = next(j["name"] for j in jobs if j["cfg"]["arch"] == "mfmsc" and len(j["cfg"]["tasks"]) > 1)
     records += evaluate_classical_links(runs_dir / receiver, test, spec, seed, progress)
+    records += question_prior_records(data[0], test, spec, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "records.jsonl").open("w") as f:
         for r in records:

@@ -97,7 +97,8 @@ class MFMSCSystem(nn.Module):
         self.fusion = None
         if arch == "mfmsc" and any(t.multimodal for t in tasks):
             self.fusion = nets.FusionModule(dim, int(model["fusion_layers"]), int(model["fusion_heads"]),
-                                            num_segments=len(MODALITIES))
+                                            num_segments=len(MODALITIES),
+                                            pre_norm=model.get("fusion_norm", "post") == "pre")
         d = 2 * int(model["symbols_per_token"])
         self.channel_encoder = nets.ChannelEncoder(dim, int(model["channel_hidden"]), d)
         self.channel_decoder = nets.ChannelDecoder(d, int(model["channel_hidden"]), dim)

@@ -42,14 +42,15 @@ class MultiModalSystem(nn.Module):
     """Device encoders f^m, their channels, and the server classifier g."""
 
     def __init__(self, modalities: list[str], k: int, num_classes: int, width: int = 64, norm: str = "batch",
-                 server_hidden: int = 256, channel: dict | None = None):
+                 server_hidden: int = 256, channel: dict | None = None, feature_norm: str = "none"):
         super().__init__()
         if not modalities or len(set(modalities)) != len(modalities):
             raise ValueError(f"modalities must be distinct and at least one, got {modalities}")
         if k < 2 or k % 2:
             raise ValueError(f"K must be even (K/2 complex symbols per device), got {k}")
         self.modalities, self.k = list(modalities), int(k)
-        self.encoders = nn.ModuleDict({m: ResNet18Encoder(modality_channels(m), k, width, norm) for m in modalities})
+        self.encoders = nn.ModuleDict({m: ResNet18Encoder(modality_channels(m), k, width, norm, feature_norm)
+                                       for m in modalities})
         self.server = nn.Sequential(nn.Linear(len(modalities) * k, server_hidden), nn.ReLU(),
                                     nn.Linear(server_hidden, num_classes))
         channel = dict(channel or {"name": "awgn"})
@@ -90,6 +91,52 @@ class MultiModalSystem(nn.Module):
         return self.server(torch.cat(self.transmit(self.encode(xs), snr_db), dim=1))
 
 
+class Projector(nn.Module):
+    """The pre-training projector of Barlow Twins and SimCLR: Linear-BN-ReLU per hidden width, then a linear
+    layer to the last width. It exists only during pre-training; the losses see its output, the channel
+    never does."""
+
+    def __init__(self, in_dim: int, widths: list[int]):
+        super().__init__()
+        layers, d = [], in_dim
+        for w in widths[:-1]:
+            layers += [nn.Linear(d, w, bias=False), nn.BatchNorm1d(w), nn.ReLU(inplace=True)]
+            d = w
+        layers.append(nn.Linear(d, widths[-1]))
+        self.net = nn.Sequential(*layers)
+        self.out_dim = widths[-1]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class FeatureProjection(nn.Module):
+    """One modality's projection for the losses. Without widths, the features themselves (the paper's
+    equations as written). For the decoupled loss, the shared block z[:, :K_sha] and the unique block
+    z[:, K_sha:] get projectors of their own, so the shared/unique split of the transmitted feature is kept:
+    the loss's K_sha becomes the shared projector's width."""
+
+    def __init__(self, k: int, widths: list[int], k_shared: int | None = None):
+        super().__init__()
+        self.k_shared = k_shared
+        if not widths:
+            self.blocks = nn.ModuleList()
+            self.loss_k_shared = k_shared
+        elif k_shared is None or k_shared >= k:
+            self.blocks = nn.ModuleList([Projector(k, widths)])
+            self.loss_k_shared = None if k_shared is None else widths[-1]
+        else:
+            self.blocks = nn.ModuleList([Projector(k_shared, widths), Projector(k - k_shared, widths)])
+            self.loss_k_shared = widths[-1]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if len(self.blocks) == 0:
+            return z
+        if len(self.blocks) == 1:
+            return self.blocks[0](z)
+        return torch.cat([self.blocks[0](z[:, :self.k_shared]), self.blocks[1](z[:, self.k_shared:])], dim=1)
+
+
 def _optimizer(params, cfg: dict, total_steps: int):
     if cfg["optimizer"] == "sgd":
         opt = torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
@@ -97,7 +144,13 @@ def _optimizer(params, cfg: dict, total_steps: int):
         opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     else:
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {cfg['optimizer']!r}")
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+    warmup = min(int(cfg.get("warmup_steps", 0)), max(0, total_steps - 1))
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps - warmup))
+    if warmup:
+        ramp = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / (warmup + 1), total_iters=warmup)
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [ramp, cosine], milestones=[warmup])
+    else:
+        sched = cosine
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
@@ -111,6 +164,9 @@ class PretrainModule(L.LightningModule):
         # only the encoders train here (the server has nothing to learn without labels)
         self.encoders, self.modalities = system.encoders, system.modalities
         self.cfg, self.total_steps = cfg, total_steps
+        widths = [int(w) for w in cfg.get("projector") or []]
+        k_shared = int(cfg["k_shared"]) if cfg["method"] == "proposed" else None
+        self.projections = nn.ModuleDict({m: FeatureProjection(system.k, widths, k_shared) for m in self.modalities})
         self.augment = MultiModalAugment(system.modalities, augment) if augment is not None else None
         self.losses: list[float] = []   # the loss of every step (of the global batch)
 
@@ -121,12 +177,13 @@ class PretrainModule(L.LightningModule):
 
     def pretrain_loss(self, xs) -> tuple[torch.Tensor, dict]:
         a, b = self.views(xs)
-        za = [self.encoders[m](x) for m, x in zip(self.modalities, a)]
-        zb = [self.encoders[m](x) for m, x in zip(self.modalities, b)]
+        za = [self.projections[m](self.encoders[m](x)) for m, x in zip(self.modalities, a)]
+        zb = [self.projections[m](self.encoders[m](x)) for m, x in zip(self.modalities, b)]
         views = [(gather_batch(u), gather_batch(v)) for u, v in zip(za, zb)]
         c = self.cfg
         if c["method"] == "proposed":
-            return decoupled_loss(views, c["k_shared"], c["lam_intra"], c["lam_shared"], c["lam_unique"], c["center"])
+            k_shared = self.projections[self.modalities[0]].loss_k_shared
+            return decoupled_loss(views, k_shared, c["lam_intra"], c["lam_shared"], c["lam_unique"], c["center"])
         if c["method"] == "barlow_twins":
             return barlow_twins_per_modality(views, c["lam_intra"], c["center"])
         return simclr_per_modality(views, c["tau"])
@@ -151,7 +208,7 @@ class PretrainModule(L.LightningModule):
                   f"mean loss {sum(recent) / len(recent):.3f}", flush=True)
 
     def configure_optimizers(self):
-        return _optimizer(self.encoders.parameters(), self.cfg, self.total_steps)
+        return _optimizer([*self.encoders.parameters(), *self.projections.parameters()], self.cfg, self.total_steps)
 
 
 class FinetuneModule(L.LightningModule):

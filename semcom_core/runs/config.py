@@ -85,16 +85,19 @@ MULTIMODAL = {
     "seed": 0,
     "dataset": {"name": "rgbd-scenes", "root": None, "size": 32, "train_size": 2000, "test_size": 1000},
     "modalities": ["rgb", "depth"],
-    "model": {"k": 64, "width": 64, "norm": "batch", "server_hidden": 256},
+    # feature_norm: "batch" standardises each of the K transmitted values (models/resnet18.py says why).
+    "model": {"k": 64, "width": 64, "norm": "batch", "server_hidden": 256, "feature_norm": "batch"},
     "channel": {"name": "awgn"},
     "augment": {"resize": None, "crop": 32, "scale": [0.5, 1.0], "flip": True, "color_jitter": 0.4,
                 "grayscale": 0.2, "blur": 0.5, "depth_scale": 0.1, "depth_noise": 0.01},
     # No communication in pre-training (Algorithm 1). k_shared: K_sha of eq. 13-14. lam_*: lambda_m, lambda_sha,
     # lambda_uni; tau: SimCLR's temperature. center: correlations on batch-centred features (Pearson).
-    "pretrain": {"method": "proposed", "epochs": 20, "batch_size": 128, "optimizer": "sgd", "lr": 0.05,
+    # projector: widths of the MLP the losses see (empty: the features themselves, as the equations write
+    # them). warmup_steps: the learning rate grows linearly over the first steps, then follows a cosine.
+    "pretrain": {"method": "proposed", "epochs": 20, "batch_size": 128, "optimizer": "adam", "lr": 1.0e-3,
                  "momentum": 0.9, "weight_decay": 1.0e-4, "k_shared": 48, "lam_intra": 0.005,
                  "lam_shared": 0.005, "lam_unique": 0.005, "tau": 0.2, "center": True, "augment": True,
-                 "shuffle": True},
+                 "shuffle": True, "projector": [256, 256], "warmup_steps": 50},
     # snr_db: each device's SNR, one number for all or a list (one per modality). label_fraction: the share of
     # training labels used (stratified by class). eval_every: rounds between test-accuracy points.
     "finetune": {"rounds": 300, "batch_size": 64, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9,
@@ -129,9 +132,10 @@ MFMSC = {
              "speech_bins": 40, "speech_frames": 160, "video_frames": 8, "video_size": 32, "image_size": 28,
              "cache_dir": None},
     # dim: P; fusion_heads must divide it. symbols_per_token: complex channel uses per sent token.
+    # fusion_norm: "post" (BERT, the paper's eq. 11) or "pre" LayerNorm in the fusion layers.
     "model": {"dim": 96, "image_width": 32, "text_layers": 2, "speech_channels": [32, 64], "speech_layers": 2,
               "video_layers": 2, "vit_layers": 2, "encoder_heads": 4, "fusion_layers": 6, "fusion_heads": 12,
-              "channel_hidden": 64, "symbols_per_token": 16, "pool_tokens": 2},
+              "fusion_norm": "post", "channel_hidden": 64, "symbols_per_token": 16, "pool_tokens": 2},
     # lr: every task's Adam learning rate unless lr_per_task names it. snr_db: training SNR, one value or a
     # [low, high] range drawn uniformly per instance.
     # warmup_steps: each task's learning rate grows linearly over its first steps.

@@ -87,6 +87,7 @@ def pretrain_run(cfg: dict, out_dir: str | Path) -> Path:
                         shuffle=bool(p["shuffle"]), drop_last=True, num_workers=cfg["trainer"]["num_workers"])
     steps = int(p["epochs"]) * (len(train) // int(p["batch_size"]))
     module = PretrainModule(system, p, cfg["augment"] if p["augment"] else None, steps)
+    norm_before = weight_norm(system.encoders)
     print(f"pretrain: {p['method']} on {train.name} ({', '.join(train.modalities)}), {len(train)} samples, "
           f"{p['epochs']} epochs = {steps} steps, {world_size(trainer)} process(es)")
     trainer.fit(module, loader)
@@ -95,9 +96,20 @@ def pretrain_run(cfg: dict, out_dir: str | Path) -> Path:
         state_to_file(system.encoders, out_dir / "encoders.safetensors")
         info = write_run(out_dir, "multimodal", p["method"], cfg, stage="pretrain", losses=module.losses,
                          steps=len(module.losses), processes=world_size(trainer),
-                         seconds=round(time.time() - started, 1))
-        print(f"pretrain: done in {info['seconds']} s, final loss {module.losses[-1]:.3f}; {out_dir}")
+                         seconds=round(time.time() - started, 1),
+                         weight_norm={"start": norm_before, "end": weight_norm(system.encoders)})
+        norms = info["weight_norm"]
+        print(f"pretrain: done in {info['seconds']} s, final loss {module.losses[-1]:.3f}, encoder weight norm "
+              f"{norms['start']:.1f} -> {norms['end']:.1f}; {out_dir}")
     return out_dir
+
+
+def weight_norm(module: torch.nn.Module) -> float:
+    """L2 norm of all the convolution and linear weights: BatchNorm hides their scale from the outputs, but
+    fine-tuning's effective learning rate falls with its square, so pre-training must not inflate it."""
+    with torch.no_grad():
+        squares = [float((m.weight ** 2).sum()) for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    return round(sum(squares) ** 0.5, 3)
 
 
 def load_pretrained(system: MultiModalSystem, run_dir: str | Path) -> None:
@@ -144,6 +156,53 @@ def finetune_run(cfg: dict, out_dir: str | Path, pretrained: str | Path | None =
         print(f"finetune: done in {time.time() - started:.0f} s, accuracy {module.history[-1]['accuracy']:.4f} "
               f"after {module.rounds} rounds ({module.symbols} symbols); {out_dir}")
     return out_dir
+
+
+@torch.no_grad()
+def encoder_features(system: MultiModalSystem, data: MultiModalDataset, augment: dict | None,
+                     batch_size: int = 500) -> list[torch.Tensor]:
+    """Every device's K-dim features of every sample [N, K] (eval mode, no channel, centre-cropped)."""
+    from ..data.augment import EvalTransform
+
+    system.eval()
+    transform = EvalTransform(augment) if augment else None
+    parts = []
+    for start in range(0, len(data), batch_size):
+        xs, _ = data.batch(range(start, min(start + batch_size, len(data))))
+        parts.append(system.encode(transform(xs) if transform is not None else xs))
+    return [torch.cat(p) for p in zip(*parts)]
+
+
+def probe_pretrained(cfg: dict, run_dir: str | Path) -> dict:
+    """Linear probes of the pre-trained encoders against the same probe on randomly initialised ones.
+
+    Per modality and for all modalities together: test accuracy of a logistic regression on the frozen
+    features (the train split fits it, the test split scores it). The random encoders are those training
+    would start from (same seed). Written to ``probe.json`` in the run folder and returned.
+    """
+    from ..metrics.linear_probe import linear_probe_accuracy
+
+    run_dir = Path(run_dir)
+    train, test = load_data(cfg, "train"), load_data(cfg, "test")
+    augment = cfg["augment"]
+    systems = {}
+    for kind in ("random", "pretrained"):
+        L.seed_everything(cfg["seed"], workers=True, verbose=False)
+        systems[kind] = build_system(cfg, len(train.classes))
+    load_pretrained(systems["pretrained"], run_dir)
+    result = {"method": read_run(run_dir)["method"], "seed": cfg["seed"], "dataset": train.name,
+              "train_samples": len(train), "test_samples": len(test), "probe": {}}
+    for kind, system in systems.items():
+        fit, score = encoder_features(system, train, augment), encoder_features(system, test, augment)
+        groups = {m: [i] for i, m in enumerate(system.modalities)}
+        if len(system.modalities) > 1:
+            groups["+".join(system.modalities)] = list(range(len(system.modalities)))
+        for name, idx in groups.items():
+            acc = linear_probe_accuracy(torch.cat([fit[i] for i in idx], 1), train.labels,
+                                        torch.cat([score[i] for i in idx], 1), test.labels)
+            result["probe"].setdefault(name, {})[kind] = round(acc, 4)
+    (run_dir / "probe.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 @torch.no_grad()

@@ -157,8 +157,9 @@ class MultimodalDataset(_Section):
 class MultimodalModel(_Section):
     k: PositiveInt
     width: PositiveInt
-    norm: str
+    norm: Literal["batch", "group"]
     server_hidden: PositiveInt
+    feature_norm: Literal["none", "batch"]
 
 
 class Augment(_Section):
@@ -182,6 +183,8 @@ class Pretrain(_Section):
     momentum: Annotated[float, Field(ge=0, lt=1)]
     weight_decay: NonNegative
     k_shared: PositiveInt
+    projector: list[PositiveInt]
+    warmup_steps: Count
     lam_intra: NonNegative
     lam_shared: NonNegative
     lam_unique: NonNegative
@@ -251,6 +254,7 @@ class MfmscModel(_Section):
     encoder_heads: PositiveInt
     fusion_layers: PositiveInt
     fusion_heads: PositiveInt
+    fusion_norm: Literal["post", "pre"]
     channel_hidden: PositiveInt
     symbols_per_token: PositiveInt
     pool_tokens: PositiveInt

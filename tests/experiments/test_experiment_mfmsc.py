@@ -28,10 +28,14 @@ def test_experiment_command_end_to_end(tmp_path, capsys):
     main(args)
     records = [json.loads(line) for line in (tmp_path / "out" / "records.jsonl").read_text().splitlines()]
     methods = {r["method"] for r in records}
-    assert methods == {"MFMSC", "MFSC", "MMSC", "U-DeepSC", "Classical"}
-    # every method: 3 tasks x 2 AWGN points + vqa on Rayleigh
-    for method in methods:
+    assert methods == {"MFMSC", "MFSC", "MMSC", "U-DeepSC", "Classical", "Question prior"}
+    # every method: 3 tasks x 2 AWGN points + vqa on Rayleigh; the question-only prior: vqa at each point
+    for method in methods - {"Question prior"}:
         assert len([r for r in records if r["method"] == method]) == 3 * 2 + 1, method
+    prior = [r for r in records if r["method"] == "Question prior"]
+    assert len(prior) == 3 and {r["task"] for r in prior} == {"vqa"}
+    assert len({r["accuracy"] for r in prior}) == 1 and 0 < prior[0]["accuracy"] < 1   # no image: SNR-free
+    assert "Question prior" in (tmp_path / "out" / "results.md").read_text()
     vqa = {r["method"]: r for r in records if r["task"] == "vqa" and r["channel"] == "awgn" and r["snr_db"] == 0}
     assert vqa["MFMSC"]["symbols_per_instance"] == 4                       # one fused token
     assert vqa["MMSC"]["symbols_per_instance"] > vqa["U-DeepSC"]["symbols_per_instance"] > 4

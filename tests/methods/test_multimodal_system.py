@@ -43,6 +43,14 @@ def tiny_runs(tmp_path_factory):
     return cfg, root
 
 
+def test_pretraining_records_the_weight_norm_and_keeps_it_bounded(tiny_runs):
+    _, root = tiny_runs
+    norms = json.loads((root / "pre" / "run.json").read_text())["weight_norm"]
+    assert norms["start"] > 0
+    # Adam at the default rate: the BatchNorm-ed weights do not blow up (SGD at 0.05 grew them 100x and more)
+    assert norms["end"] < 2 * norms["start"], norms
+
+
 def test_each_device_has_its_own_channel_and_snr():
     torch.manual_seed(0)
     system = MultiModalSystem(["rgb", "depth"], k=64, num_classes=3, width=4)
@@ -162,7 +170,8 @@ def _cli(args, tmp_path):
     return result
 
 
-DDP_SET = ["--set", "model.norm=group", "--set", "pretrain.augment=false", "--set", "pretrain.shuffle=false",
+DDP_SET = ["--set", "model.norm=group", "--set", "model.feature_norm=none", "--set", "pretrain.augment=false",
+           "--set", "pretrain.shuffle=false", "--set", "pretrain.projector=[]",
            "--set", "pretrain.epochs=1", "--set", "pretrain.batch_size=32", "--set", "pretrain.optimizer=sgd",
            "--set", "pretrain.lr=0.01", "--set", "trainer.strategy=ddp"]
 
@@ -194,7 +203,8 @@ def test_two_process_ddp_gives_the_one_process_loss(tmp_path):
     assert losses[1][0] != losses[1][-1]
     out = tmp_path / "ft2"
     _cli(["multimodal", "finetune", "--config", str(config), "--out", str(out), "--pretrained",
-          str(tmp_path / "pre2"), "--set", "model.norm=group", "--set", "trainer.strategy=ddp",
+          str(tmp_path / "pre2"), "--set", "model.norm=group", "--set", "model.feature_norm=none",
+          "--set", "trainer.strategy=ddp",
           "--set", "trainer.devices=2"], tmp_path)
     card = json.loads((out / "card.json").read_text())
     assert card["rounds"] == 4 and card["symbols"] == 4 * 2 * 16 * 2 * 4
@@ -208,19 +218,35 @@ def test_experiment_command_writes_records_table_and_figures(tmp_path, capsys):
     spec = tmp_path / "experiment.yaml"
     spec.write_text(yaml.safe_dump({"base": str(base), "pretrain": ["proposed"], "snrs": [10],
                                     "label_fractions": [1.0, 0.5], "single_modality": ["depth"],
-                                    "targets": [0.05, 0.99, 1.0]}))
+                                    "targets": [0.05, 0.99, 1.0], "seeds": [0, 1]}))
     runs, out = tmp_path / "runs", tmp_path / "out"
     main(["experiment", "multimodal", "--spec", str(spec), "--runs", str(runs), "--out", str(out)])
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
-    # 2 label fractions x (proposed, supervised) + depth alone = 5 runs of 3 points (rounds 0, 2, 4)
-    assert len(records) == 5 * 3
+    # per seed: 2 label fractions x (proposed, supervised) + depth alone = 5 runs of 3 points (rounds 0, 2, 4)
+    assert len(records) == 2 * 5 * 3
+    assert {r["seed"] for r in records} == {0, 1}
     assert {(r["method"], r["modalities"], r["label_fraction"]) for r in records} == {
         ("proposed", "rgb+depth", 1.0), ("supervised", "rgb+depth", 1.0), ("proposed", "rgb+depth", 0.5),
         ("supervised", "rgb+depth", 0.5), ("supervised", "depth", 1.0)}
+    # the seeds really differ (data, initialisation, batches)
+    by_seed = {s: [r["accuracy"] for r in records if r["seed"] == s] for s in (0, 1)}
+    assert by_seed[0] != by_seed[1]
+    probes = [json.loads(line) for line in (out / "probe.jsonl").read_text().splitlines()]
+    assert {(p["seed"], p["modalities"]) for p in probes} == {(s, m) for s in (0, 1) for m in ("rgb", "depth", "rgb+depth")}
+    assert all(0 <= p["pretrained_accuracy"] <= 1 and 0 <= p["random_accuracy"] <= 1 for p in probes)
     table = (out / "results.md").read_text()
     assert "| 10 | Proposed |" in table and "| 10 | depth alone |" in table and "rounds to 5%" in table
-    for fraction in (100, 50):
-        assert (out / f"accuracy_vs_rounds_labels{fraction}.png").read_bytes()[:4] == b"\x89PNG"
+    assert " ± " in table and "| 2 |" in table                     # mean ± std over 2 seeds
+    assert "## The paper's claims, checked" in table and "Fig. 5" in table
+    assert "Linear probe" in table
+    for name in ("accuracy_vs_rounds_labels100", "accuracy_vs_rounds_labels50", "pretrain_loss"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     main(["experiment", "multimodal", "--spec", str(spec), "--runs", str(runs), "--out", str(out), "--no-train"])
-    assert "1 pre-training and 5 fine-tuning runs reused; 0 and 0 to train" in capsys.readouterr().out
+    assert "2 pre-training and 10 fine-tuning runs reused; 0 and 0 to train" in capsys.readouterr().out
+    # resumable run by run: a lost fine-tuning run is the only one trained again
+    import shutil
+
+    shutil.rmtree(runs / "seed1" / "ft-supervised-snr10-labels50")
+    main(["experiment", "multimodal", "--spec", str(spec), "--runs", str(runs), "--out", str(out)])
+    assert "2 pre-training and 9 fine-tuning runs reused; 0 and 1 to train" in capsys.readouterr().out

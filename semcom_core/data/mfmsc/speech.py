@@ -35,7 +35,7 @@ from tqdm import tqdm
 from ...units import db_to_linear
 from ..common import DatasetError
 
-__all__ = ["PHRASE_WORDS", "SAMPLE_RATE", "VOICES", "CharVocab", "clip_count", "default_cache_dir",
+__all__ = ["PHRASE_WORDS", "SAMPLE_RATE", "VOICES", "CharVocab", "clip_count", "cmvn", "default_cache_dir",
            "fbank_features", "make_phrases", "read_audio", "read_librispeech", "spoken_phrases", "synthesize"]
 
 SAMPLE_RATE = 16000
@@ -298,6 +298,21 @@ def fbank_features(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, num_bins: i
     fbank.accept_waveform(float(sample_rate), (np.clip(samples, -1.0, 1.0) * 32768.0).tolist())
     fbank.input_finished()
     return np.array([fbank.get_frame(i) for i in range(fbank.num_frames_ready)], dtype=np.float32)
+
+
+def cmvn(features: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """Per-utterance cepstral mean and variance normalisation: every bin of ``features`` [frames, bins]
+    shifted to zero mean and scaled to unit variance over the utterance's frames.
+
+    Raw log-mel energies sit near 5-20 with a loudness offset per utterance (and -15.9 for digital
+    silence); normalised, every utterance and bin enters the network on one scale, and zero padding
+    means "average frame". A bin that stays within ``floor`` of constant (digital silence) becomes zero."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) == 0:
+        raise ValueError(f"cmvn expects features [frames >= 1, bins], got shape {features.shape}")
+    centred = features - features.mean(axis=0)
+    std = centred.std(axis=0)
+    return np.where(std > floor, centred / np.where(std > floor, std, 1.0), 0.0).astype(np.float32)
 
 
 def _checked_wave(wave, sample_rate: int) -> np.ndarray:

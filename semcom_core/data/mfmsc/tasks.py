@@ -5,7 +5,7 @@ task           modalities      kind          data
 =============  ==============  ============  =====================================================
 image_cls      image           classify      Fashion-MNIST, 10 classes
 image_recon    image           image_recon   Fashion-MNIST, PSNR
-text_cls       text            classify      fortunes: topic = the fortune file it comes from
+text_cls       text            classify      topic sentences (weather, sports, food, computers)
 text_recon     text            text_recon    fortunes of other files, BLEU
 speech_asr     speech          ctc           phrases spoken by espeak-ng, noisy; word accuracy
 video_cls      video           classify      Fashion-MNIST items moving 6 ways; the motion is the class
@@ -16,7 +16,7 @@ poster         image, text     multilabel    item groups in the image + fortune 
 Text goes through one sentencepiece tokenizer trained on the training texts of every text task
 (byte fallback: any character is encodable). Texts longer than ``text_max_len`` tokens are truncated
 (counted in ``TaskData.truncated``); empty texts are an error. Speech becomes 40 Kaldi filter banks per
-10 ms, cut or zero-padded to ``speech_frames`` frames (the true length travels with it); clipped samples
+10 ms, normalised per utterance (CMVN), cut or zero-padded to ``speech_frames`` frames (the true length travels with it); clipped samples
 are clipped to [-1, 1] (counted). Clips are fitted to ``video_frames`` frames by
 :func:`~semcom_core.data.mfmsc.vision.fit_frames`.
 """
@@ -31,11 +31,13 @@ import torch
 from ...models.mfmsc.heads import TaskHeadSpec
 from . import speech as speech_data
 from . import text as text_data
+from . import topics
 from . import vision
 
 __all__ = ["TASKS", "TaskData", "TaskSpec", "build_tasks", "task_head_specs"]
 
-TEXT_TOPICS = ("computers", "science", "politics", "work")
+TEXT_TOPICS = topics.TOPICS
+TOPIC_SENTENCES = {"train": 4000, "test": 2000}   # the text_cls pool per split; tasks draw train_size/test_size
 RECON_TOPICS = ("fortunes", "wisdom", "people", "literature", "miscellaneous")
 
 
@@ -138,13 +140,14 @@ def text_tensor(tokenizer, texts: list, max_len: int) -> torch.Tensor:
 
 
 def speech_tensors(waves: list, frames: int, bins: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Filter banks [N, frames, bins] (cut or zero-padded), true lengths [N], utterances with clipping."""
+    """Normalised filter banks [N, frames, bins] (per-utterance CMVN, cut or zero-padded), true lengths [N],
+    utterances with clipping."""
     feats = np.zeros((len(waves), frames, bins), np.float32)
     lengths = np.zeros(len(waves), np.int64)
     clipped = 0
     for i, wave in enumerate(waves):
         clipped += int(np.abs(wave).max() > 1.0)
-        f = speech_data.fbank_features(wave, num_bins=bins)[:frames]
+        f = speech_data.cmvn(speech_data.fbank_features(wave, num_bins=bins))[:frames]
         feats[i, :len(f)] = f
         lengths[i] = len(f)
     return torch.as_tensor(feats), torch.as_tensor(lengths), clipped
@@ -223,7 +226,7 @@ def build_tasks(cfg: dict, splits=("train", "test"), tokenizer=None):
     seed = int(cfg["seed"])
     texts_cache = {}
     for split in ("train", "test"):
-        texts_cache[("text_cls", split)] = _fortune_split(TEXT_TOPICS, split)
+        texts_cache[("text_cls", split)] = topics.topic_sentences(split, TOPIC_SENTENCES[split], seed)
         texts_cache[("text_recon", split)] = _fortune_split(RECON_TOPICS, split)
     if tokenizer is None:
         corpus = texts_cache[("text_cls", "train")][0] + texts_cache[("text_recon", "train")][0]

@@ -47,9 +47,14 @@ class BasicBlock(nn.Module):
 class ImageEncoder(nn.Module):
     """ResNet image encoder (paper Fig. 2): 3x3 conv stem (``width`` maps) -> log2(downsample) stride-2
     basic blocks doubling the width -> 1x1 conv to ``dim``. The [B, dim, h, w] map is read as h*w tokens in
-    raster order; each stage rounds up, so 28x28 with downsample 8 gives 4x4 = 16 tokens."""
+    raster order; each stage rounds up, so 28x28 with downsample 8 gives 4x4 = 16 tokens.
 
-    def __init__(self, in_channels: int = 1, dim: int = 96, width: int = 32, downsample: int = 8):
+    Each token gets a learned embedding of its grid row plus one of its column (up to ``max_grid``). The fusion
+    module adds no position embedding (eq. 10), so without these a token would not know where in the image
+    it lies, and a question such as "what is in the top left?" could not be answered."""
+
+    def __init__(self, in_channels: int = 1, dim: int = 96, width: int = 32, downsample: int = 8,
+                 max_grid: int = 32):
         super().__init__()
         if downsample < 1 or downsample & (downsample - 1):
             raise ValueError(f"downsample must be a power of two, got {downsample}")
@@ -60,6 +65,11 @@ class ImageEncoder(nn.Module):
                                   nn.BatchNorm2d(width), nn.ReLU())
         self.blocks = nn.Sequential(*(BasicBlock(c_in, c_out) for c_in, c_out in zip(widths, widths[1:])))
         self.project = nn.Conv2d(widths[-1], dim, 1)
+        self.max_grid = max_grid
+        self.rows = nn.Parameter(torch.zeros(max_grid, dim))
+        self.cols = nn.Parameter(torch.zeros(max_grid, dim))
+        nn.init.normal_(self.rows, std=0.02)
+        nn.init.normal_(self.cols, std=0.02)
 
     def grid(self, height: int, width: int) -> tuple[int, int]:
         """Token grid (h, w) for an input of ``height`` x ``width`` pixels."""
@@ -71,6 +81,11 @@ class ImageEncoder(nn.Module):
         if images.shape[2] < 1 or images.shape[3] < 1:
             raise ValueError(f"images must have a positive height and width, got {tuple(images.shape)}")
         maps = self.project(self.blocks(self.stem(images)))
+        h, w = maps.shape[2:]
+        if h > self.max_grid or w > self.max_grid:
+            raise ValueError(f"a {tuple(images.shape[2:])} image gives a {h}x{w} token grid, more than max_grid="
+                             f"{self.max_grid}; downsample more or raise max_grid")
+        maps = maps + (self.rows[:h, None, :] + self.cols[None, :w, :]).permute(2, 0, 1)
         features = maps.flatten(2).transpose(1, 2)
         return features, _all_valid(features)
 

@@ -2,7 +2,8 @@
 
 Step 1 concatenates the modalities' token sequences (eq. 9); step 2 adds each modality's segment embedding
 and no position embedding (eq. 10), then joins the task token (L = L' + 1); step 3 runs post-LN transformer
-layers with GELU feed-forward (eqs. 11-14); step 4 averages the valid tokens into one vector.
+layers with GELU feed-forward (eqs. 11-14), or pre-LN layers (``pre_norm``), which train at depth 6 where
+post-LN needs a long warm-up; step 4 averages the valid tokens into one vector.
 
 Departure from eq. 13 as printed: attention scores are scaled by 1/sqrt(dim / heads) (torch's standard
 multi-head attention), not 1/sqrt(P).
@@ -26,12 +27,12 @@ class FusionModule(nn.Module):
     The task token is always valid, so no row is ever empty."""
 
     def __init__(self, dim: int = 96, layers: int = 6, heads: int = 12, num_segments: int = 4,
-                 ffn: int | None = None, dropout: float = 0.1):
+                 ffn: int | None = None, dropout: float = 0.1, pre_norm: bool = False):
         super().__init__()
         check_heads(dim, heads)
         self.dim, self.num_segments = dim, num_segments
         self.segments = nn.Embedding(num_segments, dim)
-        self.transformer = MaskedTransformer(dim, layers, heads, ffn or 4 * dim, dropout, pre_norm=False)
+        self.transformer = MaskedTransformer(dim, layers, heads, ffn or 4 * dim, dropout, pre_norm=pre_norm)
 
     def _check(self, modalities: Sequence[tuple[torch.Tensor, torch.Tensor]], segment_ids: Sequence[int],
                task_token: torch.Tensor) -> None:
