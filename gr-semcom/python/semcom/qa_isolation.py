@@ -245,6 +245,7 @@ def test_mijscc_rx_drops_a_frame_of_implausible_amplitude_alone(amijscc):
     debug = blocks.message_debug()
     tb.connect(testing.frames_source(frames, tags), rx)
     tb.msg_connect(rx, "pdu", debug, "store")
-    testing.run_bounded(tb, lambda: rx.decoded() + rx.dropped() >= N, 30.0)
+    # the counters move before the PDUs reach message_debug: wait for what the test reads
+    testing.run_bounded(tb, lambda: debug.num_messages() + rx.dropped() >= N, 30.0)
     got = {m["index"] for m, _ in testing.pdus(debug)}
     assert rx.drop_reasons() == {"implausible amplitude": 1} and got == set(range(N)) - {BAD}
