@@ -104,7 +104,6 @@ class Projector(nn.Module):
             d = w
         layers.append(nn.Linear(d, widths[-1]))
         self.net = nn.Sequential(*layers)
-        self.out_dim = widths[-1]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
