@@ -128,7 +128,8 @@ MFMSC = {
     "arch": "mfmsc",
     "tasks": list(MFMSC_TASKS),
     # Embedded data sizes (instances per task) and input geometry; cache_dir: where spoken phrases are kept.
-    "data": {"train_size": 1500, "test_size": 400, "text_max_len": 32, "vocab_size": 600,
+    # train_size_per_task: training instances of the tasks it names (the others: train_size).
+    "data": {"train_size": 1500, "train_size_per_task": {}, "test_size": 400, "text_max_len": 32, "vocab_size": 600,
              "speech_bins": 40, "speech_frames": 160, "video_frames": 8, "video_size": 32, "image_size": 28,
              "cache_dir": None},
     # dim: P; fusion_heads must divide it. symbols_per_token: complex channel uses per sent token.

@@ -28,7 +28,7 @@ def parse_ratio(value) -> float:
 
 
 #: Mappings whose keys are the user's to choose (their values are checked by the family's schema).
-FREE_KEYS = ("train.lr_per_task",)
+FREE_KEYS = ("train.lr_per_task", "data.train_size_per_task")
 
 
 def _merge(base: dict, override: dict, where: str = "") -> dict:

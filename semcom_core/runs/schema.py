@@ -232,6 +232,7 @@ class MultimodalConfig(_Section):
 # -- mfmsc: multi-task systems ----------------------------------------------------------------------------------
 class MfmscData(_Section):
     train_size: PositiveInt
+    train_size_per_task: dict[Literal[MFMSC_TASKS], PositiveInt]
     test_size: PositiveInt
     text_max_len: PositiveInt
     vocab_size: Annotated[int, Field(ge=8)]

@@ -73,3 +73,17 @@ def test_image_tokens_know_where_they_are():
         assert with_positions > 5 * interior_spread()
     with pytest.raises(ValueError, match="max_grid"):
         ImageEncoder(dim=16, width=4, max_grid=2)(flat)
+
+
+def test_a_task_can_have_more_training_instances_than_the_others():
+    from semcom_core.data.mfmsc.tasks import build_tasks
+    from semcom_core.runs.config import ConfigError, load_config
+
+    cfg = load_config(None, {"tasks": ["image_cls", "text_cls"],
+                             "data": {"train_size": 20, "test_size": 10, "train_size_per_task": {"text_cls": 60}}},
+                      family="mfmsc")
+    train, test, _ = build_tasks(cfg)
+    assert len(train["image_cls"]) == 20 and len(train["text_cls"]) == 60
+    assert len(test["image_cls"]) == len(test["text_cls"]) == 10          # the test split keeps one size
+    with pytest.raises(ConfigError, match="train_size_per_task"):
+        load_config(None, {"data": {"train_size_per_task": {"speech": 10}}}, family="mfmsc")

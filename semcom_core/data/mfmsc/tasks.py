@@ -237,6 +237,8 @@ def build_tasks(cfg: dict, splits=("train", "test"), tokenizer=None):
         if split not in splits:
             out.append({})
             continue
-        out.append({name: _build(name, split, int(n), seed * 100 + offset, data, tokenizer, texts_cache)
+        per_task = (data.get("train_size_per_task") or {}) if split == "train" else {}
+        out.append({name: _build(name, split, int(per_task.get(name, n)), seed * 100 + offset, data, tokenizer,
+                                 texts_cache)
                     for name in cfg["tasks"]})
     return out[0], out[1], tokenizer
