@@ -39,14 +39,10 @@ def quantised_bundle(tmp_path_factory):
     return testing.make_bundle(tmp_path_factory.mktemp("bundle") / "bq", q=4)
 
 
-def _images(n, seed=0):
-    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
-
-
 def _frames(bundle, quant_bits):
     link = base.load_bundle(bundle).link(quant_bits)
     with torch.no_grad():
-        sent = link.transmit(torch.from_numpy(_images(N)))
+        sent = link.transmit(torch.from_numpy(testing.random_images(N)))
     frames = [row.astype(np.complex64) for row in sent.symbols.numpy()]
     tags = [{"index": i, **(sent.side.rows()[i].to_tags() if quant_bits else {})} for i in range(N)]
     return frames, tags
@@ -105,6 +101,18 @@ def _pdu(index, image):
     return pmt.cons(meta, pmt.init_f32vector(flat.size, flat.tolist()))
 
 
+def _window_with_bad_image(x, bad: str, pixel) -> list:
+    """PDUs of the images ``x``; image BAD spoiled: an index no tag can hold, or a NaN at ``pixel``."""
+    pdus = [_pdu(i, x[i]) for i in range(N)]
+    if bad == "index":
+        pdus[BAD] = _pdu(HUGE_INDEX, x[BAD])
+    else:
+        spoiled = x[BAD].copy()
+        spoiled[pixel] = np.nan
+        pdus[BAD] = _pdu(BAD, spoiled)
+    return pdus
+
+
 def _transmit(bundle, pdus):
     tb = gr.top_block()
     tx = semcom.jscc_tx(bundle, 0, 64)
@@ -130,15 +138,9 @@ def _transmit(bundle, pdus):
     ("nan", "non-finite pixel values"),
 ])
 def test_transmitter_drops_exactly_the_bad_image(analog_bundle, bad, reason):
-    x = _images(N, seed=4)
+    x = testing.random_images(N, seed=4)
     _, clean = _transmit(analog_bundle, [_pdu(i, x[i]) for i in range(N)])
-    pdus = [_pdu(i, x[i]) for i in range(N)]
-    if bad == "index":
-        pdus[BAD] = _pdu(HUGE_INDEX, x[BAD])
-    else:
-        spoiled = x[BAD].copy()
-        spoiled[0, 0, 0] = np.nan
-        pdus[BAD] = _pdu(BAD, spoiled)
+    pdus = _window_with_bad_image(x, bad, pixel=(0, 0, 0))
     tx, got = _transmit(analog_bundle, pdus)
     assert tx.drop_reasons() == {reason: 1}, tx.drop_reasons()
     assert sorted(got) == [i for i in range(N) if i != BAD]
@@ -213,16 +215,10 @@ def _mijscc_chain(bundle, pdus):
 
 @pytest.mark.parametrize("bad, reason", [("index", "bad tag"), ("nan", "non-finite pixel values")])
 def test_mijscc_chain_loses_exactly_the_bad_image(amijscc, bad, reason):
-    x = _images(N, seed=6)
+    x = testing.random_images(N, seed=6)
     _, _, clean = _mijscc_chain(amijscc, [_pdu(i, x[i]) for i in range(N)])
     assert sorted(clean) == list(range(N))
-    pdus = [_pdu(i, x[i]) for i in range(N)]
-    if bad == "index":
-        pdus[BAD] = _pdu(HUGE_INDEX, x[BAD])
-    else:
-        spoiled = x[BAD].copy()
-        spoiled[0, 3, 3] = np.nan
-        pdus[BAD] = _pdu(BAD, spoiled)
+    pdus = _window_with_bad_image(x, bad, pixel=(0, 3, 3))
     tx, rx, got = _mijscc_chain(amijscc, pdus)
     assert tx.drop_reasons() == {reason: 1} and rx.dropped() == 0
     assert sorted(got) == [i for i in range(N) if i != BAD]
@@ -235,7 +231,7 @@ def test_mijscc_rx_drops_a_frame_of_implausible_amplitude_alone(amijscc):
 
     bundle = base.load_bundle(amijscc)
     with torch.no_grad():
-        sent = bundle.transmit(torch.from_numpy(_images(N, seed=7)), noise_var=0.1)
+        sent = bundle.transmit(torch.from_numpy(testing.random_images(N, seed=7)), noise_var=0.1)
     frames = [f.astype(np.complex64) for f in frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])]
     tags = [{"index": i} for i in range(N)]
     frames[BAD] = frames[BAD].copy()

@@ -28,10 +28,6 @@ def bundle_dir(tmp_path_factory):
     return testing.make_bundle(tmp_path_factory.mktemp("bundle") / "b")
 
 
-def _images(n, seed=0):
-    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
-
-
 def _direct(bundle, x, quant_bits):
     """Symbols, side information and the receiver's expected output, computed with the bundle's link."""
     b = base.load_bundle(bundle)
@@ -57,7 +53,7 @@ def _run_rx(bundle, frames, frame_tags, expected, quant_bits=0, max_batch=64, ti
 
 def test_noiseless_frames_decode_exactly_like_the_bundle(bundle_dir):
     n = 100
-    x = _images(n)
+    x = testing.random_images(n)
     s, _, x_hat, pred = _direct(bundle_dir, x, 0)
     tags = [{"index": 10 + i, "label": i % 10, "snr_db": 99.0} for i in range(n)]
     rx, out = _run_rx(bundle_dir, list(s), tags, n)
@@ -73,7 +69,7 @@ def test_noiseless_frames_decode_exactly_like_the_bundle(bundle_dir):
 
 def test_quantised_frames_need_consistent_side_information(tmp_path):
     bundle = testing.make_bundle(tmp_path / "bq", q=4)
-    x = _images(6, seed=3)
+    x = testing.random_images(6, seed=3)
     s, sides, x_hat, pred = _direct(bundle, x, 4)
     tags = [{"index": i, **sides[i].to_tags()} for i in range(6)]
     del tags[1]["z_max"]                                    # missing
@@ -88,7 +84,7 @@ def test_quantised_frames_need_consistent_side_information(tmp_path):
 
 
 def test_bad_frames_are_dropped_and_counted(bundle_dir):
-    x = _images(5, seed=1)
+    x = testing.random_images(5, seed=1)
     s, _, x_hat, _ = _direct(bundle_dir, x, 0)
     k = s.shape[1]
     nan_frame = s[2].copy()
@@ -103,7 +99,7 @@ def test_bad_frames_are_dropped_and_counted(bundle_dir):
 
 
 def test_analog_receiver_rejects_quantised_frames(bundle_dir):
-    s, _, _, _ = _direct(bundle_dir, _images(2, seed=4), 0)
+    s, _, _, _ = _direct(bundle_dir, testing.random_images(2, seed=4), 0)
     tags = [{"index": 0, "q": 4, "end": s.shape[1], "z_min": -1.0, "z_max": 1.0}, {"index": 1}]
     rx, out = _run_rx(bundle_dir, list(s), tags, 1)
     assert [m["index"] for m, _ in out] == [1]

@@ -34,11 +34,6 @@ def bundle_q4(tmp_path_factory):
     return testing.make_bundle(tmp_path_factory.mktemp("bundle") / "bq", q=4)
 
 
-def _images(n, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 1, 28, 28), dtype=np.float32)
-
-
 def _run_tx(bundle, pdus, expected_frames, quant_bits=0, max_batch=64, timeout=30.0):
     tb = gr.top_block()
     tx = semcom.jscc_tx(bundle, quant_bits, max_batch)
@@ -60,7 +55,7 @@ def _run_tx(bundle, pdus, expected_frames, quant_bits=0, max_batch=64, timeout=3
 
 def test_k_symbols_per_image_with_tags_and_unit_power(bundle_dir):
     n = 150   # more than one batch of 64
-    x = _images(n)
+    x = testing.random_images(n)
     pdus = [base.make_pdu({"index": 100 + i, "label": i % 10, "shape": [1, 28, 28]}, x[i]) for i in range(n)]
     tx, y, tags = _run_tx(bundle_dir, pdus, n)
     k = tx.k
@@ -82,7 +77,7 @@ def test_k_symbols_per_image_with_tags_and_unit_power(bundle_dir):
 
 def test_quantised_frames_carry_side_information(bundle_q4):
     n = 20
-    x = _images(n, seed=1)
+    x = testing.random_images(n, seed=1)
     pdus = [base.make_pdu({"index": i}, x[i]) for i in range(n)]
     tx, y, tags = _run_tx(bundle_q4, pdus, n, quant_bits=4)
     k = tx.k
@@ -104,7 +99,7 @@ def test_quantised_frames_carry_side_information(bundle_q4):
 
 
 def test_bad_pdus_are_dropped_and_counted(bundle_dir):
-    x = _images(4, seed=2)
+    x = testing.random_images(4, seed=2)
     nan_image = x[2].copy()
     nan_image[0, 3, 3] = np.nan
     pdus = [

@@ -30,10 +30,6 @@ def amijscc(tmp_path_factory):
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a", q=8, method="a-mijscc"))
 
 
-def _images(n, seed=0):
-    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
-
-
 def _sent(bundle, x, nv):
     return base.load_bundle(bundle).transmit(torch.from_numpy(x), noise_var=nv)
 
@@ -54,7 +50,7 @@ def _run_rx(bundle, frames, frame_tags, expected_total, quant_bits=-1, timeout=3
 
 def test_side_info_round_trip_through_the_blocks(amijscc):
     """mijscc_tx -> mijscc_rx: the receiver reads q, end and the range from the header alone."""
-    x = _images(12)
+    x = testing.random_images(12)
     nv = 10 ** (-9 / 10)
     tb = gr.top_block()
     tx = semcom.mijscc_tx(amijscc, -1, True, nv, 5)
@@ -91,7 +87,7 @@ def test_corrupt_frames_are_dropped_and_counted(amijscc):
     from semcom_core.symbols import HEADER_SYMBOLS, SideInfo, frame_symbols
 
     k = base.load_bundle(amijscc).k
-    x = _images(4, seed=1)
+    x = testing.random_images(4, seed=1)
     sent = _sent(amijscc, x, 10 ** (-6 / 10))
     good = [frame_symbols(p, s) for p, s in sent]
     rng = np.random.default_rng(5)
@@ -124,7 +120,7 @@ def test_corrupt_frames_are_dropped_and_counted(amijscc):
 def test_frames_cut_short_and_untagged_samples(amijscc):
     from semcom_core.symbols import frame_symbols
 
-    sent = _sent(amijscc, _images(2, seed=2), 1.0)
+    sent = _sent(amijscc, testing.random_images(2, seed=2), 1.0)
     good = [frame_symbols(p, s) for p, s in sent]
     # a frame announcing more samples than it has (cut by the next tag), then a good one
     tags = [{"index": 0, "packet_len": len(good[0]) + 40}, {"index": 1}]
@@ -136,7 +132,7 @@ def test_frames_cut_short_and_untagged_samples(amijscc):
 def test_analog_receiver_drops_quantised_frames(amijscc):
     from semcom_core.symbols import frame_symbols
 
-    x = _images(2, seed=3)
+    x = testing.random_images(2, seed=3)
     b = base.load_bundle(amijscc)
     analog = b.transmit(torch.from_numpy(x), noise_var=0.1, quant_bits=0)
     digital = b.transmit(torch.from_numpy(x), noise_var=0.1)

@@ -31,10 +31,6 @@ def amijscc(tmp_path_factory):
     return str(make_untrained_bundle(tmp_path_factory.mktemp("bundle") / "a", q=8, method="a-mijscc"))
 
 
-def _images(n, seed=0):
-    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
-
-
 def _pdu(image, index, label=None):
     meta = {"index": index}
     if label is not None:
@@ -82,7 +78,7 @@ class _Run:
 def test_frames_carry_the_side_information_of_bundle_transmit(amijscc):
     from semcom_core.symbols import HEADER_SYMBOLS, parse_frame
 
-    x = _images(20)
+    x = testing.random_images(20)
     nv = 10 ** (-12 / 10)
     run = _Run(amijscc, quant_bits=-1, adaptive=True, noise_var=nv, max_batch=7)
     run.send(x)
@@ -104,7 +100,7 @@ def test_frames_carry_the_side_information_of_bundle_transmit(amijscc):
 
 
 def test_noise_var_message_changes_the_symbols_per_image(amijscc):
-    x = _images(16, seed=1)
+    x = testing.random_images(16, seed=1)
     run = _Run(amijscc, quant_bits=-1, adaptive=True)
     ends = {}
     for snr, msg in ((0.0, pmt.from_double(1.0)),
@@ -131,7 +127,7 @@ def test_noise_var_message_changes_the_symbols_per_image(amijscc):
 
 def test_pdu_metadata_noise_var_and_non_adaptive(amijscc):
     k = base.load_bundle(amijscc).k
-    x = _images(4, seed=2)
+    x = testing.random_images(4, seed=2)
     run = _Run(amijscc, quant_bits=0, adaptive=False)
     run.send(x)
     frames = run.close()
@@ -151,7 +147,7 @@ def test_pdu_metadata_noise_var_and_non_adaptive(amijscc):
 
 
 def test_bad_pdus_are_dropped_and_counted(amijscc):
-    x = _images(2, seed=3)
+    x = testing.random_images(2, seed=3)
     run = _Run(amijscc)
     bad_nan = x[0].copy()
     bad_nan[0, 0, 0] = np.nan

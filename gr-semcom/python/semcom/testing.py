@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pmt
 from gnuradio import gr
 
@@ -21,6 +22,11 @@ def make_bundle(path, q=None) -> str:
     from semcom_core.bundles import make_untrained_bundle
 
     return str(make_untrained_bundle(path, q=q))
+
+
+def random_images(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random Fashion-MNIST-shaped images, float32 [n, 1, 28, 28] in [0, 1)."""
+    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
 
 
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.01) -> bool:
