@@ -42,7 +42,8 @@ from ..metrics import psnr, ssim  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
 from .digital import _points, best_per_point  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .semcc import _train_one, read_spec  # noqa: E402
+from .semcc import _train_one  # noqa: E402
+from .spec import read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
              "probe", "cross_channel", "digital", "tradeoff_snr", "seed"}

@@ -30,7 +30,7 @@ from ..runs.config import load_config  # noqa: E402
 from ..runs.folder import finished_run  # noqa: E402
 from ..runs.multimodal import finetune_run, pretrain_run, probe_pretrained  # noqa: E402
 from .figures import DPI  # noqa: E402
-from .semcc import read_spec  # noqa: E402
+from .spec import read_spec, spec_seeds  # noqa: E402
 
 SPEC_KEYS = {"base", "pretrain", "snrs", "label_fractions", "single_modality", "targets", "seed", "seeds"}
 SUPERVISED = "supervised"
@@ -39,15 +39,6 @@ LABELS = {"proposed": "Proposed", "simclr": "SimCLR", "barlow_twins": "Barlow Tw
 
 def _pct(fraction: float) -> int:
     return round(100 * float(fraction))
-
-
-def spec_seeds(spec: dict) -> list[int]:
-    """The spec's seeds: ``seeds: [...]``, else ``seed: s``, else [0]."""
-    seeds = spec.get("seeds", [spec.get("seed", 0)])
-    if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds) \
-            or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ValueError(f"seeds must be a list of distinct integers >= 0, got {seeds!r}")
-    return seeds
 
 
 def plan_runs(spec: dict, overrides: dict) -> tuple[dict, list[dict]]:

@@ -39,6 +39,7 @@ from ..runs.folder import finished_run, state_to_file
 from ..runs.image import load_run, split, train_classifier
 from ..data import load_dataset
 from ..models import build_model
+from .spec import read_spec
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
                       ratio_table, save_reconstruction_grid)
 
@@ -64,21 +65,6 @@ class RunKey:
 
 
 # --- the spec ----------------------------------------------------------------------------------------
-def read_spec(path: str | Path, known_keys) -> dict:
-    """An experiment spec (YAML mapping) whose top-level keys are all in `known_keys`."""
-    path = Path(path)
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except FileNotFoundError as err:
-        raise ConfigError(f"experiment spec {path} does not exist") from err
-    if not isinstance(spec, dict):
-        raise ConfigError(f"experiment spec {path} must hold a mapping")
-    unknown = set(spec) - set(known_keys)
-    if unknown:
-        raise ConfigError(f"experiment spec {path}: unknown keys {sorted(unknown)}; known: {sorted(known_keys)}")
-    return spec
-
-
 def load_spec(path: str | Path) -> dict:
     spec = read_spec(path, SPEC_KEYS)
     if spec.get("train_with") not in spec.get("classifiers", {}):

@@ -98,6 +98,7 @@ class MFMSCSystem(nn.Module):
         if arch == "mfmsc" and any(t.multimodal for t in tasks):
             self.fusion = nets.FusionModule(dim, int(model["fusion_layers"]), int(model["fusion_heads"]),
                                             num_segments=len(MODALITIES),
+                                            dropout=float(model.get("fusion_dropout", 0.1)),
                                             pre_norm=model.get("fusion_norm", "post") == "pre")
         d = 2 * int(model["symbols_per_token"])
         self.channel_encoder = nets.ChannelEncoder(dim, int(model["channel_hidden"]), d)

@@ -133,10 +133,11 @@ MFMSC = {
              "speech_bins": 40, "speech_frames": 160, "video_frames": 8, "video_size": 32, "image_size": 28,
              "cache_dir": None},
     # dim: P; fusion_heads must divide it. symbols_per_token: complex channel uses per sent token.
-    # fusion_norm: "post" (BERT, the paper's eq. 11) or "pre" LayerNorm in the fusion layers.
+    # fusion_norm: "post" (BERT, the paper's eq. 11) or "pre" LayerNorm in the fusion layers; fusion_dropout:
+    # dropout inside the fusion layers.
     "model": {"dim": 96, "image_width": 32, "text_layers": 2, "speech_channels": [32, 64], "speech_layers": 2,
               "video_layers": 2, "vit_layers": 2, "encoder_heads": 4, "fusion_layers": 6, "fusion_heads": 12,
-              "fusion_norm": "post", "channel_hidden": 64, "symbols_per_token": 16, "pool_tokens": 2},
+              "fusion_norm": "post", "fusion_dropout": 0.1, "channel_hidden": 64, "symbols_per_token": 16, "pool_tokens": 2},
     # lr: every task's Adam learning rate unless lr_per_task names it. snr_db: training SNR, one value or a
     # [low, high] range drawn uniformly per instance.
     # warmup_steps: each task's learning rate grows linearly over its first steps.

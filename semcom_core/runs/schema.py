@@ -256,6 +256,7 @@ class MfmscModel(_Section):
     fusion_layers: PositiveInt
     fusion_heads: PositiveInt
     fusion_norm: Literal["post", "pre"]
+    fusion_dropout: Annotated[float, Field(ge=0, lt=1)]
     channel_hidden: PositiveInt
     symbols_per_token: PositiveInt
     pool_tokens: PositiveInt

@@ -87,3 +87,22 @@ def test_a_task_can_have_more_training_instances_than_the_others():
     assert len(test["image_cls"]) == len(test["text_cls"]) == 10          # the test split keeps one size
     with pytest.raises(ConfigError, match="train_size_per_task"):
         load_config(None, {"data": {"train_size_per_task": {"speech": 10}}}, family="mfmsc")
+
+
+def test_fusion_layers_follow_the_config():
+    from semcom_core.methods.mfmsc import MFMSCSystem
+    from semcom_core.models.mfmsc.heads import TaskHeadSpec
+    from semcom_core.runs.config import ConfigError, load_config
+
+    vqa = TaskHeadSpec("vqa", ("image", "text"), "classify", 5)
+    geometry = {"vocab_size": 50, "text_max_len": 8}
+    model = load_config(None, {"model": {"fusion_layers": 3, "fusion_norm": "pre", "fusion_dropout": 0.0}},
+                        family="mfmsc")["model"]
+    layers = MFMSCSystem([vqa], "mfmsc", model, geometry).fusion.transformer
+    assert len(layers.layers) == 3 and all(layer.norm_first for layer in layers.layers)
+    assert all(layer.dropout.p == 0.0 for layer in layers.layers)
+    assert isinstance(layers.final_norm, torch.nn.LayerNorm)          # pre-LN stacks end with a LayerNorm
+    post = MFMSCSystem([vqa], "mfmsc", load_config(None, {}, family="mfmsc")["model"], geometry).fusion.transformer
+    assert not any(layer.norm_first for layer in post.layers) and post.layers[0].dropout.p == 0.1
+    with pytest.raises(ConfigError, match="fusion_dropout"):
+        load_config(None, {"model": {"fusion_dropout": 1.0}}, family="mfmsc")
