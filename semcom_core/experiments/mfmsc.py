@@ -376,17 +376,8 @@ def run_seed(spec: dict, seed: int, overrides: dict, seed_dir: Path, train: bool
     return records, fusion
 
 
-def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path,
-                         overrides: dict | None = None, train: bool = True, progress: bool = True) -> Path:
-    spec = read_spec(spec_path, SPEC_KEYS)
-    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
-    started = time.time()
-    records, fusion = [], []
-    for seed in spec_seeds(spec):
-        seed_records, seed_fusion = run_seed(spec, seed, dict(overrides or {}), runs_dir / f"seed{seed}", train,
-                                             progress)
-        records += seed_records
-        fusion += [dict(row, seed=seed) for row in seed_fusion]
+def write_results(out_dir: Path, records: list[dict], fusion: list[dict], spec: dict) -> None:
+    """Records, overhead, tables and figures of the seeds evaluated so far, replacing earlier ones."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "records.jsonl").open("w") as f:
         for r in records:
@@ -396,6 +387,22 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
     (out_dir / "results.md").write_text(results_markdown(records, overhead, fusion, spec))
     plot_metric_grid(records, "awgn", out_dir / "fig10_awgn.png", "Per-task metric on AWGN (Fig. 10)")
     plot_metric_grid(records, "rayleigh", out_dir / "fig11_rayleigh.png", "Multi-modal tasks on Rayleigh fading (Fig. 11)")
+
+
+def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path,
+                         overrides: dict | None = None, train: bool = True, progress: bool = True) -> Path:
+    """Every seed of the spec in turn; the results folder is rewritten after each seed, so a long run shows
+    the seeds finished so far."""
+    spec = read_spec(spec_path, SPEC_KEYS)
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    started = time.time()
+    records, fusion = [], []
+    for seed in spec_seeds(spec):
+        seed_records, seed_fusion = run_seed(spec, seed, dict(overrides or {}), runs_dir / f"seed{seed}", train,
+                                             progress)
+        records += seed_records
+        fusion += [dict(row, seed=seed) for row in seed_fusion]
+        write_results(out_dir, records, fusion, spec)
     print((out_dir / "results.md").read_text())
     print(f"experiment mfmsc: done in {time.time() - started:.0f} s; {out_dir}")
     return out_dir
