@@ -376,6 +376,53 @@ def run_seed(spec: dict, seed: int, overrides: dict, seed_dir: Path, train: bool
     return records, fusion
 
 
+def _smoothed(values: list[float], window: int = 50) -> np.ndarray:
+    """Moving average over up to ``window`` steps (shorter at the start)."""
+    values = np.asarray(values, float)
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    steps = np.arange(1, len(values) + 1)
+    width = np.minimum(steps, window)
+    return (sums[steps] - sums[steps - width]) / width
+
+
+def plot_training_losses(runs_dir: Path, seeds: list[int], spec: dict, out_path: Path) -> Path | None:
+    """Each jointly trained method's loss per task against that task's steps (moving average over 50 steps,
+    one thin line per seed): whether every task converged."""
+    curves = defaultdict(lambda: defaultdict(list))          # task -> method -> [loss per step] per seed
+    for seed in seeds:
+        for method, how in spec["methods"].items():
+            history = runs_dir / f"seed{seed}" / method / "history.json"
+            if not how["joint"] or not history.is_file():
+                continue
+            per_task = defaultdict(list)
+            for step in json.loads(history.read_text()):
+                per_task[step["task"]].append(step["loss"])
+            for task, losses in per_task.items():
+                curves[task][method].append(losses)
+    if not curves:
+        return None
+    cols = min(4, len(curves))
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    colours = {m: f"C{i}" for i, m in enumerate(spec["methods"])}
+    for ax, (task, by_method) in zip(axes.flat, curves.items()):
+        for method, runs in by_method.items():
+            for i, losses in enumerate(runs):
+                ax.plot(_smoothed(losses), color=colours[method], lw=1, alpha=0.8, label=method if i == 0 else None)
+        ax.set_title(task)
+        ax.set_xlabel("task step")
+        ax.set_ylabel("training loss")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Training loss per task of the jointly trained systems (one line per seed)")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=DPI)
+    plt.close(fig)
+    return out_path
+
+
 def write_results(out_dir: Path, records: list[dict], fusion: list[dict], spec: dict) -> None:
     """Records, overhead, tables and figures of the seeds evaluated so far, replacing earlier ones."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -403,6 +450,7 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
         records += seed_records
         fusion += [dict(row, seed=seed) for row in seed_fusion]
         write_results(out_dir, records, fusion, spec)
+        plot_training_losses(runs_dir, spec_seeds(spec), spec, out_dir / "training_losses.png")
     print((out_dir / "results.md").read_text())
     print(f"experiment mfmsc: done in {time.time() - started:.0f} s; {out_dir}")
     return out_dir

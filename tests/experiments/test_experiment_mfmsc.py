@@ -45,7 +45,7 @@ def test_experiment_command_end_to_end(tmp_path, capsys):
     overhead = json.loads((tmp_path / "out" / "overhead.json").read_text())
     fusion = {row["task"]: row for row in overhead["fusion"]}
     assert abs(fusion["vqa"]["ratio"] - fusion["vqa"]["one_over_L"]) < 1e-6
-    for name in ("results.md", "fig10_awgn.png", "fig11_rayleigh.png"):
+    for name in ("results.md", "fig10_awgn.png", "fig11_rayleigh.png", "training_losses.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     results = (tmp_path / "out" / "results.md").read_text()
     assert "Fusion's 1/L" in results and "Seeds: 0, 1 (mean ± standard deviation)" in results
