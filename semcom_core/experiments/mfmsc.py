@@ -443,14 +443,15 @@ def run_mfmsc_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: s
     spec = read_spec(spec_path, SPEC_KEYS)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     started = time.time()
-    records, fusion = [], []
+    records, fusion, done = [], [], []
     for seed in spec_seeds(spec):
         seed_records, seed_fusion = run_seed(spec, seed, dict(overrides or {}), runs_dir / f"seed{seed}", train,
                                              progress)
         records += seed_records
         fusion += [dict(row, seed=seed) for row in seed_fusion]
+        done.append(seed)
         write_results(out_dir, records, fusion, spec)
-        plot_training_losses(runs_dir, spec_seeds(spec), spec, out_dir / "training_losses.png")
+        plot_training_losses(runs_dir, done, spec, out_dir / "training_losses.png")
     print((out_dir / "results.md").read_text())
     print(f"experiment mfmsc: done in {time.time() - started:.0f} s; {out_dir}")
     return out_dir
