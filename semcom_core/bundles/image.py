@@ -3,12 +3,15 @@
 Parts: ``encoder``, ``decoder`` (the :class:`~semcom_core.link.Transceiver`), ``classifier`` (the downstream
 image classifier, optional), ``adaptive_mask`` (A-MIJSCC) and ``latent_classifier`` (MIJSCC: classes from
 the received latent). The card adds the architecture specs, k, n, q, the image shape, the dataset and its
-normalisation, the training channel and SNR range.
+normalisation, the training channel and SNR range, and ``symbol_power``: the raw power of the quantised
+symbols its encoder produces, per bit width, measured on training images when the bundle was written, so
+that transmitter and receiver scale quantised symbols to unit power alike.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..link import SideInfo, Transceiver, batch_of, frames_of, transceiver_specs
+from ..link import SideInfo, Transceiver, batch_of, frames_of, symbol_powers, transceiver_specs
 from ..models import build_model
 from ..units import noise_var_from_snr_db
 from .format import BundleError, load_part, read_bundle, write_bundle
 
-__all__ = ["EXTRA_PARTS", "Bundle", "load_bundle", "make_untrained_bundle", "save_bundle"]
+__all__ = ["EXTRA_PARTS", "Bundle", "calibrate_bundle", "load_bundle", "make_untrained_bundle", "save_bundle"]
 
 #: Optional networks besides encoder, decoder and image classifier.
 EXTRA_PARTS = ("adaptive_mask", "latent_classifier")
@@ -72,7 +75,8 @@ class Bundle:
         if quant_bits < 0:
             return self.transceiver
         if quant_bits not in self._links:      # built once: blocks ask for it every batch
-            self._links[quant_bits] = self.transceiver.with_codec(quant_bits or None)
+            q = quant_bits or None
+            self._links[quant_bits] = self.transceiver.with_codec(q, symbol_power_of(self.card, self.path, q))
         return self._links[quant_bits]
 
     def dataset(self) -> tuple[str, str | None]:
@@ -146,10 +150,33 @@ class Bundle:
         return x_hat.float().numpy(), pred.numpy().astype(np.int64)
 
 
+def symbol_power_of(card: dict, path, q: int | None) -> float | None:
+    """The raw power of the bundle's q-bit symbols from its card (None for analog symbols).
+
+    A bundle written before the card carried it gets 1.0, the constellation's power under uniform use, with
+    a warning: its quantised symbols then go out below unit power, as they were trained."""
+    if q is None:
+        return None
+    powers = card.get("symbol_power")
+    if not isinstance(powers, dict) or str(q) not in powers:
+        warnings.warn(f"bundle {path}: its card has no symbol_power for {q}-bit symbols; they are sent "
+                      "unscaled, below unit power (`semcom bundle calibrate` measures it)", stacklevel=3)
+        return 1.0
+    try:
+        power = float(powers[str(q)])
+    except (TypeError, ValueError):
+        power = float("nan")
+    if not (math.isfinite(power) and power > 0):
+        raise BundleError(f"bundle {path}: symbol_power for {q} bits must be a positive number, got {powers[str(q)]!r}")
+    return power
+
+
 def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifier: nn.Module | None = None,
-                classifier_spec: dict | None = None, extra: dict | None = None) -> Path:
+                classifier_spec: dict | None = None, extra: dict | None = None,
+                calibration_images: torch.Tensor | None = None) -> Path:
     """Write an image-family bundle; ``card`` supplies method, dataset, metrics, command and the like.
-    ``extra`` maps names of :data:`EXTRA_PARTS` to ``(module, spec)``."""
+    ``extra`` maps names of :data:`EXTRA_PARTS` to ``(module, spec)``. ``calibration_images`` (training
+    images, a few thousand) measure the card's ``symbol_power``; without them the card keeps the one it has."""
     extra = dict(extra or {})
     unknown = set(extra) - set(EXTRA_PARTS)
     if unknown:
@@ -162,6 +189,10 @@ def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifi
                              "classifier": classifier_spec if classifier is not None else None,
                              **{name: spec for name, (_module, spec) in extra.items()}},
             **card}
+    if calibration_images is not None:   # an A-MIJSCC mask sends the symbols it keeps at the training SNR
+        snrs = full.get("train_snr_db") or [10.0]
+        noise_var = noise_var_from_snr_db((float(snrs[0]) + float(snrs[-1])) / 2) if transceiver.mask is not None else None
+        full["symbol_power"] = symbol_powers(transceiver, calibration_images, noise_var)
     parts = {"encoder": transceiver.encoder, "decoder": transceiver.decoder,
              **({"classifier": classifier} if classifier is not None else {}),
              **{name: module for name, (module, _spec) in extra.items()}}
@@ -183,7 +214,8 @@ def load_bundle(path: str | Path, method: str | None = None) -> Bundle:
         raise BundleError(f"bundle {path} holds a {card['method']!r} transceiver, not {method!r}")
     arch = card["architecture"]
     try:
-        transceiver = Transceiver(arch["encoder"], arch["decoder"], int(card["k"]), card["q"])
+        transceiver = Transceiver(arch["encoder"], arch["decoder"], int(card["k"]), card["q"],
+                                  symbol_power=symbol_power_of(card, path, card["q"]))
     except (ValueError, KeyError, TypeError) as err:
         raise BundleError(f"bundle {path}: cannot build the networks its card describes ({err})") from err
     if transceiver.encoder_spec.get("k") != card["k"] or list(arch["encoder"]["image_shape"]) != list(card["image_shape"]):
@@ -199,6 +231,38 @@ def load_bundle(path: str | Path, method: str | None = None) -> Bundle:
     transceiver.mask = modules.get("adaptive_mask")
     return Bundle(path=path, card=card, transceiver=transceiver.eval(), classifier=modules.get("classifier"),
                   latent_classifier=modules.get("latent_classifier"))
+
+
+def calibrate_bundle(path: str | Path, count: int = 2000) -> dict[str, float]:
+    """Measure an image bundle's ``symbol_power`` on the first ``count`` training images of its dataset and
+    record it in its card (signed again); returns it. For bundles written before cards carried it."""
+    from ..data import load_dataset
+    from .format import sign_bundle, write_card
+
+    with warnings.catch_warnings():       # the very warning this function answers
+        warnings.simplefilter("ignore")
+        bundle = load_bundle(path)
+    name, root = bundle.dataset()
+    data = load_dataset(name, "train", root=root)
+    images = data.batch(range(min(count, len(data))))[0]
+    snrs = bundle.card.get("train_snr_db") or [10.0]
+    noise_var = noise_var_from_snr_db((float(snrs[0]) + float(snrs[-1])) / 2) if bundle.adaptive else None
+    powers = symbol_powers(bundle.transceiver, images, noise_var)
+    card = {**read_bundle(path)[0], "symbol_power": powers}
+    card["command"] = f"{card.get('command', '')} && semcom bundle calibrate {path}".lstrip(" &")
+    write_card(path, card)
+    sign_bundle(path)
+    metrics = card.get("metrics") or {}
+    if bundle.q is not None and metrics.get("points"):   # its own symbols changed: measure them again
+        from .evaluate import evaluate_bundle
+
+        points = metrics["points"]
+        records = evaluate_bundle(load_bundle(path), metrics.get("channel", "awgn"), [p["snr_db"] for p in points],
+                                  samples=int(metrics.get("samples", 2000)), progress=False)
+        metrics["points"] = [{k: r[k] for k in p} for p, r in zip(points, records)]
+        write_card(path, {**card, "metrics": metrics})
+        sign_bundle(path)
+    return powers
 
 
 def make_untrained_bundle(path: str | Path, image_shape=(1, 28, 28), ratio: float = 1 / 12, width: int = 16,
@@ -219,4 +283,6 @@ def make_untrained_bundle(path: str | Path, image_shape=(1, 28, 28), ratio: floa
     card = {"method": method, "dataset": {"name": "fashion-mnist", "normalisation": "pixel / 255"},
             "train_snr_db": [6.0, 21.0] if arch == "mijscc" else None, "metrics": {},
             "command": "make_untrained_bundle", "trained": False}
-    return save_bundle(path, Transceiver(enc, dec, k, q), card, build_model(classifier_spec), classifier_spec, extra)
+    images = torch.rand(256, *image_shape)   # stands in for training images when measuring symbol power
+    return save_bundle(path, Transceiver(enc, dec, k, q), card, build_model(classifier_spec), classifier_spec, extra,
+                       calibration_images=images)

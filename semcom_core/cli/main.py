@@ -242,6 +242,13 @@ def cmd_bundle(args) -> None:
     from ..bundles.format import sign_bundle, upgrade_bundle
 
     for path in args.bundles:
+        if args.action == "calibrate":
+            from ..bundles.image import calibrate_bundle
+
+            powers = calibrate_bundle(path)
+            print(f"bundle {path}: raw power of its quantised symbols recorded per bit width: "
+                  + ", ".join(f"{q} bits {p:.3f}" for q, p in powers.items()))
+            continue
         if args.action == "sign":
             digests = sign_bundle(path)
             print(f"bundle {path}: SHA-256 of {', '.join(sorted(digests))} recorded in its card")
@@ -308,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default=None, help="folder of training runs and classifiers (reused when present)")
     p.add_argument("--out", default=None, help="folder for records, tables and figures")
     p.add_argument("--part", nargs="+", default=["all"],
-                   choices=["all", "ratios", "ablation", "alpha", "robustness", "visual"])
+                   choices=["all", "ratios", "ablation", "alpha", "robustness", "visual", "semre"])
     p.add_argument("--jobs", type=positive_int, default=1, help="training runs at a time (child processes)")
     p.add_argument("--device", default=None, help="evaluation device (default: cuda if available)")
     p.add_argument("--train-only", action="store_true", help="train what is missing, evaluate nothing")
@@ -361,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench_ota)
 
     p = sub.add_parser("bundle", help="bundle maintenance: upgrade bundles of an earlier format; sign (record the "
-                                      "SHA-256 of) bundles edited on purpose")
-    p.add_argument("action", choices=["upgrade", "sign"])
+                                      "SHA-256 of) bundles edited on purpose; calibrate (measure the power of an "
+                                      "image bundle's quantised symbols on its training data)")
+    p.add_argument("action", choices=["upgrade", "sign", "calibrate"])
     p.add_argument("bundles", nargs="+", help="bundle folders, rewritten in place")
     p.set_defaults(func=cmd_bundle)
 

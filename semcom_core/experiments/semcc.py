@@ -8,7 +8,9 @@ downstream classifiers, and the grid of each part:
 * ``ablation``   SemCC against its stage-1 weights (w/o FT) and against DeepSC (w/o CL) (Tables I-II);
 * ``alpha``      the semantic/detail trade-off over the loss weight (Fig. 12);
 * ``robustness`` trained at one SNR, tested across SNR with other downstream models (Figs. 13-14);
-* ``visual``     reconstructions of every method at a small ratio (Fig. 15).
+* ``visual``     reconstructions of every method at a small ratio (Fig. 15);
+* ``semre``      SemRE's ablations at one point (each a config override), beside DeepJSCC there, with a
+                 linear probe on the received latent (how much class information the symbols carry).
 
 Runs live in `<runs>/<method>-<channel>-<snr>dB-r<ratio>[-a<alpha>]`; a finished run (its
 `run.json`) is reused, so parts share training and an interrupted sweep resumes. Each part writes
@@ -43,9 +45,9 @@ from .spec import read_spec
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
                       ratio_table, save_reconstruction_grid)
 
-PARTS = ("ratios", "ablation", "alpha", "robustness", "visual")
+PARTS = ("ratios", "ablation", "alpha", "robustness", "visual", "semre")
 SPEC_KEYS = {"methods", "classifiers", "train_with", "eval_samples", "ratios", "snrs", "channels", "ablation",
-             "alpha", "robustness", "visual"}
+             "alpha", "robustness", "visual", "semre_ablation"}
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,13 @@ class RunKey:
     channel: str
     snr: float
     alpha: float | None = None
+    variant: str | None = None       # a named config override (the SemRE ablation)
 
     @property
     def name(self) -> str:
         name = f"{self.method}-{self.channel}-{self.snr:g}dB-r{fraction_label(self.ratio).replace('/', '_')}"
-        return name if self.alpha is None else f"{name}-a{self.alpha:g}"
+        name = name if self.alpha is None else f"{name}-a{self.alpha:g}"
+        return name if self.variant is None else f"{name}-{self.variant}"
 
 
 # --- the spec ----------------------------------------------------------------------------------------
@@ -73,6 +77,8 @@ def load_spec(path: str | Path) -> dict:
     spec["ablation"]["ratios"] = [parse_ratio(r) for r in spec["ablation"]["ratios"]]
     spec["alpha"]["ratio"] = parse_ratio(spec["alpha"]["ratio"])
     spec["visual"]["ratio"] = parse_ratio(spec["visual"]["ratio"])
+    if "semre_ablation" in spec:
+        spec["semre_ablation"]["ratio"] = parse_ratio(spec["semre_ablation"]["ratio"])
     for case in spec["robustness"]["cases"]:
         case["ratio"] = parse_ratio(case["ratio"])
         if case["classifier"] not in spec["classifiers"]:
@@ -96,6 +102,12 @@ def keys_for(spec: dict, part: str) -> list[RunKey]:
     if part == "visual":
         v = spec["visual"]
         return [RunKey(m, v["ratio"], v["channel"], float(v["snr"])) for m in spec["methods"]]
+    if part == "semre":
+        a = spec.get("semre_ablation")
+        if not a:
+            raise ConfigError("part semre needs `semre_ablation` in the spec")
+        point = (a["ratio"], a["channel"], float(a["snr"]))
+        return [RunKey("deepjscc", *point)] + [RunKey("semre", *point, variant=v) for v in a["variants"]]
     raise ValueError(f"unknown part {part!r}; known: {', '.join(PARTS)}")
 
 
@@ -109,7 +121,8 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
                                                     "checkpoint": str(classifier_ckpt)}}
     if key.alpha is not None:
         point["loss"] = {"alpha2": key.alpha} if key.method == "deepsc" else {"alpha": key.alpha, "alpha2": key.alpha}
-    return load_config(spec["methods"][key.method], overrides, point)
+    variant = spec["semre_ablation"]["variants"][key.variant] if key.variant is not None else {}
+    return load_config(spec["methods"][key.method], overrides, variant or {}, point)
 
 
 def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dict[str, dict]:
@@ -218,6 +231,30 @@ class _Evaluator:
                            clean_accuracy=self.clean[classifier], run=run_dir.name, k=run["k"], **extra)
 
 
+    @torch.no_grad()
+    def latent_probe(self, run_dir: Path, key: RunKey, train_images: torch.Tensor, train_labels: torch.Tensor,
+                     epochs: int = 30) -> float:
+        """Test accuracy of a linear classifier on the received latent (trained on training images sent
+        at the run's SNR): the class information the symbols deliver, whatever the decoder makes of it."""
+        _, transceiver = self.transceiver(run_dir)
+        channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+        receive = lambda x: transceiver.send_through(transceiver.encoder(x), channel, key.snr)[1]  # noqa: E731
+        z_train = torch.cat([receive(train_images[i:i + 500].to(self.device)) for i in range(0, len(train_images), 500)])
+        z_test = torch.cat([receive(self.images[i:i + 500]) for i in range(0, len(self.images), 500)])
+        mean, std = z_train.mean(0), z_train.std(0).clamp_min(1e-6)
+        probe = torch.nn.Linear(z_train.shape[1], int(train_labels.max()) + 1).to(self.device)
+        opt = torch.optim.Adam(probe.parameters(), lr=1e-2)
+        y = train_labels.to(self.device)
+        with torch.enable_grad():
+            for _ in range(epochs):
+                for idx in torch.randperm(len(z_train), generator=torch.Generator().manual_seed(self.seed)).split(256):
+                    loss = torch.nn.functional.cross_entropy(probe((z_train[idx] - mean) / std), y[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+        return float((probe((z_test - mean) / std).argmax(1) == self.labels).float().mean())
+
+
 def _write_records(path: Path, records: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
@@ -298,6 +335,18 @@ def run_part(part: str, spec: dict, ev: _Evaluator, dirs: dict, out_dir: Path) -
                 rows[key.method] = transceiver(originals, channel, key.snr).cpu()
         save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
                                  title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
+    elif part == "semre":
+        a = spec["semre_ablation"]
+        train = load_dataset(ev.dataset, "train").batch(range(int(a.get("probe_images", 5000))))
+        for key in _finished(spec, part, dirs):
+            run = json.loads((dirs[key] / "run.json").read_text())
+            records.append(ev.point(dirs[key], key, key.snr, train_with, variant=key.variant or "reference",
+                                    latent_probe_accuracy=ev.latent_probe(dirs[key], key, *train),
+                                    epochs_run=sum(s.get("epochs_run", s["epochs"]) for s in run.get("stages", []))))
+        table = format_table(records, columns=("method", "variant", "accuracy", "latent_probe_accuracy", "psnr",
+                                               "epochs_run"))
+        (out_dir / "semre.md").write_text(table + "\n")
+        print(table)
     return records
 
 
@@ -307,7 +356,9 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     spec = load_spec(spec_path)
     overrides = overrides or {}
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
-    parts = list(PARTS if "all" in parts else parts)
+    if "all" in parts:
+        parts = [p for p in PARTS if p != "semre" or spec.get("semre_ablation")]
+    parts = list(parts)
     keys = [key for part in parts for key in keys_for(spec, part)]
     checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
     configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first

@@ -10,6 +10,6 @@
 
 from ..symbols import FrameError, SideInfo
 from .frames import batch_of, frames_of
-from .transceiver import Sent, Transceiver, transceiver_specs
+from .transceiver import Sent, Transceiver, symbol_powers, transceiver_specs
 
-__all__ = ["FrameError", "Sent", "SideInfo", "Transceiver", "batch_of", "frames_of", "transceiver_specs"]
+__all__ = ["FrameError", "Sent", "SideInfo", "Transceiver", "batch_of", "frames_of", "symbol_powers", "transceiver_specs"]

@@ -16,7 +16,7 @@ from ..models import build_model, jscc_geometry
 from ..symbols import SideInfo, SymbolCodec
 from ..symbols.codec import prefix_mask
 
-__all__ = ["Sent", "Transceiver", "transceiver_specs"]
+__all__ = ["Sent", "Transceiver", "symbol_powers", "transceiver_specs"]
 
 
 def transceiver_specs(image_shape, ratio: float, width: int, arch: str = "jscc") -> tuple[dict, dict, int]:
@@ -54,27 +54,30 @@ class Transceiver(nn.Module):
         k: complex channel symbols per image.
         q: quantiser bits (None: analog symbols).
         mask: A-MIJSCC's :class:`~semcom_core.models.adaptive_mask.AdaptiveMask` over the k symbols, or None.
+        symbol_power: the raw power of the quantised symbols (:class:`SymbolCodec`), as measured by
+            :func:`symbol_powers`; None until training or a bundle sets it.
     """
 
     def __init__(self, encoder_spec: dict, decoder_spec: dict, k: int, q: int | None = None,
-                 mask: nn.Module | None = None):
+                 mask: nn.Module | None = None, symbol_power: float | None = None):
         super().__init__()
         self.encoder_spec, self.decoder_spec = dict(encoder_spec), dict(decoder_spec)
         self.encoder = build_model(encoder_spec)
         self.decoder = build_model(decoder_spec)
         self.k, self.q = int(k), q
-        self.codec = SymbolCodec(q=q)
+        self.codec = SymbolCodec(q=q, power=symbol_power)
         self.mask = mask
 
-    def with_codec(self, q: int | None) -> Transceiver:
-        """The same networks (shared, not copied) with another symbol codec: analog (None) or q bits."""
-        if q == self.q:
+    def with_codec(self, q: int | None, symbol_power: float | None = None) -> Transceiver:
+        """The same networks (shared, not copied) with another symbol codec: analog (None) or q bits, whose
+        quantised symbols have raw power ``symbol_power``."""
+        if q == self.q and symbol_power is None:
             return self
         other = Transceiver.__new__(Transceiver)
         nn.Module.__init__(other)
         other.encoder_spec, other.decoder_spec = self.encoder_spec, self.decoder_spec
         other.encoder, other.decoder, other.mask = self.encoder, self.decoder, self.mask
-        other.k, other.q, other.codec = self.k, q, SymbolCodec(q=q)
+        other.k, other.q, other.codec = self.k, q, SymbolCodec(q=q, power=symbol_power)
         other.train(self.training)
         return other
 
@@ -119,3 +122,21 @@ class Transceiver(nn.Module):
 
     def forward(self, x: torch.Tensor, channel: nn.Module, snr_db) -> torch.Tensor:
         return self.transmit_receive(x, channel, snr_db)[1]
+
+
+@torch.no_grad()
+def symbol_powers(transceiver: Transceiver, images: torch.Tensor, noise_var: float | None = None,
+                  bits=range(1, 9), batch_size: int = 500) -> dict[str, float]:
+    """The raw mean power of the quantised symbols ``transceiver`` sends for ``images``, per bit width
+    (``{"1": ..., "8": ...}``): what its codecs divide by to send unit power. ``noise_var`` drives an
+    A-MIJSCC mask (only the symbols sent count)."""
+    was_training = transceiver.training
+    transceiver.eval()
+    z = torch.cat([transceiver.encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    powers = {}
+    for q in bits:
+        sent = transceiver.with_codec(q, symbol_power=1.0).send(z, noise_var, adaptive=noise_var is not None)
+        count = sent.side.end.sum().clamp_min(1)
+        powers[str(q)] = float((sent.symbols.abs() ** 2).sum() / count)
+    transceiver.train(was_training)
+    return powers

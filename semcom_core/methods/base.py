@@ -19,6 +19,15 @@ from ..metrics import psnr
 from ..link import Transceiver, transceiver_specs
 
 
+#: seed of the random numbers (SNRs, noise) of every validation pass
+VALIDATION_SEED = 1234
+
+
+def monitor_mode(monitor: str) -> str:
+    """"min" for a loss, "max" for a quality (``val/psnr``, ``val/acc``)."""
+    return "min" if monitor.endswith("loss") else "max"
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -67,7 +76,8 @@ class JSCCMethod(L.LightningModule):
     def __init__(self, image_shape, ratio: float, width: int = 64, q: int | None = None,
                  channel: dict | None = None, train_snr_db=(0.0, 20.0), val_snr_db: float = 10.0,
                  lr: float = 1e-3, step_epochs: int = 50, gamma: float = 0.5, epochs: int = 1,
-                 loss: dict | None = None, finetune: dict | None = None):
+                 loss: dict | None = None, finetune: dict | None = None, schedule: str = "step",
+                 plateau_patience: int = 1, monitor: str = "val/loss"):
         super().__init__()
         self.save_hyperparameters()
         enc, dec, k = transceiver_specs(image_shape, ratio, width, self.architecture)
@@ -124,15 +134,38 @@ class JSCCMethod(L.LightningModule):
             raise RuntimeError(f"{self.method_name} needs the downstream classifier (attach_downstream)")
         return F.cross_entropy(self.downstream(x_hat), labels)
 
+    def on_validation_epoch_start(self):
+        """Every validation draws the same SNRs and noise, so that epochs differ only by their weights
+        (early stopping compares them); the training stream of random numbers is left as it was."""
+        self._training_rng = torch.get_rng_state()
+        torch.manual_seed(VALIDATION_SEED)
+
+    def on_validation_epoch_end(self):
+        torch.set_rng_state(self._training_rng)
+
+    def log_validation_loss(self, x: torch.Tensor, labels: torch.Tensor) -> None:
+        """``val/loss``: the method's own training objective on validation images (at training SNRs),
+        what early stopping and the plateau schedule watch by default."""
+        loss, _parts = self.training_loss(x, labels)
+        self.log("val/loss", loss, prog_bar=True)
+
     def validation_step(self, batch, _):
         x, labels = batch
+        self.log_validation_loss(x, labels)
         x_hat = self.transceiver(x, self.channel, float(self.hparams.val_snr_db))
         self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True)
         if self.downstream is not None:
             self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True)
 
     def configure_optimizers(self):
-        stage = self.current_stage()
+        """Adam at the stage's learning rate; "step": times ``gamma`` every ``step_epochs``; "plateau": times
+        ``gamma`` once the monitored validation value has not improved for ``plateau_patience`` epochs."""
+        stage, h = self.current_stage(), self.hparams
         opt = torch.optim.Adam(self.trainable_parameters(), lr=stage.lr)
+        if h.get("schedule", "step") == "plateau":
+            monitor = h.get("monitor", "val/loss")
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode=monitor_mode(monitor), factor=stage.gamma, patience=int(h.get("plateau_patience", 1)))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": monitor}}
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=stage.step_epochs, gamma=stage.gamma)
         return {"optimizer": opt, "lr_scheduler": sched}

@@ -81,6 +81,7 @@ class MIJSCC(JSCCMethod):
 
     def validation_step(self, batch, _):
         x, labels = batch
+        self.log_validation_loss(x, labels)
         z_hat, gamma = self.received_latent(x, float(self.hparams.val_snr_db))
         x_hat = self.transceiver.decoder(z_hat)
         self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True)

@@ -28,17 +28,20 @@ IMAGE = {
     "channel": {"name": "awgn", "csi": "perfect", "pilots": 4},
     "train_snr_db": [0.0, 20.0],
     "val_snr_db": 10.0,
-    "optimizer": {"lr": 1.0e-3, "step_epochs": 50, "gamma": 0.5},
+    # schedule "step": lr times gamma every step_epochs; "plateau": times gamma once trainer.monitor has not
+    # improved for plateau_patience epochs.
+    "optimizer": {"lr": 1.0e-3, "step_epochs": 50, "gamma": 0.5, "schedule": "step", "plateau_patience": 1},
     # Method losses (the values a method does not use are ignored). alpha/alpha2 take a number in
     # [0, 1] or "ratio" (= k/n). tau: contrastive temperature. proj_*: projection head sizes.
-    # beta, update_every: SemRE's soft update (eq. 14) and its interval in epochs.
+    # beta, update_every: SemRE's soft update (eq. 14) and its interval, in update_unit ("epoch" as Algorithm 2,
+    # or "step"); semantic_views: "both" (transmitted and re-encoded, eq. 13) or "transmitted" (ablation).
     # denominator: SemRE's eq. 13 sums over the other classes' views ("negatives") or all ("all").
     # rec_reduction: eq. 9 per image as a mean over its n values ("mean", as written) or a sum ("sum").
     # lam, mu1, mu2: MIJSCC's eq. 18, MSE - lam (mu1 global MI + mu2 local MI); disc_hidden: its
     # discriminators' hidden width. eta, attention, mask_hidden, temperature: A-MIJSCC's mask threshold
     # (eq. 21), attention enhancement on/off (eq. 23), noise-encoder width and straight-through temperature.
     "loss": {"alpha": "ratio", "alpha2": "ratio", "tau": 0.1, "proj_hidden": 128, "proj_dim": 32,
-             "beta": 0.9, "update_every": 1, "denominator": "negatives", "rec_reduction": "mean",
+             "beta": 0.9, "update_every": 1, "update_unit": "epoch", "semantic_views": "both", "denominator": "negatives", "rec_reduction": "mean",
              "lam": 0.01, "mu1": 0.01, "mu2": 1.0, "disc_hidden": 512,
              "eta": 1.2, "attention": True, "mask_hidden": 64, "temperature": 0.5},
     # A run folder whose trained weights (method.safetensors) start this run; parts the method lacks are
@@ -46,7 +49,11 @@ IMAGE = {
     "init_from": None,
     # SemCC's second stage (eq. 11); epochs 0 leaves it out (the "w/o FT" ablation).
     "finetune": {"epochs": 0, "lr": 1.0e-4, "step_epochs": 50, "gamma": 0.5},
-    "trainer": {"max_epochs": 200, "batch_size": 128, "limit_train_batches": None,
+    # patience: stop a stage once `monitor` (val/loss: the method's own objective on the validation images)
+    # has not improved by min_delta for that many epochs, and keep its best epoch's weights; null runs
+    # max_epochs and keeps the last.
+    "trainer": {"max_epochs": 200, "patience": None, "min_delta": 0.0, "monitor": "val/loss",
+                "batch_size": 128, "limit_train_batches": None,
                 "accelerator": "auto", "devices": "auto", "precision": "32-true", "num_workers": 0,
                 "progress_bar": True},
     "classifier": {"arch": "resnet_cifar", "depth": 20, "width": None, "checkpoint": None, "max_epochs": 30,

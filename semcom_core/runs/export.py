@@ -31,12 +31,20 @@ def _card(run: dict, command: str) -> dict:
             "command": f"{run['command']} && {command}"}
 
 
+def calibration_images(cfg: dict, count: int = 2000) -> torch.Tensor:
+    """Training images on which a bundle's symbol power is measured (the first ``count`` of the run's
+    training subset)."""
+    full, train, _val = split(cfg)
+    return full.batch(train.indices[:count])[0]
+
+
 def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
                samples: int = 2000) -> Path:
     run, transceiver, classifier = load_run(run_dir)
     cfg = run["config"]
     card = _card(run, command)
-    save_bundle(out, transceiver, card, classifier, run["classifier_spec"])
+    save_bundle(out, transceiver, card, classifier, run["classifier_spec"],
+                calibration_images=calibration_images(cfg))
     # Measure on the test split with the bundle exactly as users will load it.
     bundle = load_bundle(out)
     snrs = sorted({*map(float, card_snrs), *map(float, cfg["train_snr_db"])})
@@ -70,7 +78,8 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
             "hidden": int(loss["mask_hidden"]), "temperature": float(loss["temperature"]),
             "attention": bool(loss["attention"])})
     card = _card(run, command)
-    save_bundle(out, method.transceiver, card, method.downstream.net, run["classifier_spec"], extra)
+    save_bundle(out, method.transceiver, card, method.downstream.net, run["classifier_spec"], extra,
+                calibration_images=calibration_images(cfg))
     # Measured through the bundle's framed path: transmit -> the sent symbols over AWGN -> receive.
     bundle = load_bundle(out)
     records = evaluate_bundle(bundle, "awgn", list(card_snrs), samples=samples, progress=False)

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping
 import torch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Subset
@@ -23,6 +24,7 @@ from ..bundles import load_part
 from ..data import dataset_info, load_dataset
 from ..link import Transceiver
 from ..methods import METHODS, ClassifierModule
+from ..methods.base import monitor_mode
 from ..models import build_model
 from .folder import logger, read_run, state_to_file, write_run
 
@@ -48,13 +50,47 @@ def _loaders(train, val, batch_size: int, workers: int):
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 
-def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int) -> L.Trainer:
+class KeepBest(L.Callback):
+    """Remembers the weights (and validation metrics) of the epoch with the best monitored value and puts
+    them back when fitting ends, so that a stage ends on its best epoch, not its last."""
+
+    def __init__(self, monitor: str):
+        self.monitor, self.mode = monitor, monitor_mode(monitor)
+        self.best, self.best_epoch, self.metrics, self._state = None, None, {}, None
+
+    def on_validation_end(self, trainer, module):
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None or not torch.isfinite(value):
+            return
+        value = float(value)
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.best_epoch = value, trainer.current_epoch + 1
+            self.metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            self._state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    def on_fit_end(self, trainer, module):
+        if self._state is not None:
+            module.load_state_dict(self._state)
+
+
+def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int, callbacks=()) -> L.Trainer:
     t = cfg["trainer"]
     return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
                      precision=t["precision"], limit_train_batches=t["limit_train_batches"],
                      default_root_dir=str(out_dir), logger=logger(out_dir, name),
                      enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=20,
-                     enable_progress_bar=bool(t["progress_bar"]))
+                     enable_progress_bar=bool(t["progress_bar"]), callbacks=list(callbacks))
+
+
+def _stage_callbacks(cfg: dict) -> list:
+    """Early stopping on the monitored validation value (when ``trainer.patience`` is set) and the best
+    epoch's weights kept."""
+    t = cfg["trainer"]
+    if t["patience"] is None:
+        return []
+    return [EarlyStopping(monitor=t["monitor"], mode=monitor_mode(t["monitor"]), patience=int(t["patience"]),
+                          min_delta=float(t["min_delta"])),
+            KeepBest(t["monitor"])]
 
 
 def trained_part(method) -> torch.nn.Module:
@@ -121,7 +157,8 @@ def build_method(cfg: dict, image_shape):
         image_shape=tuple(image_shape), ratio=cfg["ratio"], width=cfg["model"]["width"], q=cfg["quant_bits"],
         channel=dict(cfg["channel"]), train_snr_db=cfg["train_snr_db"], val_snr_db=cfg["val_snr_db"],
         lr=o["lr"], step_epochs=o["step_epochs"], gamma=o["gamma"], epochs=cfg["trainer"]["max_epochs"],
-        loss=dict(cfg["loss"]), finetune=dict(cfg["finetune"]))
+        loss=dict(cfg["loss"]), finetune=dict(cfg["finetune"]), schedule=o["schedule"],
+        plateau_patience=o["plateau_patience"], monitor=cfg["trainer"]["monitor"])
 
 
 def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
@@ -146,12 +183,23 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
         method.stage = stage.name
         print(f"train: {cfg['method']} stage {stage.name}: k={method.transceiver.k} (k/n={cfg['ratio']:.4f}), "
               f"{stage.epochs} epochs at lr {stage.lr:g}")
-        trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs)
+        callbacks = _stage_callbacks(cfg)
+        trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs, callbacks)
+        stage_started = time.time()
         trainer.fit(method, train_dl, val_dl)
         if number < len(plan):  # weights after an intermediate stage (SemCC's "w/o FT" ablation)
             state_to_file(method.transceiver, out_dir / f"transceiver.{stage.name}.safetensors")
         stage_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        stages.append({"name": stage.name, "epochs": stage.epochs, "lr": stage.lr, "val_metrics": stage_metrics})
+        record = {"name": stage.name, "epochs": stage.epochs, "lr": stage.lr, "epochs_run": trainer.current_epoch,
+                  "seconds": round(time.time() - stage_started, 1)}
+        keep = next((c for c in callbacks if isinstance(c, KeepBest)), None)
+        if keep is not None and keep.best_epoch is not None:   # the weights kept are the best epoch's
+            stage_metrics = keep.metrics
+            record.update(best_epoch=keep.best_epoch, monitor=keep.monitor, best=keep.best,
+                          stopped_early=trainer.current_epoch < stage.epochs)
+            print(f"train: stage {stage.name} kept epoch {keep.best_epoch} of {trainer.current_epoch} "
+                  f"({keep.monitor} {keep.best:.4g})")
+        stages.append({**record, "val_metrics": stage_metrics})
         metrics.update(stage_metrics)
     state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
     state_to_file(trained_part(method), out_dir / "method.safetensors")
@@ -180,6 +228,8 @@ def load_run(run_dir: str | Path, stage: str | None = None):
     for name in ("encoder", "decoder"):
         load_part(getattr(transceiver, name),
                   {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}, name, run_dir)
+    if "codec.power" in state and transceiver.q is not None:   # the running mean kept in training
+        transceiver.codec.power.copy_(state["codec.power"])
     classifier = build_model(run["classifier_spec"])
     classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
     return run, transceiver.eval(), classifier.eval()

@@ -70,6 +70,8 @@ class StepOptimizer(_Section):
     lr: Positive
     step_epochs: PositiveInt
     gamma: Annotated[float, Field(gt=0, le=1)]
+    schedule: Literal["step", "plateau"]
+    plateau_patience: Count
 
 
 class ImageLoss(_Section):
@@ -80,6 +82,8 @@ class ImageLoss(_Section):
     proj_dim: PositiveInt
     beta: Probability
     update_every: PositiveInt
+    update_unit: Literal["epoch", "step"]
+    semantic_views: Literal["both", "transmitted"]
     denominator: Literal["negatives", "all"]
     rec_reduction: Literal["mean", "sum"]
     lam: NonNegative
@@ -101,6 +105,9 @@ class Finetune(_Section):
 
 class ImageTrainer(_Section):
     max_epochs: Count
+    patience: PositiveInt | None
+    min_delta: NonNegative
+    monitor: Literal["val/loss", "val/psnr", "val/acc"]
     batch_size: PositiveInt
     limit_train_batches: Union[PositiveInt, Annotated[float, Field(gt=0, le=1)], None]
     accelerator: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -16,6 +18,13 @@ __all__ = ["SymbolCodec", "prefix_mask"]
 def _check_finite(name: str, t: torch.Tensor) -> None:
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def _check_power(power) -> float:
+    power = float(power)
+    if not (math.isfinite(power) and power > 0):
+        raise ValueError(f"symbol power must be finite and > 0, got {power}")
+    return power
 
 
 def prefix_mask(end: torch.Tensor, k: int) -> torch.Tensor:
@@ -38,15 +47,43 @@ class SymbolCodec(nn.Module):
     no power and are zero-filled at the receiver. The side information's ``end`` counts them (for a
     prefix mask, as A-MIJSCC's, it is the end index the receiver needs).
 
+    Quantised symbols are scaled to unit average power too. Points near the centre are used more than the
+    outer ones (latents are bell-shaped within their range), so the raw constellation carries less than
+    unit power; the codec divides by ``sqrt(power)``, the mean raw power over the symbols sent. In training
+    mode ``power`` is the batch's own (and a running mean is kept, as BatchNorm keeps its statistics); in
+    eval mode, as on the radio, it is the stored running mean, which transmitter and receiver share
+    through the bundle (its card's ``symbol_power``). A fixed scale per model, not per image: the
+    receiver needs it before its first decision, and it costs no header bits.
+
     Both directions pass gradients: the quantised path uses straight-through estimates (forward values
     are the hard decisions, gradients those of the underlying affine maps), so the same codec serves
     training and deployment. Non-finite input raises ``ValueError``.
     """
 
-    def __init__(self, q: int | None = None):
+    #: weight of each training batch in the running mean of the quantised symbols' raw power
+    POWER_MOMENTUM = 0.05
+
+    def __init__(self, q: int | None = None, power: float | None = None):
         super().__init__()
         self.q = None if q is None else check_bits(q)
         self.constellation = None if q is None else SquareConstellation(q)
+        self._batch_power = None
+        if self.q is not None:   # analog codecs keep no state (their models' weights stay as they were)
+            self.register_buffer("power", torch.tensor(1.0 if power is None else _check_power(power)))
+
+    def _transmit_power(self, s: torch.Tensor, sent: torch.Tensor) -> torch.Tensor:
+        """The raw power the quantised symbols are divided by (see the class notes)."""
+        if not self.training:
+            self._batch_power = None
+            return self.power
+        batch = ((s.detach().abs() ** 2).sum() / sent.sum().clamp_min(1)).clamp_min(1e-6)
+        with torch.no_grad():
+            self.power.lerp_(batch.to(self.power.dtype), self.POWER_MOMENTUM)
+        self._batch_power = batch
+        return batch
+
+    def _receive_power(self) -> torch.Tensor:
+        return self._batch_power if self.training and self._batch_power is not None else self.power
 
     @property
     def bits_per_symbol(self) -> int | None:
@@ -75,6 +112,7 @@ class SymbolCodec(nn.Module):
         s = self.constellation.map(soft)
         if active is not None:
             s = s * active
+        s = s / self._transmit_power(s, sent).sqrt()
         return s, SideInfo(self.q, sent, z_min, z_max)
 
     def from_symbols(self, y: torch.Tensor, side: SideInfo | None = None,
@@ -103,7 +141,7 @@ class SymbolCodec(nn.Module):
             _check_finite("side information", torch.cat([z_min, z_max]))
             if z_min.shape[0] != batch or z_max.shape[0] != batch:
                 raise ValueError(f"side information must have shape [B]=[{batch}]")
-            soft = self.constellation.soft_demap(y)
+            soft = self.constellation.soft_demap(y * self._receive_power().sqrt())
             levels = soft + (torch.round(soft) - soft).detach()
             z_hat = dequantize(levels, z_min, z_max, self.q)
         if active is None:
@@ -122,4 +160,4 @@ class SymbolCodec(nn.Module):
         return self.to_symbols(z)
 
     def extra_repr(self) -> str:
-        return f"q={self.q}"
+        return f"q={self.q}" if self.q is None else f"q={self.q}, power={float(self.power):.4f}"

@@ -239,3 +239,15 @@ def test_projection_head_unit_rows():
     out = head(torch.randn(3, 2, 4, 4))
     assert out.shape == (3, 8)
     assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_supervised_contrastive_by_hand():
+    # two classes, each a pair of identical unit vectors, the classes orthogonal: for every anchor the one
+    # positive has logit 1/tau and the two negatives 0, so eq. 13 is log(2) - 1/tau
+    q = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1])
+    for tau in (1.0, 0.1):
+        assert float(supervised_contrastive(q, labels, tau)) == pytest.approx(math.log(2) - 1 / tau, rel=1e-12)
+    # with every view the same (collapse), each anchor sees logit 1/tau everywhere: log(2) + 1/tau - 1/tau
+    same = torch.tensor([[1.0, 0.0]] * 4, dtype=torch.float64)
+    assert float(supervised_contrastive(same, labels, 0.1)) == pytest.approx(math.log(2), rel=1e-12)

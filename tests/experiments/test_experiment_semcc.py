@@ -30,6 +30,8 @@ def _spec(tmp_path: Path) -> Path:
         "robustness": {"test_snrs": [0, 20], "cases": [{"ratio": "1/24", "channel": "awgn", "train_snr": 20,
                                                          "classifier": "shufflenet_v2"}]},
         "visual": {"ratio": "1/24", "snr": 20, "channel": "awgn", "images": 4},
+        "semre_ablation": {"ratio": "1/24", "snr": 20, "channel": "awgn", "probe_images": 200,
+                           "variants": {"paper": {}, "transmitted-only": {"loss": {"semantic_views": "transmitted"}}}},
     }
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -59,6 +61,11 @@ def test_every_part_writes_records_and_figures(experiment):
     assert {r["classifier"] for r in robustness} == {"resnet20", "shufflenet_v2"}
     for figure in ("ratios", "alpha", "robustness", "visual"):
         assert (out / f"{figure}.png").stat().st_size > 10_000
+    semre = read_records(out / "semre.jsonl")
+    assert sorted(r["variant"] for r in semre) == ["paper", "reference", "transmitted-only"]
+    assert all(0.0 <= r["latent_probe_accuracy"] <= 1.0 and r["epochs_run"] == 1 for r in semre)
+    assert (runs / "semre-awgn-20dB-r1_24-transmitted-only" / "run.json").is_file()
+    assert "latent_probe_accuracy" in (out / "semre.md").read_text()
     semcc_run = runs / "semcc-awgn-20dB-r1_24"
     assert (semcc_run / "transceiver.pretrain.safetensors").is_file()  # weights for "w/o FT"
     assert json.loads((semcc_run / "run.json").read_text())["stages"][1]["name"] == "finetune"

@@ -219,6 +219,35 @@ def test_semre_soft_update_in_lightning_fit():
     assert any(not torch.equal(new[k], old[k]) for k in new if new[k].is_floating_point())
 
 
+def test_semre_step_updates_follow_every_optimiser_step():
+    # update_unit "step": eq. 14 after each of the 3 steps, so the re-encoder ends at
+    # beta^3 * initial + (weights the encoder passed through); with beta 0 it is the final encoder
+    method = _method(SemRE, loss={"beta": 0.0, "update_unit": "step", "update_every": 1})
+    method.attach_downstream(_classifier())
+    old = _state(method.re_encoder.net)
+    _fit(method, epochs=1, batches=3)
+    encoder = _state(method.transceiver.encoder)
+    new = method.re_encoder.net.state_dict()
+    for name, value in new.items():
+        if value.is_floating_point():
+            assert torch.allclose(value, encoder[name]), name
+    assert any(not torch.equal(new[k], old[k]) for k in new if new[k].is_floating_point())
+
+
+def test_semre_transmitted_only_contrasts_the_sent_symbols_alone():
+    x, y = _data(16, seed=3)
+    only = _method(SemRE, loss={"semantic_views": "transmitted"})
+    only.attach_downstream(_classifier())
+    calls = []
+    only.re_encode = lambda x_hat: calls.append(x_hat)       # must not be reached
+    loss, parts = only.training_loss(x, y)
+    assert not calls and torch.isfinite(loss)
+    loss.backward()
+    # the decoder still learns through the reconstruction term, the encoder through both terms
+    assert sum(float(p.grad.abs().sum()) for p in only.transceiver.decoder.parameters()) > 0
+    assert sum(float(p.grad.abs().sum()) for p in only.transceiver.encoder.parameters()) > 0
+
+
 # --- every method learns --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cls", [DeepJSCC, DeepSC, SemCC, SemRE])
