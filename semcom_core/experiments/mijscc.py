@@ -46,7 +46,7 @@ from .semcc import _train_one  # noqa: E402
 from .spec import read_spec  # noqa: E402
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
-             "probe", "cross_channel", "digital", "tradeoff_snr", "seed"}
+             "probe", "cross_channel", "digital", "tradeoff_snr", "seed", "seeds", "seeded"}
 ORIGIN = "semcom experiment mijscc"
 
 
@@ -58,20 +58,54 @@ def load_mijscc_spec(path: str | Path) -> dict:
     return spec
 
 
+def run_name(variant: str, seed: int, first_seed: int) -> str:
+    """A run's folder name: the variant's for the first seed, ``<variant>-seed<S>`` for the others."""
+    return variant if seed == first_seed else f"{variant}-seed{seed}"
+
+
+def seed_plan(spec: dict) -> tuple[list[int], set[str]]:
+    """(seeds, the variants trained on every seed): ``seeds`` (default: ``[seed]``) and ``seeded``, the
+    variants the claims rest on (default: all); the others run on the first seed only. A seeded A-MIJSCC
+    variant makes 'mijscc' seeded too (it starts from the 'mijscc' run of its seed)."""
+    seeds = [int(s) for s in spec.get("seeds", [spec.get("seed", 0)])]
+    names = [*spec["variants"], *(spec.get("adaptive_variants") or {})]
+    seeded = set(spec.get("seeded", names))
+    unknown = seeded - set(names)
+    if unknown:
+        raise ConfigError(f"seeded names variants the spec lacks: {', '.join(sorted(unknown))}")
+    if seeded & set(spec.get("adaptive_variants") or {}):
+        seeded.add("mijscc")
+    return seeds, seeded
+
+
 def variant_configs(spec: dict, runs_dir: Path, overrides: dict) -> dict[str, dict]:
-    """name -> resolved training config. The first variant trains the downstream classifier, the others
-    load it; A-MIJSCC variants start from the 'mijscc' run."""
+    """run name -> resolved training config, for each variant and seed (:func:`seed_plan`). The first
+    variant trains the downstream classifier, the others load it; A-MIJSCC variants start from the 'mijscc'
+    run of their seed."""
     runs_dir = Path(runs_dir)
+    seeds, seeded = seed_plan(spec)
     classifier = {"checkpoint": str(runs_dir / "mijscc" / "classifier.safetensors")}
-    configs = {"mijscc": load_config(spec["base"], overrides, spec["variants"]["mijscc"] or {})}
-    for name, change in spec["variants"].items():
-        if name != "mijscc":
-            configs[name] = load_config(spec["base"], overrides, change or {}, {"classifier": classifier})
-    for name, change in (spec.get("adaptive_variants") or {}).items():
-        configs[name] = load_config(spec["adaptive"], overrides, change or {},
-                                    {"classifier": classifier, "init_from": None})
-        configs[name]["init_from"] = str(runs_dir / "mijscc")
+    configs = {"mijscc": load_config(spec["base"], overrides, spec["variants"]["mijscc"] or {}, {"seed": seeds[0]})}
+    for seed in seeds:
+        for name, change in spec["variants"].items():
+            if (seed == seeds[0] and name == "mijscc") or (seed != seeds[0] and name not in seeded):
+                continue
+            configs[run_name(name, seed, seeds[0])] = load_config(spec["base"], overrides, change or {},
+                                                                  {"classifier": classifier, "seed": seed})
+        for name, change in (spec.get("adaptive_variants") or {}).items():
+            if seed != seeds[0] and name not in seeded:
+                continue
+            cfg = load_config(spec["adaptive"], overrides, change or {},
+                              {"classifier": classifier, "init_from": None, "seed": seed})
+            cfg["init_from"] = str(runs_dir / run_name("mijscc", seed, seeds[0]))
+            configs[run_name(name, seed, seeds[0])] = cfg
     return configs
+
+
+def variant_of(run: str) -> str:
+    """The variant a run folder name belongs to (:func:`run_name` backwards)."""
+    base, _, seed = run.rpartition("-seed")
+    return base if base and seed.isdigit() else run
 
 
 def _same_run(run_dir: Path, cfg: dict) -> bool:
@@ -201,9 +235,10 @@ def plot_metrics(records: list[dict], metrics, out_path: Path, title: str, x_key
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for i, (name, rs) in enumerate(curves.items()):
-            pts = [(r[x_key], r[metric]) for r in rs if r.get(metric) is not None]
+            pts = [(r[x_key], r[metric], r.get(f"{metric}_std") or 0.0) for r in rs if r.get(metric) is not None]
             if pts:
-                ax.plot(*zip(*pts), marker="os^Dv<>P*X"[i % 10], label=name)
+                x, y, err = zip(*pts)
+                ax.errorbar(x, y, yerr=err if any(err) else None, marker="os^Dv<>P*X"[i % 10], capsize=2, label=name)
         ax.set_xlabel("SNR (dB)" if x_key == "snr_db" else x_key)
         ax.set_ylabel(_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
@@ -269,17 +304,49 @@ def _pivot(records: list[dict], metric: str, digits: int = 2) -> str:
     snrs = sorted({r["snr_db"] for r in records})
     rows = {}
     for r in records:
-        rows.setdefault(_curve(r), {})[r["snr_db"]] = r.get(metric)
+        rows.setdefault(_curve(r), {})[r["snr_db"]] = r
     head = "| variant | " + " | ".join(f"{s:g} dB" for s in snrs) + " |"
     lines = [head, "|" + "---|" * (len(snrs) + 1)]
+
+    def cell(r: dict | None) -> str:
+        if r is None or r.get(metric) is None:
+            return "-"
+        spread = f" ± {r[metric + '_std']:.{digits}f}" if r.get("seeds", 1) > 1 and metric + "_std" in r else ""
+        return f"{r[metric]:.{digits}f}{spread}"
+
     for name, vals in rows.items():
-        cells = ["-" if vals.get(s) is None else f"{vals[s]:.{digits}f}" for s in snrs]
+        cells = [cell(vals.get(s)) for s in snrs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+#: the figures averaged over seeds (with their standard deviation beside them, ``<metric>_std``)
+SEED_METRICS = ("psnr", "ssim", "accuracy", "accuracy_10", "accuracy_knn", "accuracy_recon", "gamma", "symbols")
+
+
+def aggregate_seeds(records: list[dict]) -> list[dict]:
+    """One record per (method, variant, channel, training channel, SNR): the mean over its seeds, with
+    ``<metric>_std`` (population std; 0 for one seed) and ``seeds`` (how many)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        key = (r["method"], r.get("variant"), r["channel"], r.get("train_channel"), r["snr_db"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for rs in groups.values():
+        mean = dict(rs[0])
+        mean["seeds"] = len({r.get("seed") for r in rs})
+        for metric in SEED_METRICS:
+            values = [float(r[metric]) for r in rs if r.get(metric) is not None]
+            if values:
+                t = torch.tensor(values, dtype=torch.float64)
+                mean[metric], mean[f"{metric}_std"] = float(t.mean()), float(t.std(unbiased=False))
+        out.append(mean)
+    return out
+
+
 def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
-    """Figures (PNG) and results.md from all records."""
+    """Figures (PNG) and results.md from all records (averaged over seeds)."""
+    records = aggregate_seeds(records)
     sem = [r for r in records if r["method"] in ("mijscc", "a-mijscc")]
     digital = [r for r in records if r["method"] not in ("mijscc", "a-mijscc")]
     by = lambda names, channel="awgn": [r for r in sem if r["variant"] in names and r["channel"] == channel]  # noqa: E731
@@ -317,8 +384,8 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
             ("PSNR (dB)", sem, "psnr", 2), ("SSIM", sem, "ssim", 3),
             ("Digital link at the same k: PSNR (dB)", digital, "psnr", 2),
             ("Digital link at the same k: accuracy", digital, "accuracy", 3),
-            ("Table III: A-MIJSCC accuracy (MLP), against MIJSCC fine-tuned as long", a_only, "accuracy", 3),
-            ("Table IV: A-MIJSCC PSNR (dB), against MIJSCC fine-tuned as long", a_only, "psnr", 2),
+            ("Table III: A-MIJSCC PSNR (dB), against MIJSCC fine-tuned as long", a_only, "psnr", 2),
+            ("Table IV: A-MIJSCC accuracy (MLP), against MIJSCC fine-tuned as long", a_only, "accuracy", 3),
             ("A-MIJSCC gamma (mijscc-ft: MIJSCC fine-tuned as long, all symbols sent)", a_only, "gamma", 2)):
         if rs:
             text += [f"## {title}", "", _pivot(rs, metric, digits), ""]
@@ -337,11 +404,12 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
     data = _Data(spec, configs["mijscc"])
     records = []
     for name, run_dir in dirs.items():
-        records += evaluate_run(name, run_dir, data, spec, progress=progress)
+        records += evaluate_run(variant_of(name), run_dir, data, spec, progress=progress)
     for case in spec.get("cross_channel", []):
-        if case["variant"] in dirs:
-            records += evaluate_run(case["variant"], dirs[case["variant"]], data, spec, case["channel"], progress)
-    four_bit = [n for n, c in configs.items() if c["quant_bits"] == 4 and n in dirs]
+        for name, run_dir in dirs.items():
+            if variant_of(name) == case["variant"]:
+                records += evaluate_run(case["variant"], run_dir, data, spec, case["channel"], progress)
+    four_bit = [n for n, c in configs.items() if c["quant_bits"] == 4 and n in dirs and n == variant_of(n)]
     if four_bit:
         plot_constellation(dirs[four_bit[0]], data.images[:200], out_dir / "fig10-constellation.png")
     if spec.get("digital"):

@@ -27,7 +27,7 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
             "snrs": [6, 21], "samples": 64, "label_fractions": [1.0, 0.1], "knn_k": 3,
             "probe": {"epochs": 2, "hidden": 16}, "digital": {"codec": "bpg", "samples": 4, "channels": ["awgn"],
                                                              "codes": {"n": 576, "rates": ["3/4"], "qams": [64]}},
-            "seed": 0}
+            "seeds": [0, 1], "seeded": ["4bit"]}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
@@ -50,7 +50,13 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
     for name in ("results.md", "fig6-versus-snr.png", "fig10-constellation.png", "fig12-gamma.png",
                  "fig13-overhead.png", "fig5-lambda.png", "fig8-rayleigh-ls.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
-    assert "Table III" in (tmp_path / "out" / "results.md").read_text()
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "Table III: A-MIJSCC PSNR" in report and "Table IV: A-MIJSCC accuracy" in report
+    # the seeded variant ran on both seeds (its own folder for the second), the others on the first only
+    assert {r["seed"] for r in semantic if r["variant"] == "4bit"} == {0, 1}
+    assert {r["seed"] for r in semantic if r["variant"] != "4bit"} == {0}
+    assert (tmp_path / "runs" / "4bit-seed1" / "run.json").is_file()
+    assert " ± " in report.split("## Accuracy from the received latent")[1].split("##")[0]
 
 
 def test_spec_without_the_base_variant_is_refused(tmp_path):
