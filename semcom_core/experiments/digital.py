@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import yaml
@@ -121,6 +122,24 @@ def _points(setup: _Setup, ladders: ImageLadders, codec: str, choices, ratios, s
         records.append(make_record(f"{codec}+capacity", metrics=m, **common, **extra, variant="baseline",
                                    config="capacity"))
     return records
+
+
+def best_digital_records(dataset: str, images: torch.Tensor, labels: torch.Tensor, classifier, classifier_name: str,
+                         channel_uses, ratios, snrs, channels, codec: str = "bpg", codes: dict | None = None,
+                         seed: int = 0, progress: bool = True) -> list[dict]:
+    """The classical link beside a semantic figure: BPG (or ``codec``) + LDPC + QAM, the best pair per point,
+    and the capacity bound, for the given test images, downstream classifier and ``channel_uses(ratio)``."""
+    codes = codes or {}
+    source = make_source_codec(codec)
+    ladders = ImageLadders(source, images, progress=progress)
+    setup = SimpleNamespace(dataset=dataset, samples=len(images), labels=labels, classifier=classifier,
+                            classifier_name=classifier_name, fallback=lost_image(dataset), channel_uses=channel_uses)
+    choices = default_choices(codes.get("family", "wimax"), int(codes.get("n", 576)),
+                              codes.get("rates", ("1/2", "3/4")), codes.get("qams", (4, 16, 64)))
+    records = _points(setup, ladders, source.name, choices, list(ratios), [float(x) for x in snrs], list(channels),
+                      seed, "digital link")
+    return best_per_point([r for r in records if r.get("config") != "capacity"]) + \
+        [r for r in records if r.get("config") == "capacity"]
 
 
 def _write(path: Path, records: list[dict]) -> None:

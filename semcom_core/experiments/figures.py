@@ -75,13 +75,23 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _averaged(records: list[dict], x_key: str, y_key: str) -> list[tuple[float, float]]:
-    """(x, mean y) points sorted by x, skipping records whose y is missing."""
+def _std(values) -> float:
+    """Population standard deviation (0 for fewer than two values): the spread over seeds."""
+    values = [float(v) for v in values if v is not None]
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def _averaged(records: list[dict], x_key: str, y_key: str) -> list[tuple[float, float, float]]:
+    """(x, mean y, std y) points sorted by x, skipping records whose y is missing; records at one x are
+    the seeds of one point."""
     by_x = defaultdict(list)
     for record in records:
         if record.get(y_key) is not None:
             by_x[record[x_key]].append(record[y_key])
-    return sorted((x, _mean(ys)) for x, ys in by_x.items())
+    return sorted((x, _mean(ys), _std(ys)) for x, ys in by_x.items())
 
 
 def _by_curve(records: list[dict]) -> dict[str, list[dict]]:
@@ -130,7 +140,9 @@ def _metric_grid(records: list[dict], row_key, x_key: str, row_title, format_axi
             for name in (n for n in styles if n in curves):
                 points = _averaged(curves[name], x_key, key)
                 if points:
-                    ax.plot([x for x, _ in points], [scale * y for _, y in points], "-", **styles[name])
+                    errors = [scale * e for _, _, e in points]
+                    ax.errorbar([x for x, _, _ in points], [scale * y for _, y, _ in points],
+                                yerr=errors if any(errors) else None, capsize=2, **styles[name])
             format_axis(ax)
             ax.set_ylabel(ylabel)
             ax.set_title(row_title(group), fontsize=10)
@@ -200,7 +212,7 @@ def plot_robustness(records: list[dict], out_path: str | Path, title: str | None
     for record in records:
         panels[record.get("classifier")].append(record)
     styles = _styles(_curve_order(records))
-    train_snrs = {r.get("train_snr_db") for r in records}
+    train_snrs = {r.get("train_snr_db") for r in records if r.get("train_snr_db") is not None}
     train_snr = train_snrs.pop() if len(train_snrs) == 1 else None
     names = list(panels)  # classifiers in order of first appearance
     fig, axes = plt.subplots(1, len(names), figsize=(0.6 + 4.6 * len(names), 4.2), squeeze=False)
@@ -209,7 +221,9 @@ def plot_robustness(records: list[dict], out_path: str | Path, title: str | None
         for name in (n for n in styles if n in curves):
             points = _averaged(curves[name], "snr_db", "accuracy")
             if points:
-                ax.plot([x for x, _ in points], [100 * y for _, y in points], "-", label=name, **styles[name])
+                errors = [100 * e for _, _, e in points]
+                ax.errorbar([x for x, _, _ in points], [100 * y for _, y, _ in points],
+                            yerr=errors if any(errors) else None, capsize=2, label=name, **styles[name])
         if train_snr is not None:
             ax.axvline(train_snr, color="grey", ls=":", label=f"training SNR ({_snr_text(train_snr)} dB)")
         ax.set_title(classifier or "(no classifier)", fontsize=10)
@@ -281,14 +295,16 @@ def _pivot(records: list[dict]) -> tuple[list[float], list[tuple], dict]:
 
 
 def _cell(records: list[dict], metric: str) -> str:
+    """The mean over a point's records (its seeds), ``± std`` when there are several."""
     value = _mean(r.get(metric) for r in records)
     if value is None:
         return "-"
     if math.isinf(value):
         return "inf"
-    if metric == "accuracy":
-        return f"{100 * value:.2f}"
-    return f"{value:.4f}" if metric == "ssim" else f"{value:.2f}"
+    scale, digits = (100, 2) if metric == "accuracy" else (1, 4 if metric == "ssim" else 2)
+    spread = _std(r.get(metric) for r in records)
+    several = sum(r.get(metric) is not None for r in records) > 1
+    return f"{scale * value:.{digits}f}" + (f" ± {scale * spread:.{digits}f}" if several else "")
 
 
 def ratio_table(records: list[dict], metric: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import matplotlib
 
@@ -28,9 +27,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from ..baselines.images import ImageLadders, lost_image  # noqa: E402
-from ..baselines.link import default_choices  # noqa: E402
-from ..baselines.source import make_source_codec  # noqa: E402
 from ..records import format_table, make_record  # noqa: E402
 from ..runs.config import ConfigError, load_config  # noqa: E402
 from ..runs.export import fit_latent_classifier  # noqa: E402
@@ -40,7 +36,7 @@ from ..data import load_dataset  # noqa: E402
 from ..methods.latent_classifier import encode_all, knn_predict  # noqa: E402
 from ..metrics import psnr, ssim  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
-from .digital import _points, best_per_point  # noqa: E402
+from .digital import best_digital_records  # noqa: E402
 from .figures import DPI  # noqa: E402
 from .semcc import _train_one  # noqa: E402
 from .spec import read_spec  # noqa: E402
@@ -200,18 +196,9 @@ def digital_records(spec: dict, data: _Data, k: int, ratio: float, classifier, p
     """BPG + LDPC + QAM (best pair per point) and BPG + capacity at the same k, over the spec's SNRs."""
     d = spec["digital"]
     samples = min(int(d.get("samples", 500)), data.samples)
-    images, labels = data.images[:samples], data.labels[:samples]
-    codec = make_source_codec(d.get("codec", "bpg"))
-    ladders = ImageLadders(codec, images, progress=progress)
-    setup = SimpleNamespace(dataset=data.dataset, samples=samples, labels=labels, classifier=classifier,
-                            classifier_name="resnet20", fallback=lost_image(data.dataset),
-                            channel_uses=lambda _ratio: k)
-    codes = d.get("codes", {})
-    choices = default_choices(codes.get("family", "wimax"), int(codes.get("n", 576)),
-                              codes.get("rates", ("1/2", "3/4")), codes.get("qams", (4, 16, 64)))
-    recs = _points(setup, ladders, codec.name, choices, [ratio], [float(s) for s in spec["snrs"]],
-                   d.get("channels", ["awgn"]), int(spec.get("seed", 0)), "digital link")
-    return best_per_point(recs)
+    return best_digital_records(data.dataset, data.images[:samples], data.labels[:samples], classifier, "resnet20",
+                                lambda _ratio: k, [ratio], spec["snrs"], d.get("channels", ["awgn"]),
+                                d.get("codec", "bpg"), d.get("codes", {}), int(spec.get("seed", 0)), progress)
 
 
 # --- figures and tables --------------------------------------------------------------------------------------

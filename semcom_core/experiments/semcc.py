@@ -47,7 +47,7 @@ from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plo
 
 PARTS = ("ratios", "ablation", "alpha", "robustness", "visual", "semre")
 SPEC_KEYS = {"methods", "classifiers", "train_with", "eval_samples", "ratios", "snrs", "channels", "ablation",
-             "alpha", "robustness", "visual", "semre_ablation"}
+             "alpha", "robustness", "visual", "semre_ablation", "seeds", "seeded_points"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,14 @@ class RunKey:
     snr: float
     alpha: float | None = None
     variant: str | None = None       # a named config override (the SemRE ablation)
+    seed: int | None = None          # None: the method config's own seed (the spec's first)
 
     @property
     def name(self) -> str:
         name = f"{self.method}-{self.channel}-{self.snr:g}dB-r{fraction_label(self.ratio).replace('/', '_')}"
         name = name if self.alpha is None else f"{name}-a{self.alpha:g}"
-        return name if self.variant is None else f"{name}-{self.variant}"
+        name = name if self.variant is None else f"{name}-{self.variant}"
+        return name if self.seed is None else f"{name}-seed{self.seed}"
 
 
 # --- the spec ----------------------------------------------------------------------------------------
@@ -83,13 +85,27 @@ def load_spec(path: str | Path) -> dict:
         case["ratio"] = parse_ratio(case["ratio"])
         if case["classifier"] not in spec["classifiers"]:
             raise ConfigError(f"robustness case names classifier {case['classifier']!r}, not in classifiers")
+    spec["seeds"] = [int(s) for s in spec.get("seeds", [0])]
+    for point in spec.get("seeded_points", []):
+        point["ratios"] = [parse_ratio(r) for r in point["ratios"]]
     return spec
+
+
+def extra_seeds(spec: dict, key: RunKey) -> list[RunKey]:
+    """The same run on the spec's other seeds, when its point is one the claims rest on (``seeded_points``:
+    channel, training SNR and ratios; every method there)."""
+    for point in spec.get("seeded_points", []):
+        if (key.channel == point["channel"] and key.snr == float(point["snr"]) and key.alpha is None
+                and key.variant is None and any(abs(key.ratio - r) < 1e-9 for r in point["ratios"])):
+            return [RunKey(key.method, key.ratio, key.channel, key.snr, seed=s) for s in spec["seeds"][1:]]
+    return []
 
 
 def keys_for(spec: dict, part: str) -> list[RunKey]:
     if part == "ratios":
-        return [RunKey(m, r, c, float(s)) for c in spec["channels"] for s in spec["snrs"] for m in spec["methods"]
+        keys = [RunKey(m, r, c, float(s)) for c in spec["channels"] for s in spec["snrs"] for m in spec["methods"]
                 for r in spec["ratios"]]
+        return keys + [extra for key in keys for extra in extra_seeds(spec, key)]
     if part == "ablation":
         a = spec["ablation"]
         return [RunKey(m, r, c, float(a["snr"])) for c in a["channels"] for r in a["ratios"] for m in ("semcc", "deepsc")]
@@ -122,6 +138,7 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
     if key.alpha is not None:
         point["loss"] = {"alpha2": key.alpha} if key.method == "deepsc" else {"alpha": key.alpha, "alpha2": key.alpha}
     variant = spec["semre_ablation"]["variants"][key.variant] if key.variant is not None else {}
+    point["seed"] = spec["seeds"][0] if key.seed is None else key.seed
     return load_config(spec["methods"][key.method], overrides, variant or {}, point)
 
 
@@ -227,7 +244,7 @@ class _Evaluator:
         metrics = evaluate_models(transceiver, self.classifiers[classifier], channel, snr, self.images, self.labels)
         invalid = metrics.pop("invalid")
         return make_record(key.method, self.dataset, key.channel, snr, key.ratio, metrics, self.samples - invalid,
-                           self.seed, source="experiment", invalid=invalid, train_snr_db=key.snr, classifier=classifier,
+                           run["config"]["seed"], source="experiment", eval_seed=self.seed, invalid=invalid, train_snr_db=key.snr, classifier=classifier,
                            clean_accuracy=self.clean[classifier], run=run_dir.name, k=run["k"], **extra)
 
 
@@ -253,6 +270,27 @@ class _Evaluator:
                     loss.backward()
                     opt.step()
         return float((probe((z_test - mean) / std).argmax(1) == self.labels).float().mean())
+
+
+def robustness_digital(spec: dict, ev: _Evaluator, semantic: list[dict]) -> list[dict]:
+    """The classical link (best BPG + LDPC + QAM pair per point, and the capacity bound) for each robustness
+    case, at its k/n and test SNRs, judged by the case's downstream model (``robustness.digital_samples``
+    test images, default 500)."""
+    from .digital import best_digital_records   # digital builds on this module
+
+    r = spec["robustness"]
+    samples = min(int(r.get("digital_samples", 500)), ev.samples)
+    records = []
+    for case in r["cases"]:
+        k = next((rec["k"] for rec in semantic if abs(rec["ratio"] - case["ratio"]) < 1e-9), None)
+        if k is None:
+            continue
+        found = best_digital_records(ev.dataset, ev.images[:samples].cpu(), ev.labels[:samples].cpu(),
+                                     ev.classifiers[case["classifier"]].cpu(), case["classifier"], lambda _ratio: k,
+                                     [case["ratio"]], r["test_snrs"], [case["channel"]], seed=ev.seed, progress=False)
+        records += [{**rec, "train_snr_db": None} for rec in found]
+        ev.classifiers[case["classifier"]].to(ev.device)
+    return records
 
 
 def _write_records(path: Path, records: list[dict]) -> None:
@@ -320,6 +358,7 @@ def run_part(part: str, spec: dict, ev: _Evaluator, dirs: dict, out_dir: Path) -
                 for snr in spec["robustness"]["test_snrs"]:
                     for classifier in (train_with, case["classifier"]):
                         records.append(ev.point(dirs[key], key, float(snr), classifier, variant="baseline"))
+        records += robustness_digital(spec, ev, records)
         plot_robustness([r for r in records if r["classifier"] != train_with], out_dir / "robustness.png",
                         title=f"{ev.dataset}: trained at one SNR, tested across SNR with other downstream models")
         print(format_table(records, columns=("method", "channel", "ratio", "classifier", "snr_db", "psnr", "accuracy")))
@@ -360,6 +399,7 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
         parts = [p for p in PARTS if p != "semre" or spec.get("semre_ablation")]
     parts = list(parts)
     keys = [key for part in parts for key in keys_for(spec, part)]
+    keys.sort(key=lambda key: not (key.seed is not None or extra_seeds(spec, key)))   # claim points first
     checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
     configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])

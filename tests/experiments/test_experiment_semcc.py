@@ -32,6 +32,7 @@ def _spec(tmp_path: Path) -> Path:
         "visual": {"ratio": "1/24", "snr": 20, "channel": "awgn", "images": 4},
         "semre_ablation": {"ratio": "1/24", "snr": 20, "channel": "awgn", "probe_images": 200,
                            "variants": {"paper": {}, "transmitted-only": {"loss": {"semantic_views": "transmitted"}}}},
+        "seeds": [0, 1], "seeded_points": [{"channel": "awgn", "snr": 20, "ratios": ["1/24"]}],
     }
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -49,7 +50,12 @@ def experiment(tmp_path_factory):
 def test_every_part_writes_records_and_figures(experiment):
     _, runs, out = experiment
     ratios = read_records(out / "ratios.jsonl")
-    assert sorted(r["method"] for r in ratios) == ["deepjscc", "deepsc", "semcc", "semre"]
+    # the claim point ran on both seeds: two records per method, their spread in the table
+    assert sorted(r["method"] for r in ratios) == sorted(["deepjscc", "deepsc", "semcc", "semre"] * 2)
+    assert {(r["method"], r["seed"]) for r in ratios} == {(m, s) for m in ("deepjscc", "deepsc", "semcc", "semre")
+                                                         for s in (0, 1)}
+    assert (runs / "semcc-awgn-20dB-r1_24-seed1" / "run.json").is_file()
+    assert " ± " in (out / "ratios.md").read_text()
     assert all(r["source"] == "experiment" and r["classifier"] == "resnet20" and r["samples"] == 100 for r in ratios)
     assert all(0.0 <= r["accuracy"] <= 1.0 and r["psnr"] > 0 for r in ratios)
     ablation = read_records(out / "ablation.jsonl")
@@ -57,7 +63,11 @@ def test_every_part_writes_records_and_figures(experiment):
     assert "w/o FT" in (out / "ablation.md").read_text()
     assert [r["alpha"] for r in read_records(out / "alpha.jsonl")] == [0.5]
     robustness = read_records(out / "robustness.jsonl")
-    assert len(robustness) == 4 * 2 * 2  # methods x test SNRs x classifiers
+    semantic = [r for r in robustness if r["method"] in ("deepjscc", "deepsc", "semcc", "semre")]
+    assert len(semantic) == 4 * 2 * 2  # methods x test SNRs x classifiers
+    digital = [r for r in robustness if r not in semantic]   # the classical link, judged by the case's model
+    assert {r["method"] for r in digital} == {"bpg+ldpc", "bpg+capacity"}
+    assert {r["snr_db"] for r in digital} == {0.0, 20.0} and {r["classifier"] for r in digital} == {"shufflenet_v2"}
     assert {r["classifier"] for r in robustness} == {"resnet20", "shufflenet_v2"}
     for figure in ("ratios", "alpha", "robustness", "visual"):
         assert (out / f"{figure}.png").stat().st_size > 10_000
@@ -75,7 +85,7 @@ def test_finished_runs_are_reused(experiment, capsys):
     spec, runs, out = experiment
     before = {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
     run_experiment(spec, runs, out, parts=["ratios"], overrides=TINY, jobs=1, device="cpu")
-    assert "4 runs reused, 0 to train" in capsys.readouterr().out
+    assert "8 runs reused, 0 to train" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
 
 
