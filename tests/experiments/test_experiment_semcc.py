@@ -76,6 +76,9 @@ def test_every_part_writes_records_and_figures(experiment):
     assert all(0.0 <= r["latent_probe_accuracy"] <= 1.0 and r["epochs_run"] == 1 for r in semre)
     assert (runs / "semre-awgn-20dB-r1_24-transmitted-only" / "run.json").is_file()
     assert "latent_probe_accuracy" in (out / "semre.md").read_text()
+    claims = (out / "claims.md").read_text()        # the paper's claims, from the records just written
+    assert "SemRE beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24" in claims
+    assert claims.count("| holds |") + claims.count("| does not hold |") >= 5
     semcc_run = runs / "semcc-awgn-20dB-r1_24"
     assert (semcc_run / "transceiver.pretrain.safetensors").is_file()  # weights for "w/o FT"
     assert json.loads((semcc_run / "run.json").read_text())["stages"][1]["name"] == "finetune"

@@ -1,0 +1,70 @@
+"""A paper's claims checked against records, with "beats" and "close" defined once.
+
+A claim compares two systems at one point (the mean over seeds of each). "Beats" means ahead by more than
+the larger standard deviation over seeds and by more than the test set's resolution (0.1 dB of PSNR, 0.01 of
+a metric in [0, 1]: the binomial spread of an accuracy near 0.85 on 2000 test images is 0.008); "close" means
+within 1 dB of PSNR, or 0.03 of a metric in [0, 1]. Each check gives a row: the claim, the paper's figure and number, ours
+(mean ± std), and the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["CLOSE", "Stats", "beats", "claim_row", "claims_markdown", "close", "stats_of"]
+
+CLOSE = {"psnr": 1.0, "ssim": 0.03}
+CLOSE_DEFAULT = 0.03
+RESOLUTION = {"psnr": 0.1}
+RESOLUTION_DEFAULT = 0.01
+
+
+class Stats(tuple):
+    """(mean, std, n) of a metric over a point's seeds."""
+
+    mean = property(lambda self: self[0])
+    std = property(lambda self: self[1])
+    n = property(lambda self: self[2])
+
+    def text(self, metric: str) -> str:
+        scale, digits, unit = (1.0, 2, " dB") if metric == "psnr" else (100.0, 1, " %")
+        spread = f" ± {scale * self.std:.{digits}f}" if self.n > 1 else ""
+        return f"{scale * self.mean:.{digits}f}{spread}{unit}"
+
+
+def stats_of(records: list[dict], metric: str, **match) -> Stats | None:
+    """The mean, std (population) and count of ``metric`` over the records matching every ``match`` item
+    (floats compared to 1e-9); None when none has it."""
+    values = []
+    for r in records:
+        if all(abs(r.get(k, math.nan) - v) < 1e-9 if isinstance(v, float) else r.get(k) == v for k, v in match.items()):
+            if r.get(metric) is not None and math.isfinite(float(r[metric])):
+                values.append(float(r[metric]))
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    return Stats((mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)))
+
+
+def beats(a: Stats, b: Stats, metric: str) -> bool:
+    return a.mean - b.mean > max(a.std, b.std, RESOLUTION.get(metric, RESOLUTION_DEFAULT))
+
+
+def close(a: Stats, b: Stats, metric: str) -> bool:
+    return abs(a.mean - b.mean) <= CLOSE.get(metric, CLOSE_DEFAULT)
+
+
+def claim_row(claim: str, paper: str, a_name: str, a: Stats | None, b_name: str, b: Stats | None, metric: str,
+              want: str = "beats") -> dict:
+    """One row: ``a`` against ``b`` on ``metric``; ``want`` "beats" or "close". Missing records: "not measured"."""
+    if a is None or b is None:
+        return {"claim": claim, "paper": paper, "ours": "-", "verdict": "not measured"}
+    holds = beats(a, b, metric) if want == "beats" else close(a, b, metric)
+    ours = f"{a_name} {a.text(metric)} vs {b_name} {b.text(metric)}"
+    return {"claim": claim, "paper": paper, "ours": ours, "verdict": "holds" if holds else "does not hold"}
+
+
+def claims_markdown(rows: list[dict]) -> str:
+    lines = ["| claim | paper | ours (mean ± std over seeds) | verdict |", "|---|---|---|---|"]
+    lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {r['verdict']} |" for r in rows]
+    return "\n".join(lines)

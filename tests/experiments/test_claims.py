@@ -1,0 +1,41 @@
+"""The claims rule: "beats" needs a lead beyond the seeds' spread and the test set's resolution; "close"
+a gap within 1 dB / 0.03; a missing point is "not measured"."""
+
+from semcom_core.experiments.claims import claim_row, claims_markdown, stats_of
+
+
+def _records(method, values, metric="accuracy", **point):
+    return [{"method": method, "seed": s, metric: v, **point} for s, v in enumerate(values)]
+
+
+def test_stats_over_seeds():
+    st = stats_of(_records("a", [0.80, 0.84, 0.82], snr_db=20.0) + _records("b", [0.1], snr_db=20.0), "accuracy",
+                  method="a", snr_db=20.0)
+    assert st.n == 3 and abs(st.mean - 0.82) < 1e-12 and abs(st.std - (0.0008 / 3) ** 0.5) < 1e-12
+    assert stats_of([], "accuracy", method="a") is None
+
+
+def test_a_lead_within_the_spread_does_not_beat():
+    records = _records("a", [0.80, 0.86]) + _records("b", [0.81, 0.81])   # a: 0.83 ± 0.03, b: 0.81
+    row = claim_row("a beats b", "Fig. 1", "A", stats_of(records, "accuracy", method="a"), "B",
+                    stats_of(records, "accuracy", method="b"), "accuracy")
+    assert row["verdict"] == "does not hold" and "± 3.0 %" in row["ours"]
+    records = _records("a", [0.85, 0.86]) + _records("b", [0.81, 0.81])   # 0.855 ± 0.005 vs 0.81
+    assert claim_row("", "", "A", stats_of(records, "accuracy", method="a"), "B",
+                     stats_of(records, "accuracy", method="b"), "accuracy")["verdict"] == "holds"
+
+
+def test_one_seed_needs_more_than_the_resolution():
+    a, b = stats_of(_records("a", [0.845]), "accuracy"), stats_of(_records("b", [0.840]), "accuracy")
+    assert claim_row("", "", "A", a, "B", b, "accuracy")["verdict"] == "does not hold"
+    p, q = stats_of(_records("a", [19.0], "psnr"), "psnr"), stats_of(_records("b", [18.85], "psnr"), "psnr")
+    assert claim_row("", "", "A", p, "B", q, "psnr")["verdict"] == "holds"
+    assert claim_row("", "", "A", p, "B", q, "psnr", want="close")["verdict"] == "holds"
+    far = stats_of(_records("b", [17.5], "psnr"), "psnr")
+    assert claim_row("", "", "A", p, "B", far, "psnr", want="close")["verdict"] == "does not hold"
+
+
+def test_missing_points_are_not_measured():
+    row = claim_row("a beats b", "Fig. 1", "A", None, "B", stats_of(_records("b", [0.5]), "accuracy"), "accuracy")
+    assert row["verdict"] == "not measured"
+    assert "| a beats b | Fig. 1 | - | not measured |" in claims_markdown([row])
