@@ -87,11 +87,9 @@ def test_quantised_frames_carry_side_information(bundle_q4):
     assert all(lo < hi for (_, lo), (_, hi) in zip(tags["z_min"], tags["z_max"]))
     # 256-QAM points: 16 distinct levels per real dimension
     assert len(np.unique(np.round(y.real, 5))) <= 16 and len(np.unique(np.round(y.imag, 5))) <= 16
-    # the same points and side information as the codec called directly
-    from semcom_core.symbols import SymbolCodec
-
+    # the same points and side information as the bundle's codec called directly (its calibrated power)
     b = base.load_bundle(bundle_q4)
-    s, side = SymbolCodec(4).to_symbols(b.encode(torch.from_numpy(x)))
+    s, side = b.link(4).codec.to_symbols(b.encode(torch.from_numpy(x)))
     np.testing.assert_allclose(y.reshape(n, k), s.numpy(), atol=1e-5)
     np.testing.assert_allclose([v for _, v in tags["z_min"]], side.z_min.numpy(), rtol=1e-6)
     np.testing.assert_allclose([v for _, v in tags["z_max"]], side.z_max.numpy(), rtol=1e-6)
