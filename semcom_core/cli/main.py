@@ -224,9 +224,10 @@ def cmd_bench_train_step(args) -> None:
     from ..experiments.bench import bench_train_step
     from ..records import format_table
 
-    results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device)
+    results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device,
+                               precision=args.precision)
     print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
-                                         "relative_to_deepjscc", "device", "threads")))
+                                         "relative_to_deepjscc", "device", "precision", "threads")))
 
 
 def cmd_bench_ota(args) -> None:
@@ -355,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=positive_int, default=128, help="images per step")
     b.add_argument("--steps", type=positive_int, default=20, help="timed steps per method")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
+                   help="float32, or bfloat16 autocast (trainer.precision: bf16-mixed)")
     b.set_defaults(func=cmd_bench_train_step)
     b = bench.add_parser("ota", help="delivery and PSNR over the air (burst PHY, sample-level channels) "
                                      "against the symbol-level channel")

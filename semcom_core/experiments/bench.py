@@ -13,20 +13,29 @@ from ..models import build_model
 DEFAULT_CONFIGS = {m: f"configs/semcc/fmnist/{m}.yaml" for m in ("deepjscc", "deepsc", "semcc", "semre")}
 
 
-def _step_fn(method, x, labels):
+#: precision name (as Lightning's ``trainer.precision``) -> autocast dtype (None: full float32)
+PRECISIONS = {"32-true": None, "bf16-mixed": torch.bfloat16}
+
+
+def _step_fn(method, x, labels, precision: str = "32-true"):
     optimizer = torch.optim.Adam(method.trainable_parameters(), lr=1e-4)
+    dtype = PRECISIONS[precision]
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss, _ = method.training_loss(x, labels)
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss, _ = method.training_loss(x, labels)
         loss.backward()
         optimizer.step()
     return step
 
 
 def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_size: int = 128, steps: int = 20,
-                     warmup: int = 3, device: str = "cpu", seed: int = 0) -> list[dict]:
-    """Images per second of one optimiser step (forward, loss, backward, update) for each method and stage."""
+                     warmup: int = 3, device: str = "cpu", seed: int = 0, precision: str = "32-true") -> list[dict]:
+    """Images per second of one optimiser step (forward, loss, backward, update) for each method and stage,
+    in ``precision`` ("32-true" or "bf16-mixed", the autocast Lightning's bf16-mixed uses)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     from ..runs.image import build_method, classifier_spec
 
     torch.manual_seed(seed)
@@ -41,7 +50,7 @@ def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_siz
         labels = torch.randint(0, info["num_classes"], (batch_size,), device=device)
         for stage in method.stages():
             method.stage = stage.name
-            step = _step_fn(method, x, labels)
+            step = _step_fn(method, x, labels, precision)
             for _ in range(warmup):
                 step()
             if device.startswith("cuda"):
@@ -54,7 +63,7 @@ def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_siz
             seconds = (time.perf_counter() - started) / steps
             results.append({"method": name, "stage": stage.name, "k": method.transceiver.k,
                             "batch_size": batch_size, "ms_per_step": 1000 * seconds,
-                            "images_per_s": batch_size / seconds, "device": device,
+                            "images_per_s": batch_size / seconds, "device": device, "precision": precision,
                             "threads": torch.get_num_threads()})
     reference = next((r["images_per_s"] for r in results if r["method"] == "deepjscc"), None)
     for r in results:
