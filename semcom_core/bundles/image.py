@@ -150,8 +150,8 @@ class Bundle:
         return x_hat.float().numpy(), pred.numpy().astype(np.int64)
 
 
-def symbol_power_of(card: dict, path, q: int | None) -> float | None:
-    """The raw power of the bundle's q-bit symbols from its card (None for analog symbols).
+def symbol_power_of(card: dict, path, q: int | None) -> list[float] | float | None:
+    """The raw power profile of the bundle's q-bit symbols from its card (None for analog symbols).
 
     A bundle written before the card carried it gets 1.0, the constellation's power under uniform use, with
     a warning: its quantised symbols then go out below unit power, as they were trained."""
@@ -162,13 +162,15 @@ def symbol_power_of(card: dict, path, q: int | None) -> float | None:
         warnings.warn(f"bundle {path}: its card has no symbol_power for {q}-bit symbols; they are sent "
                       "unscaled, below unit power (`semcom bundle calibrate` measures it)", stacklevel=3)
         return 1.0
+    value = powers[str(q)]
     try:
-        power = float(powers[str(q)])
+        profile = [float(v) for v in (value if isinstance(value, list) else [value])]
     except (TypeError, ValueError):
-        power = float("nan")
-    if not (math.isfinite(power) and power > 0):
-        raise BundleError(f"bundle {path}: symbol_power for {q} bits must be a positive number, got {powers[str(q)]!r}")
-    return power
+        profile = []
+    if not profile or not all(math.isfinite(v) and v > 0 for v in profile) or len(profile) not in (1, int(card["k"])):
+        raise BundleError(f"bundle {path}: symbol_power for {q} bits must be one positive number or {card['k']} "
+                          f"(one per symbol), got {value!r}")
+    return profile
 
 
 def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifier: nn.Module | None = None,
@@ -189,10 +191,8 @@ def save_bundle(path: str | Path, transceiver: Transceiver, card: dict, classifi
                              "classifier": classifier_spec if classifier is not None else None,
                              **{name: spec for name, (_module, spec) in extra.items()}},
             **card}
-    if calibration_images is not None:   # an A-MIJSCC mask sends the symbols it keeps at the training SNR
-        snrs = full.get("train_snr_db") or [10.0]
-        noise_var = noise_var_from_snr_db((float(snrs[0]) + float(snrs[-1])) / 2) if transceiver.mask is not None else None
-        full["symbol_power"] = symbol_powers(transceiver, calibration_images, noise_var)
+    if calibration_images is not None:   # an A-MIJSCC mask's positions: where it sends them in training
+        full["symbol_power"] = symbol_powers(transceiver, calibration_images, full.get("train_snr_db"))
     parts = {"encoder": transceiver.encoder, "decoder": transceiver.decoder,
              **({"classifier": classifier} if classifier is not None else {}),
              **{name: module for name, (module, _spec) in extra.items()}}
@@ -245,9 +245,7 @@ def calibrate_bundle(path: str | Path, count: int = 2000) -> dict[str, float]:
     name, root = bundle.dataset()
     data = load_dataset(name, "train", root=root)
     images = data.batch(range(min(count, len(data))))[0]
-    snrs = bundle.card.get("train_snr_db") or [10.0]
-    noise_var = noise_var_from_snr_db((float(snrs[0]) + float(snrs[-1])) / 2) if bundle.adaptive else None
-    powers = symbol_powers(bundle.transceiver, images, noise_var)
+    powers = symbol_powers(bundle.transceiver, images, bundle.card.get("train_snr_db"))
     card = {**read_bundle(path)[0], "symbol_power": powers}
     card["command"] = f"{card.get('command', '')} && semcom bundle calibrate {path}".lstrip(" &")
     write_card(path, card)

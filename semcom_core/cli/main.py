@@ -247,8 +247,8 @@ def cmd_bundle(args) -> None:
             from ..bundles.image import calibrate_bundle
 
             powers = calibrate_bundle(path)
-            print(f"bundle {path}: raw power of its quantised symbols recorded per bit width: "
-                  + ", ".join(f"{q} bits {p:.3f}" for q, p in powers.items()))
+            print(f"bundle {path}: raw power of its quantised symbols recorded per bit width and symbol "
+                  "(mean shown): " + ", ".join(f"{q} bits {sum(p) / len(p):.3f}" for q, p in powers.items()))
             continue
         if args.action == "sign":
             digests = sign_bundle(path)

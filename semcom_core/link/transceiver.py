@@ -125,18 +125,32 @@ class Transceiver(nn.Module):
 
 
 @torch.no_grad()
-def symbol_powers(transceiver: Transceiver, images: torch.Tensor, noise_var: float | None = None,
-                  bits=range(1, 9), batch_size: int = 500) -> dict[str, float]:
-    """The raw mean power of the quantised symbols ``transceiver`` sends for ``images``, per bit width
-    (``{"1": ..., "8": ...}``): what its codecs divide by to send unit power. ``noise_var`` drives an
-    A-MIJSCC mask (only the symbols sent count)."""
+def symbol_powers(transceiver: Transceiver, images: torch.Tensor, snr_range=None, bits=range(1, 9),
+                  batch_size: int = 500) -> dict[str, list[float]]:
+    """The raw mean power of each symbol position of the quantised symbols ``transceiver`` sends for
+    ``images``, per bit width (``{"1": [k values], ..., "8": [...]}``): what its codecs scale by to send unit
+    power. With an A-MIJSCC mask the positions are measured where they are sent over ``snr_range``
+    (lowest, highest training SNR in dB: four points across it), the rest with every symbol sent."""
+    from ..units import noise_var_from_snr_db
+
     was_training = transceiver.training
     transceiver.eval()
     z = torch.cat([transceiver.encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    noise_vars = [None]
+    if transceiver.mask is not None and snr_range is not None:
+        lo, hi = float(snr_range[0]), float(snr_range[-1])
+        noise_vars = [noise_var_from_snr_db(lo + (hi - lo) * i / 3) for i in range(4)] + [None]
     powers = {}
     for q in bits:
-        sent = transceiver.with_codec(q, symbol_power=1.0).send(z, noise_var, adaptive=noise_var is not None)
-        count = sent.side.end.sum().clamp_min(1)
-        powers[str(q)] = float((sent.symbols.abs() ** 2).sum() / count)
+        link = transceiver.with_codec(q, symbol_power=1.0)
+        energy, counts = torch.zeros(transceiver.k), torch.zeros(transceiver.k)
+        for noise_var in noise_vars:
+            sent = link.send(z, noise_var, adaptive=noise_var is not None)
+            active = prefix_mask(sent.side.end, transceiver.k).float()
+            if noise_var is None and bool(counts.gt(0).any()):
+                active = active * counts.eq(0)           # only the positions no SNR of the range sent
+            energy += (sent.symbols.abs() ** 2 * active).sum(0)
+            counts += active.sum(0)
+        powers[str(q)] = [round(float(v), 6) for v in (energy / counts.clamp_min(1)).clamp_min(1e-6)]
     transceiver.train(was_training)
     return powers

@@ -229,7 +229,7 @@ def load_run(run_dir: str | Path, stage: str | None = None):
         load_part(getattr(transceiver, name),
                   {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}, name, run_dir)
     if "codec.power" in state and transceiver.q is not None:   # the running mean kept in training
-        transceiver.codec.power.copy_(state["codec.power"])
+        transceiver.codec.load_state_dict({"power": state["codec.power"]})
     classifier = build_model(run["classifier_spec"])
     classifier.load_state_dict(load_file(str(run_dir / "classifier.safetensors")))
     return run, transceiver.eval(), classifier.eval()

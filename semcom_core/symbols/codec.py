@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -20,11 +18,12 @@ def _check_finite(name: str, t: torch.Tensor) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
-def _check_power(power) -> float:
-    power = float(power)
-    if not (math.isfinite(power) and power > 0):
-        raise ValueError(f"symbol power must be finite and > 0, got {power}")
-    return power
+def _check_power(power) -> torch.Tensor:
+    """A raw-power profile as a float32 tensor [1] or [k]: finite and > 0 everywhere."""
+    t = torch.as_tensor(power, dtype=torch.float32).reshape(-1).clone()
+    if t.numel() == 0 or not bool((torch.isfinite(t) & (t > 0)).all()):
+        raise ValueError(f"symbol power must be finite and > 0 at every position, got {power}")
+    return t
 
 
 def prefix_mask(end: torch.Tensor, k: int) -> torch.Tensor:
@@ -49,11 +48,13 @@ class SymbolCodec(nn.Module):
 
     Quantised symbols are scaled to unit average power too. Points near the centre are used more than the
     outer ones (latents are bell-shaped within their range), so the raw constellation carries less than
-    unit power; the codec divides by ``sqrt(power)``, the mean raw power over the symbols sent. In training
-    mode ``power`` is the batch's own (and a running mean is kept, as BatchNorm keeps its statistics); in
-    eval mode, as on the radio, it is the stored running mean, which transmitter and receiver share
-    through the bundle (its card's ``symbol_power``). A fixed scale per model, not per image: the
-    receiver needs it before its first decision, and it costs no header bits.
+    unit power. The codec keeps ``power``, the mean raw power of each symbol position (or one value for
+    all), and divides each frame by the square root of its mean over the positions the frame sends (an
+    A-MIJSCC frame sends a prefix, and the leading positions carry more). In training mode the profile is
+    the batch's own (and a running mean is kept, as BatchNorm keeps its statistics); in eval mode, as on
+    the radio, it is the stored running mean, which transmitter and receiver share through the bundle (its
+    card's ``symbol_power``). A fixed profile per model, not a scale per image: the receiver needs it
+    before its first decision (it knows which positions were sent), and it costs no header bits.
 
     Both directions pass gradients: the quantised path uses straight-through estimates (forward values
     are the hard decisions, gradients those of the underlying affine maps), so the same codec serves
@@ -63,27 +64,54 @@ class SymbolCodec(nn.Module):
     #: weight of each training batch in the running mean of the quantised symbols' raw power
     POWER_MOMENTUM = 0.05
 
-    def __init__(self, q: int | None = None, power: float | None = None):
+    def __init__(self, q: int | None = None, power=None):
         super().__init__()
         self.q = None if q is None else check_bits(q)
         self.constellation = None if q is None else SquareConstellation(q)
         self._batch_power = None
         if self.q is not None:   # analog codecs keep no state (their models' weights stay as they were)
-            self.register_buffer("power", torch.tensor(1.0 if power is None else _check_power(power)))
+            self.register_buffer("power", _check_power(1.0 if power is None else power))
 
-    def _transmit_power(self, s: torch.Tensor, sent: torch.Tensor) -> torch.Tensor:
-        """The raw power the quantised symbols are divided by (see the class notes)."""
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        stored = state_dict.get(prefix + "power")
+        if self.q is not None and stored is not None and stored.shape != self.power.shape:
+            self.power = torch.empty_like(stored)   # a profile over the k positions, or one value
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _frame_power(self, profile: torch.Tensor, active: torch.Tensor | None, k: int) -> torch.Tensor:
+        """[B, 1]: each frame's mean raw power over the positions it sends, from a profile [1] or [k]."""
+        if profile.numel() == 1:
+            return profile.reshape(1, 1)
+        if profile.numel() != k:
+            raise ValueError(f"symbol power profile has {profile.numel()} positions, the frames have {k}")
+        if active is None:
+            return profile.mean().reshape(1, 1)
+        weights = active.to(profile.dtype)
+        return ((weights * profile).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp_min(1)).clamp_min(1e-6)
+
+    def _transmit_power(self, s: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """The raw power each frame is divided by (see the class notes), [B, 1]."""
+        k = s.shape[1]
         if not self.training:
             self._batch_power = None
-            return self.power
-        batch = ((s.detach().abs() ** 2).sum() / sent.sum().clamp_min(1)).clamp_min(1e-6)
+            return self._frame_power(self.power, active, k)
+        energy = s.detach().abs() ** 2
+        counts = torch.full((k,), float(s.shape[0]), device=s.device) if active is None else active.sum(0).float()
+        profile = energy.sum(0) / counts.clamp_min(1)
         with torch.no_grad():
-            self.power.lerp_(batch.to(self.power.dtype), self.POWER_MOMENTUM)
-        self._batch_power = batch
-        return batch
+            if self.power.numel() != k:          # the first batch sets the profile's length
+                self.power = profile.clamp_min(1e-6).to(self.power.dtype)
+            else:
+                seen = counts > 0
+                self.power[seen] = torch.lerp(self.power[seen], profile[seen].to(self.power.dtype),
+                                              self.POWER_MOMENTUM)
+            profile = torch.where(counts > 0, profile, self.power.to(profile.dtype)).clamp_min(1e-6)
+        self._batch_power = profile
+        return self._frame_power(profile, active, k)
 
-    def _receive_power(self) -> torch.Tensor:
-        return self._batch_power if self.training and self._batch_power is not None else self.power
+    def _receive_power(self, active: torch.Tensor | None, k: int) -> torch.Tensor:
+        profile = self._batch_power if self.training and self._batch_power is not None else self.power
+        return self._frame_power(profile, active, k)
 
     @property
     def bits_per_symbol(self) -> int | None:
@@ -112,7 +140,7 @@ class SymbolCodec(nn.Module):
         s = self.constellation.map(soft)
         if active is not None:
             s = s * active
-        s = s / self._transmit_power(s, sent).sqrt()
+        s = s / self._transmit_power(s, active).sqrt()
         return s, SideInfo(self.q, sent, z_min, z_max)
 
     def from_symbols(self, y: torch.Tensor, side: SideInfo | None = None,
@@ -133,6 +161,13 @@ class SymbolCodec(nn.Module):
             raise ValueError(f"side information must be a SideInfo, got {type(side).__name__}")
         if int(side.q) != (self.q or 0):
             raise ValueError(f"side information for q={side.q}, this codec uses q={self.q or 0}")
+        if active is None:
+            end = torch.as_tensor(side.end, device=y.device).reshape(-1)
+            if end.numel() == 1:
+                end = end.expand(batch)
+            if end.shape[0] != batch:
+                raise ValueError(f"side information must have shape [B]=[{batch}]")
+            active = None if bool((end >= k).all()) else prefix_mask(end, k)
         if self.q is None:
             z_hat = complex_to_real(y).float()
         else:
@@ -141,18 +176,11 @@ class SymbolCodec(nn.Module):
             _check_finite("side information", torch.cat([z_min, z_max]))
             if z_min.shape[0] != batch or z_max.shape[0] != batch:
                 raise ValueError(f"side information must have shape [B]=[{batch}]")
-            soft = self.constellation.soft_demap(y * self._receive_power().sqrt())
+            soft = self.constellation.soft_demap(y * self._receive_power(active, k).sqrt())
             levels = soft + (torch.round(soft) - soft).detach()
             z_hat = dequantize(levels, z_min, z_max, self.q)
         if active is None:
-            end = torch.as_tensor(side.end, device=y.device).reshape(-1)
-            if end.numel() == 1:
-                end = end.expand(batch)
-            if end.shape[0] != batch:
-                raise ValueError(f"side information must have shape [B]=[{batch}]")
-            if bool((end >= k).all()):
-                return z_hat
-            active = prefix_mask(end, k)
+            return z_hat
         return z_hat * active.repeat_interleave(2, dim=1).to(z_hat.dtype)
 
     def forward(self, z: torch.Tensor):
@@ -160,4 +188,6 @@ class SymbolCodec(nn.Module):
         return self.to_symbols(z)
 
     def extra_repr(self) -> str:
-        return f"q={self.q}" if self.q is None else f"q={self.q}, power={float(self.power):.4f}"
+        if self.q is None:
+            return "q=None"
+        return f"q={self.q}, power={float(self.power.mean()):.4f} over {self.power.numel()} position(s)"

@@ -11,6 +11,7 @@ from semcom_core.bundles.image import calibrate_bundle
 from semcom_core.data import load_dataset
 from semcom_core.symbols import SymbolCodec
 from semcom_core.symbols.codec import prefix_mask
+from semcom_core.units import noise_var_from_snr_db
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p for p in (REPO / "bundles").iterdir() if (p / "card.json").is_file())
@@ -34,6 +35,10 @@ def test_every_shipped_bundle_sends_unit_power(path, test_images):
     for quant_bits in sorted({-1, 0, 4, 8}):          # its own symbols, analog, 4 and 8 bits
         power = mean_power(bundle.transmit(test_images, quant_bits=quant_bits))
         assert power == pytest.approx(1.0, abs=0.05), f"{path.name}, quant_bits={quant_bits}: power {power:.3f}"
+    if bundle.adaptive:     # an A-MIJSCC frame sends a prefix, shorter on a better channel: still unit power
+        for snr_db in (0.0, 12.0, 21.0, 30.0):
+            frames = bundle.transmit(test_images, noise_var=noise_var_from_snr_db(snr_db))
+            assert mean_power(frames) == pytest.approx(1.0, abs=0.05), f"{path.name} at {snr_db} dB"
 
 
 @pytest.mark.parametrize("q", [2, 4, 8])
@@ -52,16 +57,34 @@ def test_quantised_codec_trains_and_deploys_at_unit_power(q):
     codec.eval()
     s, side = codec.to_symbols(torch.randn(128, 64) * 3 + 1)
     assert float((s.abs() ** 2).mean()) == pytest.approx(1.0, abs=0.05)
-    assert float(codec.power) == pytest.approx(float((raw.abs() ** 2).mean()), rel=1e-3)
+    # the running profile: each position's raw power, whose mean is the raw frame power
+    assert codec.power.shape == (32,)
+    assert float(codec.power.mean()) == pytest.approx(float((raw.abs() ** 2).mean()), rel=1e-3)
 
 
 def test_only_the_symbols_sent_count_towards_the_power():
     torch.manual_seed(1)
-    z = torch.randn(64, 40)
+    z = torch.randn(64, 40) * torch.linspace(3, 0.5, 40)    # the leading values vary more
     active = prefix_mask(torch.randint(5, 21, (64,)), 20)
-    s, _side = SymbolCodec(6).to_symbols(z, active)
-    assert float((s[active].abs() ** 2).mean()) == pytest.approx(1.0, abs=1e-4)
+    codec = SymbolCodec(6)
+    s, side = codec.to_symbols(z, active)
+    assert float((s[active].abs() ** 2).mean()) == pytest.approx(1.0, abs=0.03)
     assert float(s[~active].abs().max()) == 0.0
+    # short and long prefixes alike: each frame is scaled by its own positions' profile
+    short, long = side.end < 10, side.end >= 15
+    for rows in (short, long):
+        assert float((s[rows][active[rows]].abs() ** 2).mean()) == pytest.approx(1.0, abs=0.1)
+    # the receiver, knowing only the ends, undoes exactly what the transmitter did
+    exact = SymbolCodec(6, power=1.0).eval().from_symbols(SymbolCodec(6, power=1.0).eval().to_symbols(z, active)[0], side)
+    assert torch.allclose(codec.from_symbols(s, side), exact, atol=1e-5)
+
+
+def test_a_profile_of_the_wrong_length_is_refused():
+    codec = SymbolCodec(4, power=[0.5, 0.6, 0.7]).eval()
+    with pytest.raises(ValueError, match="3 positions, the frames have 8"):
+        codec.to_symbols(torch.randn(2, 16))
+    with pytest.raises(ValueError, match="finite and > 0"):
+        SymbolCodec(4, power=[0.5, float("nan")])
 
 
 def test_calibration_is_recorded_and_measured_again(tmp_path, shipped_bundle_path):
@@ -71,7 +94,9 @@ def test_calibration_is_recorded_and_measured_again(tmp_path, shipped_bundle_pat
     shutil.copytree(shipped_bundle_path, path)
     powers = calibrate_bundle(path)
     assert set(powers) == {str(q) for q in range(1, 9)}
-    assert all(0 < p <= 1.0 + 1e-6 for p in powers.values())
+    k = load_bundle(path).k
+    assert all(len(p) == k and all(v > 0 for v in p) for p in powers.values())   # one value per symbol
+    assert all(0 < sum(p) / k <= 1.0 + 1e-6 for p in powers.values())
     card = load_bundle(path).card                  # still loads: the card was signed again
     assert card["symbol_power"] == powers
     assert card["command"].endswith(f"semcom bundle calibrate {path}")
