@@ -219,6 +219,20 @@ def test_semre_soft_update_in_lightning_fit():
     assert any(not torch.equal(new[k], old[k]) for k in new if new[k].is_floating_point())
 
 
+def test_semre_re_encoding_is_the_copy_through_the_power_normalisation():
+    # s_r = P(E_theta_r(x_hat)): the copy's latent as complex symbols of unit average power (eq. 2)
+    method = _method(SemRE)
+    _perturb_encoder(method)        # the copy now differs from the encoder: the copy must be the one used
+    x_hat = _data(6, seed=4)[0]
+    with torch.no_grad():
+        s_r = method.re_encode(x_hat)
+        z = method.re_encoder.net(x_hat)
+    expected = torch.complex(z[:, 0::2], z[:, 1::2])
+    expected = expected / expected.abs().pow(2).mean(1, keepdim=True).sqrt()
+    assert torch.allclose(s_r, expected, atol=1e-5)
+    assert torch.allclose(s_r.abs().pow(2).mean(1), torch.ones(6), atol=1e-5)
+
+
 def test_semre_step_updates_follow_every_optimiser_step():
     # update_unit "step": eq. 14 after each of the 3 steps, so the re-encoder ends at
     # beta^3 * initial + (weights the encoder passed through); with beta 0 it is the final encoder
