@@ -41,6 +41,7 @@ from .figures import DPI  # noqa: E402
 from .semcc import _train_one  # noqa: E402
 from .claims import claim_row, claims_markdown, stats_of  # noqa: E402
 from .spec import read_spec  # noqa: E402
+from .training_report import write_training_report  # noqa: E402
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
              "probe", "cross_channel", "digital", "tradeoff_snr", "seed", "seeds", "seeded"}
@@ -457,6 +458,7 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
     path = out_dir / "mijscc.jsonl"
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     report = write_report(records, out_dir, spec)
+    write_training_report(dirs, out_dir, "MIJSCC experiment")
     print(format_table([r for r in records if r["channel"] == "awgn"],
                        columns=("method", "variant", "snr_db", "psnr", "ssim", "accuracy", "accuracy_knn", "gamma")))
     print(f"experiment: {len(records)} records in {path}; report {report}")

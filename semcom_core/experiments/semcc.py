@@ -42,6 +42,7 @@ from ..runs.image import load_run, split, train_classifier
 from ..data import load_dataset
 from ..models import build_model
 from .claims import claim_row, claims_markdown, stats_of
+from .training_report import write_training_report
 from .spec import read_spec
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
                       ratio_table, save_reconstruction_grid)
@@ -474,6 +475,7 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
             print(f"experiment: {part}: {len(records)} records in {out_dir / (part + '.jsonl')}")
         if part != "ablation" and (out_dir / f"{part}.png").is_file():
             print(f"experiment: {part}: figure {out_dir / (part + '.png')}")
+    write_training_report({key.name: d for key, d in dirs.items()}, out_dir, "SemCC experiment")
     if (out_dir / "ratios.jsonl").is_file():
         semcc_claims(out_dir, spec.get("digital_results"))
         print(f"experiment: the paper's claims in {out_dir / 'claims.md'}")

@@ -56,6 +56,8 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
     assert {r["seed"] for r in semantic if r["variant"] == "4bit"} == {0, 1}
     assert {r["seed"] for r in semantic if r["variant"] != "4bit"} == {0}
     assert (tmp_path / "runs" / "4bit-seed1" / "run.json").is_file()
+    assert "| 4bit-seed1 | train |" in (tmp_path / "out" / "training.md").read_text()
+    assert (tmp_path / "out" / "training_curves.png").is_file()
     claims = report.split("## The paper's claims")[1].split("## Figures")[0]
     assert "4-bit symbols reconstruct worse than 8-bit ones" in claims
     assert "| holds |" in claims or "| does not hold |" in claims

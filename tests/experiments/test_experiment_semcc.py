@@ -76,6 +76,9 @@ def test_every_part_writes_records_and_figures(experiment):
     assert all(0.0 <= r["latent_probe_accuracy"] <= 1.0 and r["epochs_run"] == 1 for r in semre)
     assert (runs / "semre-awgn-20dB-r1_24-transmitted-only" / "run.json").is_file()
     assert "latent_probe_accuracy" in (out / "semre.md").read_text()
+    training = (out / "training.md").read_text()     # how each run trained, and the curves
+    assert "| semcc-awgn-20dB-r1_24 | finetune | 1 / 1 |" in training and "total training time" in training
+    assert (out / "training_curves.png").stat().st_size > 10_000
     claims = (out / "claims.md").read_text()        # the paper's claims, from the records just written
     assert "SemRE beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24" in claims
     assert claims.count("| holds |") + claims.count("| does not hold |") >= 5
