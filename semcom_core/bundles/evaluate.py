@@ -82,8 +82,8 @@ def evaluate_point(bundle: Bundle, channel, snr_db: float, images: torch.Tensor,
 
 def evaluate_bundle(bundle: Bundle, channel: str, snrs: list[float], samples: int = 2000, seed: int = 0,
                     data_root=None, batch_size: int = 256, progress: bool = True, **channel_kw) -> list[dict]:
-    dataset_name = bundle.card["dataset"]["name"]
-    data = load_dataset(dataset_name, "test", root=data_root)
+    dataset_name, card_root = bundle.dataset()
+    data = load_dataset(dataset_name, "test", root=data_root or card_root)
     samples = min(samples, len(data))
     images, labels = data.batch(range(samples))
     bundle.check_images(images)

@@ -83,7 +83,10 @@ def cmd_train(args) -> None:
     from ..runs.config import load_config
 
     _folder_to_write(args.out)
-    cfg = load_config(args.config, _overrides(args.set))      # checked before anything heavy is imported
+    overrides = _overrides(args.set)
+    if args.data_root:
+        overrides = {**overrides, "dataset": {**overrides.get("dataset", {}), "root": args.data_root}}
+    cfg = load_config(args.config, overrides)      # checked before anything heavy is imported
     from ..runs.image import train_run
 
     train_run(cfg, args.out, command=_command_line())
@@ -93,7 +96,7 @@ def cmd_export(args) -> None:
     from ..bundles import read_card
     from ..runs.export import export
 
-    path = export(args.run, args.out, command=_command_line(), samples=args.samples)
+    path = export(args.run, args.out, command=_command_line(), samples=args.samples, data_root=args.data_root)
     print(f"export: bundle written to {path}")
     print(json.dumps(read_card(path).get("metrics"), indent=2))
 
@@ -280,12 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--data-root", default=None, help="dataset folder (the same as --set dataset.root=DIR)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="turn a finished run folder (any family) into a bundle")
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--samples", type=positive_int, default=2000, help="test images for the card's metrics")
+    p.add_argument("--data-root", default=None, help="dataset folder, if not where the run read it")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle over a channel and SNRs")
@@ -297,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pilots", type=positive_int, default=4)
     p.add_argument("--samples", type=positive_int, default=2000)
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help="dataset folder (default: the one in the bundle's card)")
     p.add_argument("--out", default=None, help="JSON-lines file to append records to")
     p.set_defaults(func=cmd_eval)
 

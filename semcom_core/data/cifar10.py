@@ -17,8 +17,9 @@ from .common import DatasetError, ImageDataset
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILES = ["test_batch"]
-HOW_TO_PROVIDE = ("download and unpack the python version of CIFAR-10 (cifar-10-python.tar.gz) and pass "
-                  "--data-root to the unpacked `cifar-10-batches-py` folder (it holds data_batch_1..5 and test_batch)")
+HOW_TO_PROVIDE = ("download and unpack the python version of CIFAR-10 (cifar-10-python.tar.gz) and give the "
+                  "unpacked `cifar-10-batches-py` folder (it holds data_batch_1..5 and test_batch) as "
+                  "`--data-root DIR` (semcom train, export, eval) or `dataset.root` in the config")
 
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
@@ -40,8 +41,12 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"CIFAR-10 file {path} is missing: {HOW_TO_PROVIDE}") from err
     except Exception as err:  # any unpickling failure means a corrupt or foreign file
         raise DatasetError(f"CIFAR-10 file {path} is not a valid batch ({err}). {HOW_TO_PROVIDE}") from err
+    if isinstance(batch, dict):   # the original files have bytes keys; re-pickled ones often str keys
+        batch = {k.encode() if isinstance(k, str) else k: v for k, v in batch.items()}
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise DatasetError(f"CIFAR-10 file {path} lacks b'data'/b'labels'. {HOW_TO_PROVIDE}")
+        found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise DatasetError(f"CIFAR-10 file {path} holds {found}: a CIFAR-10 batch is a dict with 'data' "
+                           f"(uint8 N x 3072, channel-major rows) and 'labels' (N ints 0..9). {HOW_TO_PROVIDE}")
     data = np.asarray(batch[b"data"])
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):

@@ -7,6 +7,7 @@ as users load it. Multi-modal fine-tuning and MFMSC runs are bundles already: th
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -21,11 +22,13 @@ from .image import load_method, load_run, split
 
 
 def _card(run: dict, command: str) -> dict:
-    """What a bundle's card says about the run it came from."""
+    """What a bundle's card says about the run it came from (with the dataset folder, when the run read
+    one, so that evaluation, the demo and the flowgraphs find the same data)."""
     cfg = run["config"]
+    root = cfg["dataset"].get("root")
     return {"method": run["method"],
             "dataset": {"name": cfg["dataset"]["name"], "normalisation": "pixel / 255, range [0, 1]",
-                        "split_for_metrics": "test"},
+                        "split_for_metrics": "test", **({"root": str(Path(root).resolve())} if root else {})},
             "channel": cfg["channel"], "train_snr_db": cfg["train_snr_db"],
             "training": {"config": cfg, "train_seconds": run["seconds"], "val_metrics": run["metrics"]},
             "command": f"{run['command']} && {command}"}
@@ -39,9 +42,11 @@ def calibration_images(cfg: dict, count: int = 2000) -> torch.Tensor:
 
 
 def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.0, 10.0, 20.0),
-               samples: int = 2000) -> Path:
+               samples: int = 2000, data_root: str | None = None) -> Path:
     run, transceiver, classifier = load_run(run_dir)
     cfg = run["config"]
+    if data_root:
+        cfg["dataset"]["root"] = str(data_root)
     card = _card(run, command)
     save_bundle(out, transceiver, card, classifier, run["classifier_spec"],
                 calibration_images=calibration_images(cfg))
@@ -57,13 +62,15 @@ def export_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(0.
 
 
 def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_snrs=(6.0, 12.0, 18.0, 21.0),
-                      samples: int = 2000, probe_epochs: int = 20) -> Path:
+                      samples: int = 2000, probe_epochs: int = 20, data_root: str | None = None) -> Path:
     """A (A-)MIJSCC run as a bundle: encoder, decoder, the latent classifier (trained here on the frozen
     transceiver, all training labels) and, for A-MIJSCC, the noise-adaptive mask. The card's metrics are
     measured through the bundle's own framed path (`transmit` -> AWGN on the sent symbols -> `receive`)."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     method, cfg = load_method(run_dir)
+    if data_root:
+        cfg["dataset"]["root"] = run["config"]["dataset"]["root"] = str(data_root)
     full, train, _val = split(cfg)
     train_images, train_labels = full.batch(train.indices)
     num_classes = len(load_dataset(cfg["dataset"]["name"], "test", root=cfg["dataset"]["root"]).classes)
@@ -101,18 +108,35 @@ def fit_latent_classifier(method, cfg: dict, z_train, labels, num_classes: int, 
                                        epochs=epochs, hidden=hidden, seed=seed)
 
 
-def export(run_dir: str | Path, out: str | Path, command: str, samples: int = 2000) -> Path:
-    """Any finished run as a bundle at ``out`` (see the module docstring)."""
+def export(run_dir: str | Path, out: str | Path, command: str, samples: int = 2000,
+           data_root: str | None = None) -> Path:
+    """Any finished run as a bundle at ``out`` (see the module docstring). ``data_root`` replaces the run's
+    dataset folder (a run trained elsewhere). The bundle is built beside ``out`` and moved there only when
+    complete, metrics included: a failure leaves no partial bundle (and an existing one as it was)."""
     run = read_run(run_dir)
+    out = Path(out)
+    staging = out.parent / f".{out.name}.export-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _export_to(run, Path(run_dir), staging, command, samples, data_root)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return out
+
+
+def _export_to(run: dict, run_dir: Path, out: Path, command: str, samples: int, data_root) -> None:
     family = run.get("family", "image")
     if family == "image":
         exporter = export_mijscc_run if run["method"] in ("mijscc", "a-mijscc") else export_run
-        return exporter(run_dir, out, command=command, samples=samples)
+        exporter(run_dir, out, command=command, samples=samples, data_root=data_root)
+        return
     card = read_card(run_dir, family)          # a run of a deployable family is a bundle already
-    out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
     out.mkdir(parents=True)
     for name in ("card.json", "weights.safetensors", *card.get("files", [])):
-        shutil.copy2(Path(run_dir) / name, out / name)
-    return out
+        shutil.copy2(run_dir / name, out / name)

@@ -31,7 +31,7 @@ def test_a_stage_that_stops_improving_stops_and_says_so(tmp_path):
 
 
 def test_without_patience_every_epoch_runs(tmp_path):
-    cfg = load_config(REPO / "configs/semcc/fmnist/deepjscc.yaml", SMALL, {"trainer": {"max_epochs": 2}})
+    cfg = load_config(REPO / "configs/semcc/fmnist/deepjscc.yaml", SMALL, {"trainer": {"max_epochs": 2, "patience": None}})
     stage = read_run(train_run(cfg, tmp_path / "run"))["stages"][0]
     assert stage["epochs_run"] == 2 and "best_epoch" not in stage
 
