@@ -40,6 +40,7 @@ def test_there_are_flowgraphs():
 def test_flowgraph_compiles_and_imports(grc, tmp_path):
     generated = running.compile_grc(grc, tmp_path)
     assert generated.is_file() and generated.suffix == ".py"
+    assert "from gnuradio import semcom" in generated.read_text()     # its semcom blocks made it into the script
     cls = running.load_top_block_class(generated)
     from gnuradio import gr
 
@@ -82,3 +83,23 @@ def test_loopback_agrees_with_semcom_core(bundle, tmp_path):
     assert rec["source"] == "flowgraph" and rec["samples"] == n and rec["snr_db"] == snr_db
     assert rec["channel"] == "awgn" and np.isclose(rec["psnr"], summary["psnr"])
     assert rec["method"] == json.loads((Path(bundle) / "card.json").read_text())["method"]
+
+
+@needs_grcc
+def test_semcom_grc_compiles_without_a_block_path_and_refuses_a_script_that_lost_its_blocks(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from gnuradio.semcom.running import grc as grc_module
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "GRC_BLOCKS_PATH"}
+    done = subprocess.run([sys.executable, "-m", "semcom_core.cli.main", "grc", str(REPO / "flowgraphs/semantic_loopback.grc"),
+                           "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "from gnuradio import semcom" in (tmp_path / "semantic_loopback.py").read_text()
+    # where the block YAML cannot be found, grcc still exits 0: compile_grc refuses its script
+    monkeypatch.setenv("GRC_BLOCKS_PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(grc_module, "blocks_dirs", lambda: [])
+    with pytest.raises(RuntimeError, match="without its semcom blocks"):
+        grc_module.compile_grc(REPO / "flowgraphs/semantic_loopback.grc", tmp_path / "lost")
+    assert not (tmp_path / "lost" / "semantic_loopback.py").exists()

@@ -88,8 +88,28 @@ def cmd_bench_ldpc(args) -> None:
                                        max_iter=args.iterations, more_decoders=(gr_fec_row,))))
 
 
+def cmd_grc(args) -> None:
+    from .running.grc import compile_grc, grc_blocks_path
+
+    print(f"grc: GRC_BLOCKS_PATH={grc_blocks_path()}")
+    for path in args.flowgraphs:
+        try:
+            generated = compile_grc(path, args.out)
+        except FileNotFoundError as err:
+            raise SystemExit(f"semcom grc: {err}") from err
+        except RuntimeError as err:
+            raise SystemExit(f"semcom grc: {str(err).splitlines()[0]}") from err
+        print(f"grc: {path} -> {generated}")
+
+
 def register(commands, bench) -> None:
-    """Add ``demo`` to the ``semcom`` subcommands and the GNU Radio benchmarks to ``semcom bench``."""
+    """Add ``demo`` and ``grc`` to the ``semcom`` subcommands and the GNU Radio benchmarks to ``semcom bench``."""
+    p = commands.add_parser("grc", help="compile .grc flowgraphs with grcc, the semcom blocks on its path "
+                                        "(refuses a script that lost them)")
+    p.add_argument("flowgraphs", nargs="+", help=".grc files")
+    p.add_argument("--out", default=".", help="folder for the generated Python files")
+    p.set_defaults(func=cmd_grc)
+
     p = commands.add_parser("demo", help="run the GNU Radio loopback flowgraph at several SNRs")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.add_argument("--snr-db", "--snr", dest="snr_db", type=float, nargs="+", default=[0, 5, 10, 15, 20],

@@ -116,7 +116,20 @@ def compile_grc(grc_path, out_dir) -> Path:
     if proc.returncode != 0 or not generated.is_file():
         raise RuntimeError(f"grcc failed on {grc_path} (exit {proc.returncode}, GRC_BLOCKS_PATH="
                            f"{env['GRC_BLOCKS_PATH']}):\n{proc.stdout}\n{proc.stderr}")
+    # grcc exits 0 and writes a script without the blocks it could not find: refuse that script
+    if uses_semcom_blocks(grc_path) and "from gnuradio import semcom" not in generated.read_text():
+        generated.unlink()
+        raise RuntimeError(f"grcc compiled {grc_path} without its semcom blocks (GRC_BLOCKS_PATH="
+                           f"{env['GRC_BLOCKS_PATH']} lacks the gr-semcom block YAML; run `make setup`)")
     return generated
+
+
+def uses_semcom_blocks(grc_path) -> bool:
+    """True when the .grc file holds a semcom block (ids ``semcom_*``)."""
+    import yaml
+
+    doc = yaml.safe_load(Path(grc_path).read_text()) or {}
+    return any(str(b.get("id", "")).startswith("semcom_") for b in doc.get("blocks", []))
 
 
 def _flowgraph_id(grc_path: Path) -> str:
