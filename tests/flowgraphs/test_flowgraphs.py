@@ -103,3 +103,12 @@ def test_semcom_grc_compiles_without_a_block_path_and_refuses_a_script_that_lost
     with pytest.raises(RuntimeError, match="without its semcom blocks"):
         grc_module.compile_grc(REPO / "flowgraphs/semantic_loopback.grc", tmp_path / "lost")
     assert not (tmp_path / "lost" / "semantic_loopback.py").exists()
+
+
+@pytest.mark.parametrize("grc", FLOWGRAPHS, ids=[p.stem for p in FLOWGRAPHS])
+def test_a_flowgraph_that_measures_writes_its_record_by_default(grc):
+    import yaml
+
+    params = {b["name"]: b["parameters"] for b in yaml.safe_load(grc.read_text())["blocks"] if b["id"] == "parameter"}
+    if "out_path" in params:
+        assert params["out_path"]["value"] == f"{grc.stem}.jsonl"

@@ -24,7 +24,7 @@ REPLACED = {"zeromq_push_sink": "uhd_usrp_sink", "zeromq_pull_source": "uhd_usrp
 HARDWARE_ONLY = {"device_args", "samp_rate", "center_freq", "tx_gain", "rx_gain", "clock_source", "antenna",
                  "tx_antenna", "rx_antenna"}
 SIMULATION_ONLY = {"address"}
-LABELS = {"channel_label"}           # parameters whose default value may differ (record label)
+LABELS = {"channel_label", "out_path"}   # parameters whose default value may differ (record label, file)
 OPTIONS_OWN = {"id", "title", "description"}
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import threading
 
 import numpy as np
@@ -288,4 +289,20 @@ class metrics_sink(gr.basic_block):
 
     def stop(self):
         self._write_record()
+        self._print_summary()
         return True
+
+    def _print_summary(self):
+        """One line on stderr when the flowgraph stops, so a generated flowgraph never ends silently."""
+        try:
+            s = self.summary()
+            if not s["count"]:
+                return
+            parts = [f"{s['count']} images", f"PSNR {s['psnr']:.2f} dB", f"accuracy {100 * s['accuracy']:.1f} %"]
+            if "delivered" in s:
+                parts.append(f"delivered {100 * s['delivered']:.1f} %")
+            parts.append(f"{s['problems']} problems")
+            where = f"; record appended to {self.out_path}" if self.out_path and self._written else ""
+            print(f"semcom metrics: {', '.join(parts)}{where}", file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a summary must not take the flowgraph down
+            pass

@@ -77,7 +77,7 @@ def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
     assert rec["ratio"] == pytest.approx(base.load_bundle(bundle_dir).card["ratio"])
 
 
-def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path):
+def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path, capfd):
     ref, rx = _pairs(5, seed=1)
     out_path = tmp_path / "r.jsonl"
     sink = semcom.metrics_sink("", str(out_path), "rayleigh", float("nan"), 10, method="m", dataset="d")
@@ -96,6 +96,10 @@ def test_partial_run_writes_record_at_stop_and_snr_from_tags(tmp_path):
     rec = json.loads(out_path.read_text())
     assert rec["samples"] == 5 and rec["snr_db"] == 4.0 and rec["method"] == "m" and rec["accuracy"] == 1.0
     assert sink.summary()["unmatched_rx"] == 1
+    # the flowgraph says what it measured when it stops
+    line = capfd.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("semcom metrics: 5 images, PSNR ") and "accuracy 100.0 %" in line
+    assert line.endswith(f"record appended to {out_path}")
 
 
 def test_a_nan_image_and_an_unreadable_reference_are_counted_not_poisoning_the_record(bundle_dir, tmp_path):
