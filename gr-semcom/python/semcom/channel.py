@@ -21,6 +21,12 @@ from .base.pdu import checked_noise_var, level_of, register_ports
 from .base.stream import MAX_FRAME_ITEMS, set_min_output_buffer_quietly, split_frames, window_len_tags
 
 
+#: Frames averaged before the input's power is judged, and the range (1 dB either side of unit power)
+#: within which it passes unremarked.
+UNIT_POWER_FRAMES = 32
+UNIT_POWER_RANGE = (10 ** -0.1, 10 ** 0.1)
+
+
 def snr_db_of(msg) -> float:
     """The SNR (dB) an ``snr_db`` message asks for: a PMT number, or a dict with ``snr_db`` or
     ``noise_var``. Raises ``ValueError`` when it holds no usable value."""
@@ -112,6 +118,7 @@ class channel(gr.basic_block):
                         and not isinstance(self._channel, AWGNChannel) else 0)
         self._log = OnceLog(f"semcom_channel{self.unique_id()}")
         self._frames = 0
+        self._power_sum, self._power_frames, self._power_warned = 0.0, 0, False
         set_min_output_buffer_quietly(self, 2 * MAX_FRAME_ITEMS)
         register_ports(self, {"snr_db": self._handle_snr_db})
 
@@ -139,8 +146,25 @@ class channel(gr.basic_block):
         return self._log.counts.get("malformed frame", 0)
 
     def drop_reasons(self) -> dict:
-        """Problems counted by reason (malformed frames, implausible input, channel failures)."""
+        """Problems counted by reason (malformed frames, implausible input, input off unit power, channel
+        failures)."""
         return dict(self._log.counts)
+
+    def input_power(self) -> float:
+        """Mean power of the frames received so far (NaN before the first): 1 for semcom transmitters."""
+        return self._power_sum / self._power_frames if self._power_frames else float("nan")
+
+    def _check_unit_power(self, powers) -> None:
+        """The SNR is set against unit signal power: once the mean over :data:`UNIT_POWER_FRAMES` frames is
+        more than 1 dB off it, say so once (counted as "input not at unit power"); the frames still pass."""
+        self._power_sum += float(sum(powers))
+        self._power_frames += len(powers)
+        mean = self.input_power()
+        if (not self._power_warned and self._power_frames >= UNIT_POWER_FRAMES
+                and not UNIT_POWER_RANGE[0] <= mean <= UNIT_POWER_RANGE[1]):
+            self._power_warned = True
+            self._log.problem("input not at unit power", f"mean power {mean:.3g} over {self._power_frames} frames: "
+                              f"the SNR actually delivered is {10 * np.log10(mean):+.1f} dB off snr_db")
 
     # -- processing ------------------------------------------------------------
     def _apply(self, rows: np.ndarray, snr: float):
@@ -217,12 +241,17 @@ class channel(gr.basic_block):
                     self._log.problem("malformed frame", f"{seg.length} samples, packet_len {seg.announced}")
                     sl = slice(seg.start, seg.start + seg.length)
                     out[sl] = self._apply(np.ascontiguousarray(inp[sl])[None, :], snr)[0][0]
+            plausible = []
             for seg in good:
                 sl = slice(seg.start, seg.start + seg.length)
                 power = mean_power(inp[sl])
                 if not power <= MAX_SYMBOL_POWER:          # NaN too: the frame goes out as NaN, alone
                     self._log.problem("implausible input power", f"mean power {power:.3g}")
                     out[sl] = np.nan
+                else:
+                    plausible.append(power)
+            if plausible:
+                self._check_unit_power(plausible)
             base = self.nitems_written(0)
             for seg in good:
                 self.add_item_tag(0, base + seg.start, self._snr_key, pmt.from_double(frame_snr[seg.start]))

@@ -122,6 +122,18 @@ def test_an_implausible_frame_comes_out_as_nan_alone_and_absurd_snrs_are_refused
         ch.set_snr_db(-1e6)
 
 
+def test_input_off_unit_power_is_counted_once_and_still_passes():
+    quiet = _qpsk_frames(40) * np.float32(0.5)            # -6 dB: the SNR delivered is 6 dB below snr_db
+    ch = semcom.channel("awgn", 20.0, seed=2)
+    y, _ = _run(ch, quiet)
+    assert ch.drop_reasons() == {"input not at unit power": 1} and ch.frames() == 40
+    assert ch.input_power() == pytest.approx(0.25, rel=1e-5)
+    assert y.shape == (40 * K,)                           # nothing dropped
+    unit = semcom.channel("awgn", 20.0, seed=2)
+    _run(unit, _qpsk_frames(40))
+    assert unit.drop_reasons() == {} and unit.input_power() == pytest.approx(1.0, rel=1e-5)
+
+
 def test_split_frames_handles_broken_streams():
     import pmt
 
