@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -22,11 +23,27 @@ from safetensors.torch import save_file
 from .. import __version__
 from .layering import ConfigError
 
-__all__ = ["RUN_FILE", "RUN_FORMAT", "command_line", "finished_run", "logger", "read_run", "state_to_file",
-           "write_run"]
+__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "command_line", "finished_run", "logger", "read_run",
+           "state_to_file", "write_run"]
 
 RUN_FORMAT = "semcom-run/1"
 RUN_FILE = "run.json"
+
+
+def check_launch(trainer: dict) -> None:
+    """Refuse a multi-process launch (``torchrun`` sets ``WORLD_SIZE``) that the config's ``trainer.devices``
+    x ``num_nodes`` does not ask for: Lightning would not join the processes, each would train alone into the
+    same run folder."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return
+    devices, nodes = trainer.get("devices"), int(trainer.get("num_nodes", 1) or 1)
+    count = len(devices) if isinstance(devices, list) else devices if isinstance(devices, int) else None
+    if count is None or count * nodes != world:
+        asked = "auto (one process here)" if count is None else str(count * nodes)
+        raise ConfigError(f"launched as {world} processes (WORLD_SIZE={world}, e.g. by torchrun), but trainer.devices="
+                          f"{devices!r} x num_nodes={nodes} asks for {asked}: each process would train alone into the "
+                          f"same folder. Set trainer.devices (and num_nodes) so that their product is {world}.")
 
 
 def command_line() -> str:

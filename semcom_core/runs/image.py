@@ -26,7 +26,7 @@ from ..link import Transceiver
 from ..methods import METHODS, ClassifierModule
 from ..methods.base import monitor_mode
 from ..models import build_model
-from .folder import logger, read_run, state_to_file, write_run
+from .folder import check_launch, logger, read_run, state_to_file, write_run
 
 
 def split(cfg: dict):
@@ -163,6 +163,7 @@ def build_method(cfg: dict, image_shape):
 
 def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
     """Train the classifier (unless given) and the method, stage by stage; write the run folder."""
+    check_launch(cfg["trainer"])
     out_dir = Path(out_dir)
     started = time.time()
     L.seed_everything(cfg["seed"], workers=True)

@@ -26,7 +26,7 @@ from ..data.mfmsc.tasks import TaskData, build_tasks, task_head_specs
 from ..losses.multitask import task_loss
 from ..methods.mfmsc import MFMSCSystem
 from ..metrics.tasks import TaskScore
-from .folder import logger, write_run
+from .folder import check_launch, logger, write_run
 
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
@@ -136,6 +136,7 @@ def train_run(cfg: dict, out_dir: str | Path, data: tuple | None = None) -> Path
 
     ``data``: ``(train, test, tokenizer)`` from :func:`build_tasks` to reuse (an experiment builds it once).
     """
+    check_launch(cfg["trainer"])
     out_dir = Path(out_dir)
     started = time.time()
     set_seed(int(cfg["seed"]))

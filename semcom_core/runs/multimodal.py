@@ -28,7 +28,7 @@ from ..bundles.multimodal import build_system, write_multimodal_bundle
 from ..data.multimodal import MultiModalDataset
 from ..data.registry import load_multimodal_dataset
 from ..methods.multimodal import FinetuneModule, MultiModalSystem, PretrainModule
-from .folder import logger, read_run, state_to_file, write_run
+from .folder import check_launch, logger, read_run, state_to_file, write_run
 from .layering import ConfigError
 
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
@@ -77,6 +77,7 @@ def labelled_indices(labels: torch.Tensor, fraction: float, seed: int) -> torch.
 
 def pretrain_run(cfg: dict, out_dir: str | Path) -> Path:
     """Stage I: pre-train the device encoders without labels; writes encoders.safetensors, pretrain.json."""
+    check_launch(cfg["trainer"])
     out_dir, p = Path(out_dir), cfg["pretrain"]
     started = time.time()
     L.seed_everything(cfg["seed"], workers=True, verbose=False)
@@ -124,6 +125,7 @@ def load_pretrained(system: MultiModalSystem, run_dir: str | Path) -> None:
 
 def finetune_run(cfg: dict, out_dir: str | Path, pretrained: str | Path | None = None, method: str | None = None) -> Path:
     """Stage II: fine-tune encoders and server through the channel; the run folder is a bundle."""
+    check_launch(cfg["trainer"])
     out_dir, f = Path(out_dir), cfg["finetune"]
     started = time.time()
     L.seed_everything(cfg["seed"], workers=True, verbose=False)

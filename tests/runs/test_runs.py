@@ -123,3 +123,27 @@ def test_export_of_a_deployable_family_copies_its_bundle(tmp_path):
     out = export(run, tmp_path / "out", command="test")
     assert read_card(out, "mfmsc")["method"] == "deepjscc"
     assert (out / "weights.safetensors").read_bytes() == (run / "weights.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("family,path,runner", [
+    ("image", "configs/semcc/fmnist/deepjscc.yaml", "semcom_core.runs.image:train_run"),
+    ("multimodal", "configs/multimodal/rgbd/base.yaml", "semcom_core.runs.multimodal:pretrain_run"),
+    ("mfmsc", "configs/mfmsc/embedded/base.yaml", "semcom_core.runs.mfmsc:train_run"),
+])
+def test_a_torchrun_launch_the_config_does_not_ask_for_is_refused(family, path, runner, tmp_path, monkeypatch):
+    import importlib
+
+    from semcom_core.runs.config import ConfigError, load_config
+
+    module, name = runner.split(":")
+    train = getattr(importlib.import_module(module), name)
+    cfg = load_config(REPO / path, family=family)
+    monkeypatch.setenv("WORLD_SIZE", "2")               # what torchrun --nproc-per-node 2 sets
+    with pytest.raises(ConfigError, match="WORLD_SIZE=2.*product is 2"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()             # refused before anything was written
+    from semcom_core.runs.folder import check_launch
+
+    check_launch({**cfg["trainer"], "devices": 2})      # asked for: the processes join one training
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    check_launch(cfg["trainer"])                         # one process: nothing to check
