@@ -88,6 +88,25 @@ def cmd_bench_ldpc(args) -> None:
                                        max_iter=args.iterations, more_decoders=(gr_fec_row,))))
 
 
+def cmd_capture(args) -> None:
+    from semcom_core.link.air.sigmf_io import CaptureError
+
+    from .phy.impairments import Impairments
+    from .running.capture import record_capture, replay_capture
+
+    if args.action == "record":
+        meta = record_capture(args.bundle, args.path, num_images=args.images, impairments=Impairments(
+            snr_db=args.snr_db, cfo=args.cfo, seed=args.seed))
+        print(f"capture: {args.images} images recorded in {meta} and {meta.with_suffix('.sigmf-data')}")
+        return
+    try:
+        s = replay_capture(args.path, args.bundle, out_path=args.out or "")
+    except CaptureError as err:
+        raise SystemExit(f"semcom capture: {err}") from err
+    print(f"capture: {s['frames']} frames decoded, {s['count']} of {s['expected']} images scored, PSNR "
+          f"{s['psnr']:.2f} dB, accuracy {100 * s['accuracy']:.1f} %, dropped {s['dropped']}")
+
+
 def cmd_grc(args) -> None:
     from .running.grc import compile_grc, grc_blocks_path
 
@@ -104,6 +123,17 @@ def cmd_grc(args) -> None:
 
 def register(commands, bench) -> None:
     """Add ``demo`` and ``grc`` to the ``semcom`` subcommands and the GNU Radio benchmarks to ``semcom bench``."""
+    p = commands.add_parser("capture", help="record an OFDM transmission as a SigMF capture, or decode one")
+    p.add_argument("action", choices=["record", "replay"])
+    p.add_argument("path", help="capture name (<path>.sigmf-meta and <path>.sigmf-data)")
+    p.add_argument("--bundle", default=MIJSCC_BUNDLE)
+    p.add_argument("--images", type=positive_int, default=8, help="record: test images to send")
+    p.add_argument("--snr-db", type=float, default=None, help="record: noise for this SNR per subcarrier (none: clean)")
+    p.add_argument("--cfo", type=float, default=0.0, help="record: carrier offset in subcarrier spacings")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="record: noise seed")
+    p.add_argument("--out", default=None, help="replay: JSON-lines file to append the record to")
+    p.set_defaults(func=cmd_capture)
+
     p = commands.add_parser("grc", help="compile .grc flowgraphs with grcc, the semcom blocks on its path "
                                         "(refuses a script that lost them)")
     p.add_argument("flowgraphs", nargs="+", help=".grc files")
