@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["psnr", "ssim", "accuracy", "PSNR_MAX_DB"]
+__all__ = ["psnr", "ssim", "ms_ssim", "ms_ssim_scales", "accuracy", "PSNR_MAX_DB"]
+
+#: The scale weights of multi-scale SSIM (Wang, Simoncelli and Bovik 2003), finest first.
+MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 PSNR_MAX_DB = 100.0
 """PSNR reported for (near-)identical images, instead of infinity."""
@@ -46,6 +49,34 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     value = structural_similarity_index_measure(
         y.detach().float(), x.detach().float(), data_range=float(data_range), reduction="none"
     )
+    return value.reshape(x.shape[0])
+
+
+def ms_ssim_scales(height: int, width: int, window: int = 11) -> int:
+    """How many of the 5 scales an image of this size has room for: the coarsest must still hold the
+    11-pixel window (28x28 and 32x32 images: 2; 256x256: 5)."""
+    scales = 1
+    while scales < len(MS_SSIM_BETAS) and min(height, width) // 2 ** scales > window - 1:
+        scales += 1
+    return scales
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Multi-scale SSIM per sample, shape ``[B]``, for images ``[B, C, H, W]``, computed by torchmetrics.
+
+    Small images cannot be halved five times under an 11-pixel window: they use the scales they have room
+    for (:func:`ms_ssim_scales`) with the standard weights of those scales renormalised to sum to 1.
+    """
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
+    _check_pair(x, y, "ms_ssim")
+    if x.dim() != 4:
+        raise ValueError(f"ms_ssim expects images [B, C, H, W], got shape {tuple(x.shape)}")
+    betas = MS_SSIM_BETAS[:ms_ssim_scales(x.shape[-2], x.shape[-1])]
+    betas = tuple(b / sum(betas) for b in betas)
+    value = multiscale_structural_similarity_index_measure(
+        y.detach().float(), x.detach().float(), data_range=float(data_range), reduction="none", betas=betas,
+        normalize="relu")
     return value.reshape(x.shape[0])
 
 

@@ -81,6 +81,7 @@ class metrics_sink(gr.basic_block):
         self._ssim_pending: list = [] # PSNR computed, SSIM not yet (computed when a summary is asked for)
         self._psnr: list = []
         self._ssim: list = []
+        self._ms_ssim: list = []
         self._correct = 0
         self._labelled = 0
         self._count = 0
@@ -186,7 +187,7 @@ class metrics_sink(gr.basic_block):
 
     def _score(self, with_ssim=False):
         """PSNR of the pending pairs in one batch; SSIM (costlier) only when asked. Lock held."""
-        from semcom_core.metrics import psnr, ssim
+        from semcom_core.metrics import ms_ssim, psnr, ssim
 
         if self._pairs:
             for x, y in self._batches(self._pairs):
@@ -199,6 +200,7 @@ class metrics_sink(gr.basic_block):
                 for x, y in self._batches(pending[lo: lo + 256]):
                     try:
                         self._ssim.extend(ssim(x, y).tolist())
+                        self._ms_ssim.extend(ms_ssim(x, y).tolist())
                     except Exception as err:  # noqa: BLE001 - e.g. images smaller than the SSIM window
                         self._log.problem("ssim unavailable", repr(err))
 
@@ -235,6 +237,7 @@ class metrics_sink(gr.basic_block):
             self._score(with_ssim=True)
             p = np.asarray(self._psnr, dtype=np.float64)
             s = np.asarray(self._ssim, dtype=np.float64)
+            ms = np.asarray(self._ms_ssim, dtype=np.float64)
             snr = self._snr_param
             if math.isnan(snr) and self._snr_seen:
                 snr = float(np.mean(self._snr_seen))
@@ -247,6 +250,7 @@ class metrics_sink(gr.basic_block):
                 "psnr": float(p.mean()) if p.size else float("nan"),
                 "psnr_std": float(p.std(ddof=1)) if p.size > 1 else float("nan"),
                 "ssim": float(s.mean()) if s.size else float("nan"),
+                "ms_ssim": float(ms.mean()) if ms.size else float("nan"),
                 "accuracy": self._correct / self._labelled if self._labelled else float("nan"),
                 "unmatched_ref": len(self._ref),
                 "unmatched_rx": len(self._rx),
@@ -268,7 +272,7 @@ class metrics_sink(gr.basic_block):
         from semcom_core.records import make_record
 
         s = self.summary()
-        metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "accuracy": s["accuracy"]}
+        metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "ms_ssim": s["ms_ssim"], "accuracy": s["accuracy"]}
         if "delivered" in s:
             metrics["delivered"] = s["delivered"]
         return make_record(s["method"], s["dataset"], s["channel"], s["snr_db"], s["ratio"], metrics,

@@ -37,7 +37,7 @@ def _pairs(n, seed=0):
 
 
 def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
-    from semcom_core.metrics import psnr, ssim
+    from semcom_core.metrics import ms_ssim, psnr, ssim
 
     n = 70
     ref, rx = _pairs(n)
@@ -66,6 +66,7 @@ def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
     assert s["count"] == n and s["unmatched_ref"] == 0 and s["unmatched_rx"] == 0
     assert s["psnr"] == pytest.approx(psnr(x, y).double().mean().item(), abs=1e-4)
     assert s["ssim"] == pytest.approx(ssim(x, y).double().mean().item(), abs=1e-4)
+    assert s["ms_ssim"] == pytest.approx(ms_ssim(x, y).double().mean().item(), abs=1e-4)
     assert s["accuracy"] == pytest.approx(np.mean(preds == labels))
     np.testing.assert_allclose(np.sort(sink.psnr_values()), np.sort(psnr(x, y).numpy()), atol=1e-4)
     records = [json.loads(line) for line in out_path.read_text().splitlines()]
@@ -73,7 +74,7 @@ def test_psnr_ssim_accuracy_match_semcom_core(bundle_dir, tmp_path):
     rec = records[0]
     assert rec["source"] == "flowgraph" and rec["samples"] == n and rec["snr_db"] == 7.0
     assert rec["method"] == "deepjscc" and rec["dataset"] == "fashion-mnist" and rec["channel"] == "awgn"
-    assert rec["psnr"] == pytest.approx(s["psnr"])
+    assert rec["psnr"] == pytest.approx(s["psnr"]) and rec["ms_ssim"] == pytest.approx(s["ms_ssim"])
     assert rec["ratio"] == pytest.approx(base.load_bundle(bundle_dir).card["ratio"])
 
 
