@@ -105,6 +105,19 @@ def bench_gr_ofdm_rx(num_packets: int, packet_bytes: int, snr_db: float, fft_len
             "gr_ofdm_samples_per_packet": samples.size / num_packets}
 
 
+def papr_db(samples) -> dict:
+    """The transmitted samples' peak-to-average power ratio over the bursts (the silent gaps left out):
+    ``papr_peak_db`` (the highest sample) and ``papr_999_db`` (the power exceeded by 0.1 % of the samples,
+    the CCDF point a power amplifier's back-off is usually set by), both against the mean power."""
+    power = np.abs(np.asarray(samples, dtype=np.complex64)) ** 2
+    power = power[power > 0]
+    if not power.size:
+        return {"papr_peak_db": float("nan"), "papr_999_db": float("nan")}
+    mean = float(power.mean())
+    return {"papr_peak_db": float(10 * np.log10(power.max() / mean)),
+            "papr_999_db": float(10 * np.log10(np.quantile(power, 0.999) / mean))}
+
+
 def bench_ofdm(bundle, num_images=2000, snr_db=20.0, burst=32, fft_len=64, cp_len=16, link_images=300,
                gr_packets=500) -> dict:
     """Airtime and throughput of the burst PHY with bursts of up to ``burst`` images, from one run each.
@@ -140,7 +153,7 @@ def bench_ofdm(bundle, num_images=2000, snr_db=20.0, burst=32, fft_len=64, cp_le
         "tx_samples_per_s": samples.size / tx_s, "rx_samples_per_s": noisy.size / rx_s, "rx_replays": replays,
         "rx_sent": replays * len(frames), "rx_frames": rx.frames(), "rx_dropped": rx.dropped(),
         "rx_header_failures": rx.header_failures(),
-        "rx_latency_ms": rx.latency_stats(),
+        "rx_latency_ms": rx.latency_stats(), **papr_db(samples),
     }
     result.update(bench_gr_ofdm_rx(int(gr_packets), 96, snr_db, fft_len, cp_len))
     result["rx_vs_gr_ofdm_rx"] = result["rx_samples_per_s"] / result["gr_ofdm_rx_samples_per_s"]
@@ -156,7 +169,8 @@ def format_bench(r: dict) -> str:
     lines = [f"OFDM bench: {r['images']} images in {r['bursts']} bursts of up to {r['burst']}, "
              f"{r['payload_symbols_per_image']:.1f} payload symbols and {r['samples_per_image']:.1f} samples per image "
              f"({r['payload_symbols_per_sample']:.3f} payload symbols per sample)",
-             f"transmitter             {r['tx_samples_per_s'] / 1e6:6.2f} MS/s",
+             f"transmitter             {r['tx_samples_per_s'] / 1e6:6.2f} MS/s  PAPR {r['papr_999_db']:.1f} dB at "
+             f"0.1 % (peak {r['papr_peak_db']:.1f} dB)",
              f"receiver (semcom)       {r['rx_samples_per_s'] / 1e6:6.2f} MS/s  "
              f"{r['rx_frames']}/{r['rx_sent']} images, "
              f"{r['rx_dropped']} dropped, {r['rx_header_failures']} header failures, latency "
