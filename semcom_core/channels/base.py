@@ -117,14 +117,20 @@ class Channel(nn.Module):
         pilots: known pilot symbols per coherence block for ``csi="ls"``.
         generator: default random generator; a generator passed to
             :meth:`transmit` or :meth:`forward` takes precedence.
+        impairments: radio hardware around the channel (:class:`~.hardware.RadioImpairments`, or a dict of
+            its fields): the transmitter's power amplifier, the receiver's phase noise and IQ imbalance.
 
     Subclasses implement :meth:`sample_gains`, which returns the gains of the
     frame, and may override :meth:`estimate`.
     """
 
-    def __init__(self, csi: str = "perfect", pilots: int = 4, generator: torch.Generator | None = None):
+    def __init__(self, csi: str = "perfect", pilots: int = 4, generator: torch.Generator | None = None,
+                 impairments=None):
         super().__init__()
+        from .hardware import RadioImpairments
+
         self.csi, self.pilots = _check_csi(csi, pilots)
+        self.impairments = RadioImpairments.of(impairments)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError("generator must be a torch.Generator or None")
         self.generator = generator
@@ -184,7 +190,10 @@ class Channel(nn.Module):
         else:
             h_est = self.expand_blocks(self.estimate(blocks, noise_var, g), k).to(s.dtype)
         n = complex_normal((batch, k), g, s.device).to(s.dtype)
-        y = h * s + noise_var.sqrt() * n
+        radio = self.impairments
+        y = h * (s if radio is None else radio.amplify(s)) + noise_var.sqrt() * n
+        if radio is not None:
+            y = radio.receive(y, g)
         y_eq = y / h_est
         return ChannelOutput(y=y, h=h, h_est=h_est, y_eq=y_eq, noise_var=noise_var)
 
@@ -193,4 +202,4 @@ class Channel(nn.Module):
         return self.transmit(s, snr_db, generator).y_eq
 
     def extra_repr(self) -> str:
-        return f"csi={self.csi!r}, pilots={self.pilots}"
+        return f"csi={self.csi!r}, pilots={self.pilots}" + ("" if self.impairments is None else f", {self.impairments}")

@@ -38,8 +38,9 @@ class FadingChannel(Channel):
         csi: str = "perfect",
         pilots: int = 4,
         generator: torch.Generator | None = None,
+        impairments=None,
     ):
-        super().__init__(csi=csi, pilots=pilots, generator=generator)
+        super().__init__(csi=csi, pilots=pilots, generator=generator, impairments=impairments)
         if coherence is not None and (
             isinstance(coherence, bool) or not isinstance(coherence, Integral) or coherence < 1
         ):

@@ -89,8 +89,9 @@ class TDLChannel(Channel):
         csi: str = "perfect",
         pilots: int = 4,
         generator: torch.Generator | None = None,
+        impairments=None,
     ):
-        super().__init__(csi=csi, pilots=pilots, generator=generator)
+        super().__init__(csi=csi, pilots=pilots, generator=generator, impairments=impairments)
         if model not in TDL_MODELS:
             raise ValueError(f"TDL model must be one of {TDL_MODELS}, got {model!r}")
         for name, value in (

@@ -73,7 +73,8 @@ class channel(gr.basic_block):
         seed: seed of the channel's random generator.
         len_tag_key: name of the frame length tag.
         extra: further keyword arguments of the channel (a dict), e.g.
-            ``{"k_factor": 6.0}`` or ``{"model": "C"}``.
+            ``{"k_factor": 6.0}``, ``{"model": "C"}`` or radio hardware,
+            ``{"impairments": {"pa_backoff_db": 3, "phase_noise_deg": 1, "iq_gain_db": 0.5}}``.
         snr_tag_key: when not empty, a frame whose first sample carries a
             tag of this key (a number, dB) sets the SNR from that frame on,
             in step with the stream (``mijscc_tx`` tags ``tx_snr_db``, the
