@@ -147,15 +147,16 @@ class JSCCMethod(L.LightningModule):
         """``val/loss``: the method's own training objective on validation images (at training SNRs),
         what early stopping and the plateau schedule watch by default."""
         loss, _parts = self.training_loss(x, labels)
-        self.log("val/loss", loss, prog_bar=True)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch, _):
         x, labels = batch
         self.log_validation_loss(x, labels)
         x_hat = self.transceiver(x, self.channel, float(self.hparams.val_snr_db))
-        self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True)
+        self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True, sync_dist=True)
         if self.downstream is not None:
-            self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True)
+            self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True,
+                     sync_dist=True)
 
     def configure_optimizers(self):
         """Adam at the stage's learning rate; "step": times ``gamma`` every ``step_epochs``; "plateau": times

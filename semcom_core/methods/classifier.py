@@ -43,8 +43,8 @@ class ClassifierModule(L.LightningModule):
     def validation_step(self, batch, _):
         x, y = batch
         logits = self.net(x)
-        self.log("val/acc", (logits.argmax(1) == y).float().mean(), prog_bar=True)
-        self.log("val/loss", F.cross_entropy(logits, y))
+        self.log("val/acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, sync_dist=True)
+        self.log("val/loss", F.cross_entropy(logits, y), sync_dist=True)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -84,10 +84,11 @@ class MIJSCC(JSCCMethod):
         self.log_validation_loss(x, labels)
         z_hat, gamma = self.received_latent(x, float(self.hparams.val_snr_db))
         x_hat = self.transceiver.decoder(z_hat)
-        self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True)
-        self.log("val/gamma", gamma.mean())
+        self.log("val/psnr", psnr(x_hat, x).mean(), prog_bar=True, sync_dist=True)
+        self.log("val/gamma", gamma.mean(), sync_dist=True)
         if self.downstream is not None:
-            self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True)
+            self.log("val/acc", (self.downstream(x_hat).argmax(1) == labels).float().mean(), prog_bar=True,
+                     sync_dist=True)
 
 
 class AMIJSCC(MIJSCC):

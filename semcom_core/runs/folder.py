@@ -23,11 +23,25 @@ from safetensors.torch import save_file
 from .. import __version__
 from .layering import ConfigError
 
-__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "command_line", "finished_run", "logger", "read_run",
+__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "is_global_zero", "say", "command_line", "finished_run", "logger", "read_run",
            "state_to_file", "write_run"]
 
 RUN_FORMAT = "semcom-run/1"
 RUN_FILE = "run.json"
+
+
+def is_global_zero() -> bool:
+    """True in the process that writes the run folder: the only one, or rank 0 of a distributed training
+    (the rank Lightning and torchrun set)."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0) or 0) == 0
+
+
+def say(message: str) -> None:
+    """Print a progress line, once per training (rank 0 only)."""
+    if is_global_zero():
+        print(message, flush=True)
 
 
 def check_launch(trainer: dict) -> None:
@@ -57,13 +71,17 @@ def logger(folder: str | Path, name: str) -> CSVLogger:
 
 
 def state_to_file(module: torch.nn.Module, path: str | Path) -> None:
-    """A module's state dict as a safetensors file."""
+    """A module's state dict as a safetensors file (written by rank 0 only; the ranks hold the same weights)."""
+    if not is_global_zero():
+        return
     save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
 def write_run(folder: str | Path, family: str, method: str, config: dict, command: str | None = None,
               **facts) -> dict:
     """Write ``run.json`` (last, once the weights are in the folder); returns what it holds."""
+    if not is_global_zero():
+        return {}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     run = {"format": RUN_FORMAT, "family": family, "method": method, "config": config,

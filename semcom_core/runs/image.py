@@ -26,7 +26,7 @@ from ..link import Transceiver
 from ..methods import METHODS, ClassifierModule
 from ..methods.base import monitor_mode
 from ..models import build_model
-from .folder import check_launch, logger, read_run, state_to_file, write_run
+from .folder import check_launch, logger, read_run, say, state_to_file, write_run
 
 
 def split(cfg: dict):
@@ -76,7 +76,7 @@ class KeepBest(L.Callback):
 def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int, callbacks=()) -> L.Trainer:
     t = cfg["trainer"]
     return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
-                     precision=t["precision"], limit_train_batches=t["limit_train_batches"],
+                     num_nodes=t["num_nodes"], strategy=t["strategy"], precision=t["precision"], limit_train_batches=t["limit_train_batches"],
                      default_root_dir=str(out_dir), logger=logger(out_dir, name),
                      enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=20,
                      enable_progress_bar=bool(t["progress_bar"]), callbacks=list(callbacks))
@@ -113,7 +113,7 @@ def init_from_run(method, run_dir: Path) -> None:
         raise ValueError(f"init_from {run_dir}: its weights do not fit this method's transceiver")
     trained_part(method).load_state_dict(fits, strict=False)
     new = sorted({k.split(".")[0] for k in own if k not in fits})
-    print(f"train: initialised from {run_dir} ({len(fits)} tensors){'; new: ' + ', '.join(new) if new else ''}")
+    say(f"train: initialised from {run_dir} ({len(fits)} tensors){'; new: ' + ', '.join(new) if new else ''}")
 
 
 def classifier_spec(cfg: dict, image_shape, num_classes: int) -> dict:
@@ -136,9 +136,9 @@ def train_classifier(cfg: dict, full, train, val, out_dir: Path) -> tuple[torch.
         except (FileNotFoundError, RuntimeError) as err:
             raise ValueError(f"classifier checkpoint {c['checkpoint']} does not fit a {c['arch']} "
                              f"classifier ({str(err).splitlines()[0]})") from err
-        print(f"train: classifier loaded from {c['checkpoint']}")
+        say(f"train: classifier loaded from {c['checkpoint']}")
     else:
-        print(f"train: classifier {c['arch']} for {c['max_epochs']} epochs")
+        say(f"train: classifier {c['arch']} for {c['max_epochs']} epochs")
         train_dl, val_dl = _loaders(train, val, c["batch_size"], cfg["trainer"]["num_workers"])
         _trainer(cfg, out_dir, "classifier", c["max_epochs"]).fit(module, train_dl, val_dl)
     module.eval()
@@ -182,7 +182,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     plan = method.stages()
     for number, stage in enumerate(plan, 1):
         method.stage = stage.name
-        print(f"train: {cfg['method']} stage {stage.name}: k={method.transceiver.k} (k/n={cfg['ratio']:.4f}), "
+        say(f"train: {cfg['method']} stage {stage.name}: k={method.transceiver.k} (k/n={cfg['ratio']:.4f}), "
               f"{stage.epochs} epochs at lr {stage.lr:g}")
         callbacks = _stage_callbacks(cfg)
         trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs, callbacks)
@@ -198,7 +198,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
             stage_metrics = keep.metrics
             record.update(best_epoch=keep.best_epoch, monitor=keep.monitor, best=keep.best,
                           stopped_early=trainer.current_epoch < stage.epochs)
-            print(f"train: stage {stage.name} kept epoch {keep.best_epoch} of {trainer.current_epoch} "
+            say(f"train: stage {stage.name} kept epoch {keep.best_epoch} of {trainer.current_epoch} "
                   f"({keep.monitor} {keep.best:.4g})")
         stages.append({**record, "val_metrics": stage_metrics})
         metrics.update(stage_metrics)
@@ -209,7 +209,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
               encoder_spec=method.transceiver.encoder_spec, decoder_spec=method.transceiver.decoder_spec,
               classifier_spec=spec, image_shape=list(full.image_shape), stages=stages, metrics=metrics,
               seconds=round(time.time() - started, 1))
-    print(f"train: done in {time.time() - started:.0f} s; run folder {out_dir}")
+    say(f"train: done in {time.time() - started:.0f} s; run folder {out_dir}")
     return out_dir
 
 

@@ -112,6 +112,8 @@ class ImageTrainer(_Section):
     limit_train_batches: Union[PositiveInt, Annotated[float, Field(gt=0, le=1)], None]
     accelerator: str
     devices: Devices
+    num_nodes: PositiveInt
+    strategy: str
     precision: str
     num_workers: Count
     progress_bar: StrictBool
