@@ -24,7 +24,7 @@ from ..models import build_model
 from ..units import noise_var_from_snr_db
 from .format import BundleError, load_part, read_bundle, write_bundle
 
-__all__ = ["EXTRA_PARTS", "Bundle", "calibrate_bundle", "load_bundle", "make_untrained_bundle", "save_bundle"]
+__all__ = ["EXTRA_PARTS", "Bundle", "load_bundle", "make_untrained_bundle", "save_bundle"]
 
 #: Optional networks besides encoder, decoder and image classifier.
 EXTRA_PARTS = ("adaptive_mask", "latent_classifier")
@@ -231,36 +231,6 @@ def load_bundle(path: str | Path, method: str | None = None) -> Bundle:
     transceiver.mask = modules.get("adaptive_mask")
     return Bundle(path=path, card=card, transceiver=transceiver.eval(), classifier=modules.get("classifier"),
                   latent_classifier=modules.get("latent_classifier"))
-
-
-def calibrate_bundle(path: str | Path, count: int = 2000) -> dict[str, float]:
-    """Measure an image bundle's ``symbol_power`` on the first ``count`` training images of its dataset and
-    record it in its card (signed again); returns it. For bundles written before cards carried it."""
-    from ..data import load_dataset
-    from .format import sign_bundle, write_card
-
-    with warnings.catch_warnings():       # the very warning this function answers
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(path)
-    name, root = bundle.dataset()
-    data = load_dataset(name, "train", root=root)
-    images = data.batch(range(min(count, len(data))))[0]
-    powers = symbol_powers(bundle.transceiver, images, bundle.card.get("train_snr_db"))
-    card = {**read_bundle(path)[0], "symbol_power": powers}
-    card["command"] = f"{card.get('command', '')} && semcom bundle calibrate {path}".lstrip(" &")
-    write_card(path, card)
-    sign_bundle(path)
-    metrics = card.get("metrics") or {}
-    if bundle.q is not None and metrics.get("points"):   # its own symbols changed: measure them again
-        from .evaluate import evaluate_bundle
-
-        points = metrics["points"]
-        records = evaluate_bundle(load_bundle(path), metrics.get("channel", "awgn"), [p["snr_db"] for p in points],
-                                  samples=int(metrics.get("samples", 2000)), progress=False)
-        metrics["points"] = [{k: r[k] for k in p} for p, r in zip(points, records)]
-        write_card(path, {**card, "metrics": metrics})
-        sign_bundle(path)
-    return powers
 
 
 def make_untrained_bundle(path: str | Path, image_shape=(1, 28, 28), ratio: float = 1 / 12, width: int = 16,

@@ -247,7 +247,7 @@ def cmd_bundle(args) -> None:
 
     for path in args.bundles:
         if args.action == "calibrate":
-            from ..bundles.image import calibrate_bundle
+            from ..bundles.calibrate import calibrate_bundle
 
             powers = calibrate_bundle(path)
             print(f"bundle {path}: raw power of its quantised symbols recorded per bit width and symbol "

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
-import torch
 import yaml
 from safetensors.torch import load_file
-from tqdm import tqdm
 
-from ..baselines.images import ImageLadders, evaluate_capacity, evaluate_link, lost_image
-from ..baselines.link import CodeChoice, DigitalLink, default_choices
+from ..baselines.images import ImageLadders, lost_image
+from ..baselines.link import CodeChoice, default_choices
 from ..baselines.source import make_source_codec
-from ..channels import make_channel
-from ..records import make_record, read_records
+from ..records import read_records
 from ..runs.config import ConfigError, load_config, parse_ratio
 from ..data import load_dataset
 from ..models import build_model
 from ..models.jscc import jscc_geometry
 from .figures import markdown_ratio_table, plot_versus_ratio, plot_versus_snr, ratio_table
+from .classical import best_per_point, points
 from .semcc import load_spec, train_classifiers
 
 __all__ = ["load_digital_spec", "best_per_point", "run_digital"]
@@ -65,21 +62,6 @@ def choices_of(spec: dict) -> list[CodeChoice]:
                            codes.get("rates", ("1/2", "2/3", "3/4")), codes.get("qams", (4, 16, 64)))
 
 
-def best_per_point(records: list[dict]) -> list[dict]:
-    """Per (method, channel, SNR, ratio): accuracy of the best pair by accuracy, PSNR and SSIM of the
-    best pair by PSNR (usually the same pair); ``best_accuracy``/``best_psnr`` name the pairs."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["method"], r["channel"], r["snr_db"], r["ratio"]), []).append(r)
-    best = []
-    for group in groups.values():
-        by_acc = max(group, key=lambda r: (r["accuracy"], r["psnr"]))
-        by_psnr = max(group, key=lambda r: (r["psnr"], r["accuracy"]))
-        best.append({**by_psnr, "accuracy": by_acc["accuracy"], "variant": "baseline", "config": "best",
-                     "best_accuracy": by_acc["config"], "best_psnr": by_psnr["config"]})
-    return best
-
-
 class _Setup:
     """Test images, labels, the semantic experiment's classifier, the lost-image fallback."""
 
@@ -102,46 +84,6 @@ class _Setup:
         return jscc_geometry(self.image_shape, ratio)["k"]
 
 
-def _points(setup: _Setup, ladders: ImageLadders, codec: str, choices, ratios, snrs, channels, seed: int,
-            desc: str) -> list[dict]:
-    links = [DigitalLink(ladders.codec, c) for c in choices]
-    grid = [(ch, snr, ratio) for ch in channels for snr in snrs for ratio in ratios]
-    records = []
-    for channel_name, snr, ratio in tqdm(grid, desc=desc, unit="point"):
-        k = setup.channel_uses(ratio)
-        common = dict(dataset=setup.dataset, channel=channel_name, snr_db=snr, ratio=ratio, samples=setup.samples,
-                      seed=seed, source="experiment")
-        extra = dict(classifier=setup.classifier_name, k=k)
-        for link in links:
-            channel = make_channel(channel_name, generator=torch.Generator().manual_seed(seed))
-            m = evaluate_link(link, ladders, setup.labels, setup.fallback, setup.classifier, channel, snr, k)
-            records.append(make_record(f"{codec}+ldpc", metrics=m, **common, **extra, variant=link.choice.short,
-                                       config=link.choice.short, config_label=link.choice.label))
-        channel = make_channel(channel_name, generator=torch.Generator().manual_seed(seed))
-        m = evaluate_capacity(ladders, setup.labels, setup.fallback, setup.classifier, channel, snr, k)
-        records.append(make_record(f"{codec}+capacity", metrics=m, **common, **extra, variant="baseline",
-                                   config="capacity"))
-    return records
-
-
-def best_digital_records(dataset: str, images: torch.Tensor, labels: torch.Tensor, classifier, classifier_name: str,
-                         channel_uses, ratios, snrs, channels, codec: str = "bpg", codes: dict | None = None,
-                         seed: int = 0, progress: bool = True) -> list[dict]:
-    """The classical link beside a semantic figure: BPG (or ``codec``) + LDPC + QAM, the best pair per point,
-    and the capacity bound, for the given test images, downstream classifier and ``channel_uses(ratio)``."""
-    codes = codes or {}
-    source = make_source_codec(codec)
-    ladders = ImageLadders(source, images, progress=progress)
-    setup = SimpleNamespace(dataset=dataset, samples=len(images), labels=labels, classifier=classifier,
-                            classifier_name=classifier_name, fallback=lost_image(dataset), channel_uses=channel_uses)
-    choices = default_choices(codes.get("family", "wimax"), int(codes.get("n", 576)),
-                              codes.get("rates", ("1/2", "3/4")), codes.get("qams", (4, 16, 64)))
-    records = _points(setup, ladders, source.name, choices, list(ratios), [float(x) for x in snrs], list(channels),
-                      seed, "digital link")
-    return best_per_point([r for r in records if r.get("config") != "capacity"]) + \
-        [r for r in records if r.get("config") == "capacity"]
-
-
 def _write(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
@@ -161,11 +103,11 @@ def run_digital(spec_path, runs_dir, out_dir, overrides: dict | None = None, pro
     records, sweep = [], []
     for codec_name in spec["codecs"]:
         ladders = ImageLadders(make_source_codec(codec_name), setup.images, progress)
-        records += _points(setup, ladders, codec_name, choices, spec["ratios"], [float(s) for s in spec["snrs"]],
+        records += points(setup, ladders, codec_name, choices, spec["ratios"], [float(s) for s in spec["snrs"]],
                            spec["channels"], spec["seed"], f"{codec_name} versus k/n")
         if "sweep" in spec and codec_name == spec["sweep"].get("codec", "bpg"):
             s = spec["sweep"]
-            sweep += _points(setup, ladders, codec_name, choices, s["ratios"], [float(x) for x in s["snrs"]],
+            sweep += points(setup, ladders, codec_name, choices, s["ratios"], [float(x) for x in s["snrs"]],
                              s["channels"], spec["seed"], f"{codec_name} versus SNR")
     curves = _curves(records)
     _write(out_dir / "digital.jsonl", records + [r for r in curves if r.get("config") == "best"])

@@ -36,7 +36,7 @@ from ..data import load_dataset  # noqa: E402
 from ..methods.latent_classifier import encode_all, knn_predict  # noqa: E402
 from ..metrics import psnr, ssim  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
-from .digital import best_digital_records  # noqa: E402
+from .classical import best_digital_records  # noqa: E402
 from .figures import DPI  # noqa: E402
 from .semcc import _train_one  # noqa: E402
 from .claims import claim_row, claims_markdown, stats_of  # noqa: E402

@@ -42,6 +42,7 @@ from ..runs.image import load_run, split, train_classifier
 from ..data import load_dataset
 from ..models import build_model
 from .claims import claim_row, claims_markdown, stats_of
+from .classical import best_digital_records
 from .training_report import write_training_report
 from .spec import read_spec
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
@@ -278,8 +279,6 @@ def robustness_digital(spec: dict, ev: _Evaluator, semantic: list[dict]) -> list
     """The classical link (best BPG + LDPC + QAM pair per point, and the capacity bound) for each robustness
     case, at its k/n and test SNRs, judged by the case's downstream model (``robustness.digital_samples``
     test images, default 500)."""
-    from .digital import best_digital_records   # digital builds on this module
-
     r = spec["robustness"]
     samples = min(int(r.get("digital_samples", 500)), ev.samples)
     records = []

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from semcom_core.bundles import load_bundle
-from semcom_core.bundles.image import calibrate_bundle
+from semcom_core.bundles.calibrate import calibrate_bundle
 from semcom_core.data import load_dataset
 from semcom_core.symbols import SymbolCodec
 from semcom_core.symbols.codec import prefix_mask
