@@ -22,6 +22,7 @@ from semcom_core.link.air.sigmf_io import CaptureError, read_capture, write_capt
 from semcom_core.units import noise_var_from_snr_db
 
 from ..phy.impairments import Impairments
+from .ofdm import _wait_ofdm
 from .run import finish
 
 __all__ = ["record_capture", "replay_capture"]
@@ -79,20 +80,12 @@ def record_capture(bundle, path, num_images: int = 16, start_index: int = 0, imp
     total = tb.source.num_images()
     tb.start()
     try:
-        deadline, last, quiet_since = time.monotonic() + float(timeout_s), -1, time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            done = tb.otx.sent() + tb.otx.dropped() >= total
-            n = len(tb.samples.data())
-            if n != last:
-                last, quiet_since = n, time.monotonic()
-            elif done and time.monotonic() - quiet_since > 0.5:
-                break
-        else:
-            raise TimeoutError(f"the transmitter sent {tb.otx.sent()} of {total} images within {timeout_s:g} s")
+        why = _wait_ofdm(tb, idle_s=0.5, deadline=time.monotonic() + float(timeout_s))
     finally:
         tb.stop()
         tb.wait()
+    if why == "timeout":
+        raise TimeoutError(f"the transmitter sent {tb.otx.sent()} of {total} images within {timeout_s:g} s")
     card = load_bundle(bundle).card
     return write_capture(path, np.asarray(tb.samples.data(), dtype=np.complex64), sample_rate,
                          description or f"{total} {card.get('method')} images through the semcom OFDM burst PHY",
@@ -118,14 +111,7 @@ def replay_capture(path, bundle, out_path: str = "", timeout_s: float = 120.0, i
     t0 = time.perf_counter()
     tb.start()
     try:
-        deadline, last, changed = time.monotonic() + float(timeout_s), None, time.monotonic()
-        while time.monotonic() < deadline and not tb.sink.done():
-            time.sleep(0.05)
-            state = (tb.orx.frames(), tb.orx.dropped(), tb.rx.decoded(), tb.rx.dropped(), tb.sink.count())
-            if state != last:
-                last, changed = state, time.monotonic()
-            elif time.monotonic() - changed > idle_s:
-                break
+        _wait_ofdm(tb, idle_s, time.monotonic() + float(timeout_s))
         elapsed = time.perf_counter() - t0
     finally:
         tb.stop()
