@@ -171,7 +171,7 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
     """Train one run in a child process (logs in run_dir/train.log); returns seconds."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = copy.deepcopy(cfg)
-    cfg["trainer"]["progress_bar"] = jobs == 1
+    cfg["trainer"]["progress_bar"] = jobs == 1 and sys.stdout.isatty()   # no bars in a log file
     (run_dir / "config.yaml").write_text(f"# {run_dir.name}: a point of `{origin}`\n"
                                          + yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // jobs)))
