@@ -86,7 +86,7 @@ def export_mijscc_run(run_dir: str | Path, out: str | Path, command: str, card_s
             "attention": bool(loss["attention"])})
     card = _card(run, command)
     save_bundle(out, method.transceiver, card, method.downstream.net, run["classifier_spec"], extra,
-                calibration_images=calibration_images(cfg))
+                calibration_images=train_images[:2000])   # the split read above: not read again
     # Measured through the bundle's framed path: transmit -> the sent symbols over AWGN -> receive.
     bundle = load_bundle(out)
     records = evaluate_bundle(bundle, "awgn", list(card_snrs), samples=samples, progress=False)
