@@ -23,6 +23,7 @@ from ..link import SideInfo, Transceiver, batch_of, frames_of, symbol_powers, tr
 from ..models import build_model
 from ..units import noise_var_from_snr_db
 from .format import BundleError, load_part, read_bundle, write_bundle
+from .precision import inference_autocast
 
 __all__ = ["EXTRA_PARTS", "Bundle", "load_bundle", "make_untrained_bundle", "save_bundle"]
 
@@ -93,22 +94,26 @@ class Bundle:
             raise ValueError(f"bundle {self.path} expects images [B,{','.join(map(str, self.image_shape))}], "
                              f"got {tuple(images.shape)}")
 
+    # ``precision`` (here and below): "fp32", "bf16" or "auto" (:mod:`.precision`); outputs are float32.
     @torch.no_grad()
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
+    def encode(self, images: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         """Images [B,C,H,W] in [0,1] -> real latent [B, 2k]."""
         self.check_images(images)
-        return self.transceiver.encoder(images.float())
+        with inference_autocast(precision):
+            return self.transceiver.encoder(images.float()).float()
 
     @torch.no_grad()
-    def decode(self, z_hat: torch.Tensor) -> torch.Tensor:
+    def decode(self, z_hat: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         """Received latent [B, 2k] -> reconstructions [B,C,H,W]."""
-        return self.transceiver.decoder(z_hat.float())
+        with inference_autocast(precision):
+            return self.transceiver.decoder(z_hat.float()).float()
 
     @torch.no_grad()
-    def classify(self, images: torch.Tensor) -> torch.Tensor:
+    def classify(self, images: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
         if self.classifier is None:
             raise BundleError(f"bundle {self.path} has no classifier")
-        return self.classifier(images.float())
+        with inference_autocast(precision):
+            return self.classifier(images.float()).float()
 
     def default_noise_var(self) -> float:
         """Noise variance used when none is fed back: the middle of the training SNR range."""
@@ -118,7 +123,7 @@ class Bundle:
     # --- framed transmission: symbols + side information per image ---------------------------------------
     @torch.no_grad()
     def transmit(self, images: torch.Tensor, noise_var: float | None = None, quant_bits: int = -1,
-                 adaptive: bool = True) -> list[tuple[np.ndarray, SideInfo]]:
+                 adaptive: bool = True, precision: str = "fp32") -> list[tuple[np.ndarray, SideInfo]]:
         """Images [B,C,H,W] -> one (payload complex64 [end], SideInfo) per image.
 
         ``noise_var`` (per complex symbol) drives the A-MIJSCC mask (default: :meth:`default_noise_var`);
@@ -130,10 +135,10 @@ class Bundle:
             nv = self.default_noise_var() if noise_var is None else float(noise_var)
             if not (math.isfinite(nv) and nv >= 0):
                 raise ValueError(f"noise variance must be finite and >= 0, got {noise_var}")
-        return frames_of(link.send(self.encode(images), nv, adaptive))
+        return frames_of(link.send(self.encode(images, precision), nv, adaptive))
 
     @torch.no_grad()
-    def receive(self, frames, quant_bits: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    def receive(self, frames, quant_bits: int = -1, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
         """(payload [end], SideInfo) per image -> (reconstructions float32 [B,C,H,W], classes int64 [B]).
 
         The class comes from the latent classifier when the bundle has one, else from the image
@@ -142,11 +147,12 @@ class Bundle:
         link = self.link(quant_bits)
         y, side = batch_of(frames, self.k, link.q)
         z_hat = link.recover(y, side)
-        x_hat = self.decode(z_hat)
+        x_hat = self.decode(z_hat, precision)
         if self.latent_classifier is not None:
-            pred = self.latent_classifier(z_hat).argmax(1)
+            with inference_autocast(precision):
+                pred = self.latent_classifier(z_hat).argmax(1)
         else:
-            pred = self.classify(x_hat).argmax(1)
+            pred = self.classify(x_hat, precision).argmax(1)
         return x_hat.float().numpy(), pred.numpy().astype(np.int64)
 
 

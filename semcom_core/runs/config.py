@@ -152,7 +152,8 @@ MFMSC = {
     "train": {"epochs": 6, "batch_size": 32, "lr": 1.0e-3, "lr_per_task": {"speech_asr": 2.0e-3},
               "warmup_steps": 100, "snr_db": [0.0, 20.0], "channel": "awgn"},
     "eval": {"snr_db": [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0], "channels": ["awgn"], "batch_size": 200},
-    "trainer": {"accelerator": "cpu", "devices": 1, "precision": "32-true", "progress_bar": True},
+    "trainer": {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto", "precision": "32-true",
+                "progress_bar": True},
 }
 
 

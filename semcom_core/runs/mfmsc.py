@@ -26,7 +26,7 @@ from ..data.mfmsc.tasks import TaskData, build_tasks, task_head_specs
 from ..losses.multitask import task_loss
 from ..methods.mfmsc import MFMSCSystem
 from ..metrics.tasks import TaskScore
-from .folder import check_launch, logger, write_run
+from .folder import check_launch, logger, say, write_run
 
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
@@ -38,8 +38,18 @@ class TaskSchedule(IterableDataset):
     batches are used up, and the epoch ends when every task's are.
     """
 
-    def __init__(self, tasks: dict[str, TaskData], batch_size: int, seed: int):
+    def __init__(self, tasks: dict[str, TaskData], batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.tasks, self.batch_size, self.seed, self.epoch = tasks, batch_size, seed, 0
+        self.rank, self.world = int(rank), int(world)
+
+    def shard(self, indices: np.ndarray) -> np.ndarray:
+        """This process's part of one global batch. Under DDP every process draws the same plan (the same
+        task at every step, as the per-task optimisers need) and takes every ``world``-th instance of each
+        batch; a batch smaller than the number of processes is shared round-robin, so none is empty."""
+        if self.world == 1:
+            return indices
+        mine = indices[self.rank::self.world]
+        return mine if len(mine) else indices[self.rank % len(indices):][:1]
 
     def plan(self, epoch: int) -> list[tuple[str, np.ndarray]]:
         rng = np.random.default_rng([self.seed, epoch])
@@ -59,9 +69,10 @@ class TaskSchedule(IterableDataset):
         plan = self.plan(self.epoch)
         self.epoch += 1
         for name, indices in plan:
-            yield name, self.tasks[name].batch(indices)
+            yield name, self.tasks[name].batch(self.shard(indices))
 
     def __len__(self) -> int:
+        """Steps per epoch (the same in every process)."""
         return sum(-(-len(d) // self.batch_size) for d in self.tasks.values())
 
 
@@ -146,21 +157,44 @@ def train_run(cfg: dict, out_dir: str | Path, data: tuple | None = None) -> Path
     system = build_system(cfg, train, geometry)
     module = MultiTaskModule(system, train, cfg)
     t = cfg["trainer"]
-    trainer = L.Trainer(accelerator=t["accelerator"], devices=t["devices"], precision=t["precision"],
+    trainer = L.Trainer(accelerator=t["accelerator"], devices=t["devices"], num_nodes=t["num_nodes"],
+                        strategy=_strategy(t["strategy"]), precision=t["precision"],
                         max_epochs=int(cfg["train"]["epochs"]), default_root_dir=str(out_dir),
                         logger=logger(out_dir, "train"),
                         enable_checkpointing=False, enable_model_summary=False,
                         enable_progress_bar=bool(t["progress_bar"]), log_every_n_steps=20)
-    schedule = TaskSchedule(train, int(cfg["train"]["batch_size"]), int(cfg["seed"]))
-    print(f"mfmsc train: {cfg['arch']} on {', '.join(cfg['tasks'])}, {len(schedule)} steps per epoch, "
-          f"{cfg['train']['epochs']} epochs")
+    processes = trainer.world_size
+    schedule = TaskSchedule(train, int(cfg["train"]["batch_size"]), int(cfg["seed"]), trainer.global_rank,
+                            processes)
+    say(f"mfmsc train: {cfg['arch']} on {', '.join(cfg['tasks'])}, {len(schedule)} steps per epoch, "
+        f"{cfg['train']['epochs']} epochs, {processes} process(es)")
     trainer.fit(module, DataLoader(schedule, batch_size=None))
-    seconds = round(time.time() - started, 1)
-    write_mfmsc_bundle(out_dir, system, cfg, tokenizer, geometry, {"seconds": seconds, "steps": len(module.history)})
-    (out_dir / "history.json").write_text(json.dumps(module.history) + "\n")
-    write_run(out_dir, "mfmsc", cfg["arch"], cfg, seconds=seconds, steps=len(module.history))
-    print(f"mfmsc train: done in {time.time() - started:.0f} s; {out_dir}")
+    agree = ranks_agree(trainer, system)
+    if trainer.is_global_zero:
+        seconds = round(time.time() - started, 1)
+        facts = {"seconds": seconds, "steps": len(module.history), "processes": processes}
+        write_mfmsc_bundle(out_dir, system, cfg, tokenizer, geometry, facts)
+        (out_dir / "history.json").write_text(json.dumps(module.history) + "\n")
+        write_run(out_dir, "mfmsc", cfg["arch"], cfg, ranks_agree=agree, **facts)
+    say(f"mfmsc train: done in {time.time() - started:.0f} s; {out_dir}")
     return out_dir
+
+
+def _strategy(name: str):
+    """Lightning's strategy for ``trainer.strategy``. Plain DDP becomes DDP that tolerates parameters without
+    a gradient: each step trains one task, which leaves the other tasks' encoders and heads unused."""
+    return "ddp_find_unused_parameters_true" if name == "ddp" else name
+
+
+def ranks_agree(trainer: L.Trainer, system: MFMSCSystem) -> bool | None:
+    """Under DDP: whether every process ended with the same weights (the gradients were averaged at every
+    step); None in a single process."""
+    if trainer.world_size == 1:
+        return None
+    with torch.no_grad():
+        checksum = torch.stack([p.double().sum() for p in system.parameters()]).sum().reshape(1)
+    gathered = trainer.strategy.all_gather(checksum).reshape(-1)
+    return bool(torch.allclose(gathered, gathered[0].expand_as(gathered), rtol=1e-9, atol=0.0))
 
 
 @torch.no_grad()

@@ -290,6 +290,8 @@ class MfmscEval(_Section):
 class MfmscTrainer(_Section):
     accelerator: str
     devices: Devices
+    num_nodes: PositiveInt
+    strategy: str
     precision: str
     progress_bar: StrictBool
 

@@ -112,3 +112,19 @@ def test_a_flowgraph_that_measures_writes_its_record_by_default(grc):
     params = {b["name"]: b["parameters"] for b in yaml.safe_load(grc.read_text())["blocks"] if b["id"] == "parameter"}
     if "out_path" in params:
         assert params["out_path"]["value"] == f"{grc.stem}.jsonl"
+
+
+@needs_grcc
+@pytest.mark.slow
+def test_bench_flowgraph_prints_both_rates_their_ratio_and_what_the_precision_costs(bundle, capsys):
+    from semcom_core.cli.main import main
+
+    main(["bench", "flowgraph", "--bundle", str(bundle), "--images", "192", "--repeats", "1", "--precision", "bf16"])
+    out = capsys.readouterr().out
+    result = json.loads(out[out.index("{"): out.rindex("}") + 1])
+    assert result["flowgraph_complete"] and result["num_images"] == 192 and result["precision"] == "bf16"
+    assert result["images_per_s_flowgraph"] > 0 and result["images_per_s_bare"] > 0
+    assert result["ratio"] == pytest.approx(result["images_per_s_flowgraph"] / result["images_per_s_bare"])
+    assert abs(result["psnr_bare"] - result["psnr_fp32"]) < 0.05          # bf16 costs no quality
+    assert abs(result["psnr_flowgraph"] - result["psnr_bare"]) < 1.0       # the same chain, other noise draws
+    assert "images/s through the loopback flowgraph" in out and f"ratio {result['ratio']:.2f}" in out

@@ -4,6 +4,7 @@ links over ZMQ (the simulated twins of the USRP flowgraphs in hardware/) agree w
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -108,6 +109,11 @@ def test_three_process_link_through_simulated_air(bundle, scripts, tmp_path):
     assert abs(record["snr_db"] - snr_db) < 1.0, record            # estimated by the OFDM receiver
     ref = mijscc_reference(bundle, N_IMAGES, snr_db)
     assert abs(record["psnr"] - ref["psnr"]) < 0.5, (record, ref)
+    # the relaying process says what it relayed when it stops: the transmitter's bursts at amplitude 0.15
+    summary = re.search(r"semcom air: (\d+) samples in all, (\d+) in bursts, burst power (-?[\d.]+) dB",
+                        (tmp_path / "air.log").read_text())
+    assert summary, (tmp_path / "air.log").read_text()[-2000:]
+    assert int(summary[1]) >= int(summary[2]) > 0 and -30 < float(summary[3]) < 0
 
 
 def test_ofdm_loopback_zmq_script_stops_by_itself_and_reports(bundle, scripts, tmp_path):

@@ -4,6 +4,7 @@ export that fails leaves no bundle behind."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import subprocess
@@ -64,6 +65,15 @@ def test_own_cifar_folder_trains_exports_evaluates_and_runs_in_the_flowgraph(tmp
     assert done.stdout.strip().splitlines()[-1].split()[-2:] == ["48", "eval"]    # all 48 test images read
     summary = running.run_loopback(str(tmp_path / "bundle"), snr_db=10.0, num_images=48, timeout_s=300)
     assert summary["complete"] and summary["count"] == 48 and summary["dataset"] == "cifar10", summary
+    # the data moved since the export: `semcom demo --data-root` points the flowgraph's image source and the
+    # library evaluation beside it at the new folder
+    shutil.move(str(data), str(tmp_path / "moved"))
+    done = semcom("demo", "--bundle", "bundle", "--snr-db", "10", "--images", "48", "--out-dir", "demo",
+                  "--data-root", str(tmp_path / "moved"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for name in ("flowgraph.jsonl", "eval.jsonl")
+               for line in (tmp_path / "demo" / name).read_text().splitlines()]
+    assert [(r["source"], r["samples"]) for r in records] == [("flowgraph", 48), ("eval", 48)]
 
 
 def test_a_failed_export_leaves_no_bundle(tmp_path):

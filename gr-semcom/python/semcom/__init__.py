@@ -12,6 +12,7 @@ and metrics.
 - ``image_source``: dataset images as PDUs
 - ``jscc_tx``: image PDUs -> tagged stream of k complex symbols per image
 - ``channel``: AWGN / Rayleigh / Rician / Sionna TDL on a tagged stream
+- ``air_monitor``: passes complex samples through and reports their count, rate and burst power
 - ``tdl_channel``: Sionna TDL multipath fading on complex baseband samples (e.g. between OFDM blocks)
 - ``jscc_rx``: tagged stream -> reconstructed image PDUs with the class decision
 - ``metrics_sink``: PSNR, SSIM and accuracy against the originals, result records
@@ -33,6 +34,7 @@ bases), ``phy`` (the air between the OFDM blocks, as impairments), ``running`` (
 commands of ``semcom``) and ``testing`` (helpers of the QA tests).
 """
 
+from .air_monitor import air_monitor
 from .channel import channel
 from .digital_rx import digital_rx
 from .digital_tx import digital_tx
@@ -47,6 +49,6 @@ from .ofdm_tx import ofdm_tx
 from .snr_schedule import snr_schedule
 from .tdl_channel import tdl_channel
 
-__all__ = ["channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
+__all__ = ["air_monitor", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
            "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule",
            "tdl_channel"]

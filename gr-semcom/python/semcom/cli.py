@@ -36,18 +36,21 @@ def _flat(values) -> list[float]:
 def cmd_demo(args) -> None:
     from .running.loopback import demo
 
-    demo(bundle=args.bundle, snrs=args.snr_db, channel=args.channel, num_images=args.images, out_dir=args.out_dir)
+    demo(bundle=args.bundle, snrs=args.snr_db, channel=args.channel, num_images=args.images, out_dir=args.out_dir,
+         data_root=args.data_root or "")
 
 
 def cmd_bench_flowgraph(args) -> None:
     from .bench.flowgraph import bench_flowgraph
 
     result = bench_flowgraph(args.bundle, num_images=args.images, max_batch=args.batch, snr_db=args.snr_db,
-                             channel=args.channel, quant_bits=args.quant_bits)
+                             channel=args.channel, quant_bits=args.quant_bits, precision=args.precision,
+                             repeats=args.repeats)
     print(json.dumps(result, indent=2, default=str))
     print(f"bench flowgraph: {result['images_per_s_flowgraph']:.0f} images/s through the loopback flowgraph, "
           f"{result['images_per_s_bare']:.0f} images/s bare batched inference, ratio {result['ratio']:.2f} "
-          f"({result['num_images']} images, batch {result['max_batch']})")
+          f"({result['num_images']} images, batch {result['max_batch']}, networks in {result['precision']}: bare PSNR "
+          f"{result['psnr_bare']:.3f} dB, {result['psnr_fp32']:.3f} dB in fp32 with the same noise)")
 
 
 def cmd_bench_mijscc(args) -> None:
@@ -147,12 +150,17 @@ def register(commands, bench) -> None:
     p.add_argument("--channel", default="awgn")
     p.add_argument("--images", type=positive_int, default=1000)
     p.add_argument("--out-dir", default="results/demo")
+    p.add_argument("--data-root", default=None, help="dataset folder of the test images (default: the bundle card's "
+                   "root, else the embedded data)")
     p.set_defaults(func=cmd_demo)
 
     p = bench.add_parser("flowgraph", help="images/s through the loopback flowgraph against bare batched inference")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE)
     p.add_argument("--images", type=positive_int, default=2000)
     p.add_argument("--batch", type=positive_int, default=64, help="images per forward pass, in both")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="the networks' arithmetic, in both (auto: bf16 where the CPU has it natively)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="measurements of each, in turn; the best counts")
     p.add_argument("--snr-db", type=float, default=10.0, help="SNR per symbol (dB)")
     p.add_argument("--channel", default="awgn")
     p.add_argument("--quant-bits", type=int, default=0, help="0 analog symbols, q > 0 q-bit, -1 the bundle's")

@@ -28,11 +28,14 @@ class jscc_rx(SemanticReceiver):
         torch_threads: torch intra-op threads of this block's thread; 0 keeps torch's default. The
             receiver (decoder + classifier) is the heavier half: on 2 cores, 2 threads here and 1 in
             jscc_tx measured fastest.
+        precision: the networks' arithmetic: "auto" (bfloat16 where the CPU computes it natively, else
+            float32), "fp32" or "bf16" (``semcom_core.bundles.precision``).
 
     Frames of the wrong length, with NaN/inf symbols or with missing or contradictory side information
     are dropped and counted (``dropped()``, ``drop_reasons()``), each reason logged once.
     """
 
-    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len", torch_threads=2):
+    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len", torch_threads=2,
+                 precision="auto"):
         super().__init__("semcom_jscc_rx", bundle_path, quant_bits, inline_header=False, max_batch=max_batch,
-                         len_tag_key=len_tag_key, torch_threads=torch_threads, full_frames=True)
+                         len_tag_key=len_tag_key, torch_threads=torch_threads, full_frames=True, precision=precision)

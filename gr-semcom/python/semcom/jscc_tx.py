@@ -26,13 +26,16 @@ class jscc_tx(SemanticTransmitter):
         len_tag_key: name of the frame length tag.
         torch_threads: torch intra-op threads of this block's thread (GNU Radio runs blocks in parallel
             already); 0 keeps torch's default.
+        precision: the networks' arithmetic: "auto" (bfloat16 where the CPU computes it natively, else
+            float32), "fp32" or "bf16" (``semcom_core.bundles.precision``).
 
     The message handler only queues PDUs; ``work()`` encodes everything queued (up to ``max_batch``) at
     once. PDUs of the wrong size or with non-finite values are dropped and counted (``dropped()``,
     ``drop_reasons()``), each reason logged once.
     """
 
-    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len", torch_threads=1):
+    def __init__(self, bundle_path="", quant_bits=0, max_batch=64, len_tag_key="packet_len", torch_threads=1,
+                 precision="auto"):
         super().__init__("semcom_jscc_tx", bundle_path, quant_bits, adaptive=False, inline_header=False,
                          max_batch=max_batch, len_tag_key=len_tag_key, torch_threads=torch_threads,
-                         tag_bundle_id=False)
+                         tag_bundle_id=False, precision=precision)

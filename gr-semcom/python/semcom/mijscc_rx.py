@@ -48,6 +48,8 @@ class mijscc_rx(SemanticReceiver):
         max_batch: frames decoded in one forward pass.
         len_tag_key: name of the frame length tag.
         torch_threads: torch intra-op threads of this block's thread; 0 keeps torch's default.
+        precision: the networks' arithmetic: "auto" (bfloat16 where the CPU computes it natively, else
+            float32), "fp32" or "bf16" (``semcom_core.bundles.precision``).
         inline_header: frames carry the symbol-level header (True) or their side information as tags.
 
     Getters: ``decoded()``, ``dropped()``, ``drop_reasons()``, ``frame_log()``
@@ -56,6 +58,6 @@ class mijscc_rx(SemanticReceiver):
     """
 
     def __init__(self, bundle_path="", quant_bits=-1, max_batch=64, len_tag_key="packet_len", torch_threads=2,
-                 inline_header=True):
+                 inline_header=True, precision="auto"):
         super().__init__("semcom_mijscc_rx", bundle_path, quant_bits, inline_header, max_batch, len_tag_key,
-                         torch_threads)
+                         torch_threads, precision=precision)

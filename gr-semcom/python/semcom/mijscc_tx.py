@@ -61,6 +61,8 @@ class mijscc_tx(SemanticTransmitter):
         max_batch: images encoded in one forward pass.
         len_tag_key: name of the frame length tag.
         torch_threads: torch intra-op threads of this block's thread; 0 keeps torch's default.
+        precision: the networks' arithmetic: "auto" (bfloat16 where the CPU computes it natively, else
+            float32), "fp32" or "bf16" (``semcom_core.bundles.precision``).
         inline_header: put the header in front of the payload (True) or send
             the side information as tags (False).
 
@@ -70,9 +72,9 @@ class mijscc_tx(SemanticTransmitter):
     """
 
     def __init__(self, bundle_path="", quant_bits=-1, adaptive=True, noise_var=0.0, max_batch=64,
-                 len_tag_key="packet_len", torch_threads=1, inline_header=True):
+                 len_tag_key="packet_len", torch_threads=1, inline_header=True, precision="auto"):
         super().__init__("semcom_mijscc_tx", bundle_path, quant_bits, adaptive, inline_header, max_batch,
-                         len_tag_key, torch_threads)
+                         len_tag_key, torch_threads, precision=precision)
         self._nv = MessageSetting(f"semcom_mijscc_tx{self.unique_id()}", "noise_var", noise_var_of, checked_noise_var,
                                   noise_var if float(noise_var) > 0 else None)
         self._payload_symbols = 0

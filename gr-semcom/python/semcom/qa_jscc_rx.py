@@ -42,7 +42,7 @@ def _direct(bundle, x, quant_bits):
 def _run_rx(bundle, frames, frame_tags, expected, quant_bits=0, max_batch=64, timeout=30.0):
     tb = gr.top_block()
     src = testing.frames_source(frames, frame_tags)
-    rx = semcom.jscc_rx(bundle, quant_bits, max_batch)
+    rx = semcom.jscc_rx(bundle, quant_bits, max_batch, precision="fp32")   # compared with the library in fp32
     debug = blocks.message_debug()
     tb.connect(src, rx)
     tb.msg_connect(rx, "pdu", debug, "store")

@@ -38,7 +38,7 @@ def _run_rx(bundle, frames, frame_tags, expected_total, quant_bits=-1, timeout=3
     """Run frames through the receiver until decoded + dropped reaches ``expected_total``."""
     tb = gr.top_block()
     src = testing.frames_source(frames, frame_tags)
-    rx = semcom.mijscc_rx(bundle, quant_bits, 64)
+    rx = semcom.mijscc_rx(bundle, quant_bits, 64, precision="fp32")   # compared with the library in fp32
     debug = blocks.message_debug()
     tb.connect(src, rx)
     tb.msg_connect(rx, "pdu", debug, "store")
@@ -53,8 +53,8 @@ def test_side_info_round_trip_through_the_blocks(amijscc):
     x = testing.random_images(12)
     nv = 10 ** (-9 / 10)
     tb = gr.top_block()
-    tx = semcom.mijscc_tx(amijscc, -1, True, nv, 5)
-    rx = semcom.mijscc_rx(amijscc, -1, 5)
+    tx = semcom.mijscc_tx(amijscc, -1, True, nv, 5, precision="fp32")
+    rx = semcom.mijscc_rx(amijscc, -1, 5, precision="fp32")
     debug = blocks.message_debug()
     tb.connect(tx, rx)
     tb.msg_connect(rx, "pdu", debug, "store")

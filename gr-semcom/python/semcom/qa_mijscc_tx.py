@@ -53,7 +53,7 @@ class _Run:
 
     def __init__(self, bundle, **kwargs):
         self.tb = gr.top_block()
-        self.tx = semcom.mijscc_tx(bundle, **kwargs)
+        self.tx = semcom.mijscc_tx(bundle, **{"precision": "fp32", **kwargs})   # compared with the library in fp32
         self.sink = blocks.vector_sink_c()
         self.tb.connect(self.tx, self.sink)
         self.tb.start()

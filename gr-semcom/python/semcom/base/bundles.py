@@ -30,6 +30,14 @@ def resolve_bundle_path(path) -> str:
     return candidate if os.path.exists(candidate) else path
 
 
+def resolve_precision(precision) -> str:
+    """"fp32" or "bf16" for a block's ``precision`` parameter ("auto": bf16 where the CPU computes it natively);
+    ValueError for anything else."""
+    from semcom_core.bundles.precision import resolve_precision as _resolve
+
+    return _resolve(precision)
+
+
 def load_bundle(path):
     """Load a model bundle, shared between the blocks of one process.
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import struct
 
 import numpy as np
 import pmt
@@ -14,10 +15,71 @@ import pmt
 from .limits import NOISE_VAR_RANGE
 
 
+# PMT's serialised form of an f32vector (pmt_serialize.cc): 0x0a (uniform vector), 0x08 (float32), the length
+# as a big-endian uint32, one pad byte, then the values big-endian. Building and reading image PDUs through it
+# takes 8-12 us instead of 50-90 us element by element (init_f32vector, f32vector_elements): per image that is
+# most of what the PDU hops of a flowgraph cost, with the GIL held.
+_F32_PREFIX = b"\x0a\x08"
+_F32_PAD = b"\x01\x00"
+
+
+def f32vector(values: np.ndarray):
+    """A PMT f32vector of ``values`` (flattened)."""
+    flat = np.ascontiguousarray(values, dtype=">f4").reshape(-1)
+    return pmt.deserialize_str(_F32_PREFIX + struct.pack(">I", flat.size) + _F32_PAD + flat.tobytes())
+
+
+def f32_values(vector) -> np.ndarray:
+    """The float32 values of a PMT f32vector."""
+    raw = pmt.serialize_str(vector)
+    count = pmt.length(vector)
+    return np.frombuffer(raw, dtype=">f4", count=count, offset=len(raw) - 4 * count).astype(np.float32)
+
+
+def _value(p):
+    if pmt.is_bool(p):
+        return pmt.to_bool(p)
+    if pmt.is_integer(p):
+        return pmt.to_long(p)
+    if pmt.is_real(p):
+        return pmt.to_double(p)
+    if pmt.is_symbol(p):
+        return pmt.symbol_to_string(p)
+    return pmt.to_python(p)
+
+
+def _to_pmt(value):
+    if isinstance(value, bool):
+        return pmt.from_bool(value)
+    if isinstance(value, int):
+        return pmt.from_long(value)
+    if isinstance(value, float):
+        return pmt.from_double(value)
+    return pmt.to_pmt(value)
+
+
+def meta_dict(d) -> dict:
+    """A PMT dict as a Python dict (scalars converted directly, the rest by ``pmt.to_python``)."""
+    out = {}
+    items = pmt.dict_items(d)
+    while not pmt.is_null(items):
+        pair, items = pmt.car(items), pmt.cdr(items)
+        key = pmt.car(pair)
+        out[pmt.symbol_to_string(key) if pmt.is_symbol(key) else pmt.to_python(key)] = _value(pmt.cdr(pair))
+    return out
+
+
+def meta_pmt(meta: dict):
+    """A Python dict of metadata as a PMT dict."""
+    out = pmt.make_dict()
+    for key, value in meta.items():
+        out = pmt.dict_add(out, pmt.intern(str(key)), _to_pmt(scalar(value)))
+    return out
+
+
 def make_pdu(meta: dict, values: np.ndarray):
     """``cons(meta dict, f32vector)``."""
-    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    return pmt.cons(pmt.to_pmt(meta), pmt.init_f32vector(flat.size, flat.tolist()))
+    return pmt.cons(meta_pmt(meta), f32vector(values))
 
 
 def parse_pdu(pdu) -> tuple[dict, np.ndarray]:
@@ -28,13 +90,11 @@ def parse_pdu(pdu) -> tuple[dict, np.ndarray]:
     if pmt.is_null(car):
         meta = {}
     elif pmt.is_dict(car):
-        meta = pmt.to_python(car)
-        if not isinstance(meta, dict):
-            raise ValueError("PDU metadata is not a dictionary")
+        meta = meta_dict(car)
     else:
         raise ValueError("PDU metadata is not a dictionary")
     if pmt.is_f32vector(cdr):
-        data = np.asarray(pmt.f32vector_elements(cdr), dtype=np.float32)
+        data = f32_values(cdr)
     elif pmt.is_f64vector(cdr):
         data = np.asarray(pmt.f64vector_elements(cdr), dtype=np.float32)
     elif pmt.is_u8vector(cdr):

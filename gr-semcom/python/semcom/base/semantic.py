@@ -17,7 +17,7 @@ import collections
 
 import numpy as np
 
-from .bundles import load_bundle
+from .bundles import load_bundle, resolve_precision
 from .limits import MAX_SYMBOL_POWER, mean_power
 from .rx import FrameReceiver
 from .tx import FrameTransmitter
@@ -50,8 +50,9 @@ class SemanticTransmitter(FrameTransmitter):
     """
 
     def __init__(self, name, bundle_path="", quant_bits=-1, adaptive=True, inline_header=False, max_batch=64,
-                 len_tag_key="packet_len", torch_threads=1, tag_bundle_id=True):
+                 len_tag_key="packet_len", torch_threads=1, tag_bundle_id=True, precision="auto"):
         self.bundle = load_bundle(bundle_path)
+        self.precision = resolve_precision(precision)
         self.quant_bits = int(quant_bits)
         self.link = self.bundle.link(self.quant_bits)
         self.k = int(self.bundle.k)
@@ -83,7 +84,8 @@ class SemanticTransmitter(FrameTransmitter):
         out = [None] * len(images)
         for nv, rows in groups.items():
             x = torch.from_numpy(np.ascontiguousarray(np.stack([images[i] for i in rows])))
-            sent = self.bundle.transmit(x, noise_var=nv, quant_bits=self.quant_bits, adaptive=self.adaptive)
+            sent = self.bundle.transmit(x, noise_var=nv, quant_bits=self.quant_bits, adaptive=self.adaptive,
+                                        precision=self.precision)
             if self.inline_header:
                 frames = frame_symbols_batch([p for p, _ in sent], [s for _, s in sent])
             else:
@@ -121,9 +123,10 @@ class SemanticReceiver(FrameReceiver):
     META_SKIP = ("q", "z_min", "z_max")
 
     def __init__(self, name, bundle_path="", quant_bits=-1, inline_header=False, max_batch=64,
-                 len_tag_key="packet_len", torch_threads=2, full_frames=False):
+                 len_tag_key="packet_len", torch_threads=2, full_frames=False, precision="auto"):
         super().__init__(name, len_tag_key, max_batch, torch_threads)
         self.bundle = load_bundle(bundle_path)
+        self.precision = resolve_precision(precision)
         self.quant_bits = int(quant_bits)
         self.q = self.bundle.link(self.quant_bits).q
         self.k = int(self.bundle.k)
@@ -185,7 +188,8 @@ class SemanticReceiver(FrameReceiver):
         return out
 
     def decode(self, frames):
-        images, preds = self.bundle.receive([item for _, item in frames], quant_bits=self.quant_bits)
+        images, preds = self.bundle.receive([item for _, item in frames], quant_bits=self.quant_bits,
+                                            precision=self.precision)
         out = []
         for (seg, (_, side)), image, pred in zip(frames, images, preds):
             extra = {"pred": int(pred), "end": int(side.end), "gamma": side.end / self.k, "symbols": int(seg.length)}

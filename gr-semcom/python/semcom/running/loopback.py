@@ -19,11 +19,13 @@ from .run import finish, progress_printer, run_top_block, run_until_done
 
 
 def make_loopback(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="", quant_bits=0,
-                  max_batch=64, grc_path=None):
-    """Build (not start) the semantic_loopback top block with these parameters."""
+                  max_batch=64, grc_path=None, precision="auto", data_root=""):
+    """Build (not start) the semantic_loopback top block with these parameters (``data_root``: the image
+    source's dataset folder, empty for the bundle card's; ``precision``: the networks' arithmetic)."""
     cls = compiled_top_block(grc_path)
     tb = cls(bundle=str(bundle), snr_db=float(snr_db), channel=str(channel), num_images=int(num_images),
-             out_path=str(out_path or ""), quant_bits=int(quant_bits), max_batch=int(max_batch))
+             out_path=str(out_path or ""), quant_bits=int(quant_bits), max_batch=int(max_batch),
+             precision=str(precision), data_root=str(data_root or ""))
     available = tb.source.num_images()
     if available < int(num_images):   # the split has fewer images than asked for
         tb.sink.set_num_images(available)
@@ -31,7 +33,7 @@ def make_loopback(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path=
 
 
 def run_loopback(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="", timeout_s=600.0,
-                 quant_bits=0, max_batch=64, grc_path=None, progress=False) -> dict:
+                 quant_bits=0, max_batch=64, grc_path=None, progress=False, precision="auto", data_root="") -> dict:
     """Run flowgraphs/semantic_loopback.grc headless once; returns the metrics summary.
 
     Keys: method, dataset, channel, ratio, seed, snr_db, count, psnr,
@@ -39,9 +41,11 @@ def run_loopback(bundle, snr_db=10.0, channel="awgn", num_images=200, out_path="
     complete, elapsed_s, images_per_s, dropped_tx, dropped_rx and record
     (the result record; None when nothing arrived). With ``out_path`` the
     record (source "flowgraph") is appended there.
-    ``progress``: True prints a progress line to stderr.
+    ``progress``: True prints a progress line to stderr. ``precision``, ``data_root``: see
+    :func:`make_loopback`.
     """
-    tb = make_loopback(bundle, snr_db, channel, num_images, out_path, quant_bits, max_batch, grc_path)
+    tb = make_loopback(bundle, snr_db, channel, num_images, out_path, quant_bits, max_batch, grc_path, precision,
+                       data_root)
     label = f"flowgraph {channel} {float(snr_db):g} dB"
     summary = run_top_block(tb, tb.sink, tb.sink.num_images, timeout_s, progress, label)
     summary["dropped_tx"] = tb.tx.dropped()
@@ -115,7 +119,7 @@ def run_side_by_side(bundle, snr_db=10.0, channel="awgn", num_images=200, out_pa
 
 
 def demo(bundle, snrs=(0, 5, 10, 15, 20), channel="awgn", num_images=1000, out_dir="results/demo",
-         quant_bits=0, max_batch=64, timeout_s=600.0, progress=True, compare_eval=True) -> list[dict]:
+         quant_bits=0, max_batch=64, timeout_s=600.0, progress=True, compare_eval=True, data_root="") -> list[dict]:
     """Run the loopback flowgraph at several SNRs; records, a table and a plot.
 
     Appends one record per SNR (source "flowgraph") to ``<out_dir>/flowgraph.jsonl``. With
@@ -131,7 +135,7 @@ def demo(bundle, snrs=(0, 5, 10, 15, 20), channel="awgn", num_images=1000, out_d
     summaries, records = [], []
     for snr in snrs:
         s = run_loopback(bundle, snr, channel, num_images, str(records_path), timeout_s, quant_bits, max_batch,
-                         progress=progress)
+                         progress=progress, data_root=data_root)
         summaries.append(s)
         if s.get("record"):
             records.append(s["record"])
@@ -144,7 +148,7 @@ def demo(bundle, snrs=(0, 5, 10, 15, 20), channel="awgn", num_images=1000, out_d
         from ..base.bundles import load_bundle, resolve_bundle_path
 
         eval_records = evaluate_bundle(load_bundle(resolve_bundle_path(bundle)), channel, [float(x) for x in snrs],
-                                       samples=num_images, progress=progress)
+                                       samples=num_images, progress=progress, data_root=data_root or None)
         append_records(out_dir / "eval.jsonl", eval_records)
         records += eval_records
     if records:
