@@ -35,15 +35,17 @@ def script_options(**values) -> list[str]:
     return out
 
 
-def start_script(py_path, options=(), log_path=None, python=None, env=None) -> subprocess.Popen:
+def start_script(py_path, options=(), log_path=None, python=None, env=None, cwd=None) -> subprocess.Popen:
     """Start a generated flowgraph script (``compile_grc``'s output) with ``python`` (default: this
     interpreter, which has torch and semcom_core) and ``options``; stdout and stderr go to
-    ``log_path`` (default: a pipe). Stop it with :func:`stop_script`."""
+    ``log_path`` (default: a pipe). It runs in ``cwd`` (default: the log's folder, so that the files a
+    script writes by default, such as its records, land beside its log). Stop it with :func:`stop_script`."""
     cmd = [python or sys.executable, "-u", str(py_path), *[str(o) for o in options]]
+    cwd = cwd if cwd is not None else (Path(log_path).resolve().parent if log_path else None)
     out = open(log_path, "w") if log_path else subprocess.PIPE   # noqa: SIM115 - closed by the process's end
     try:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, text=True)
+                                env=env, text=True, cwd=cwd)
     finally:
         if log_path:
             out.close()
