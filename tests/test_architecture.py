@@ -29,7 +29,8 @@ CORE_LAYERS = (
 GR_LAYERS = (
     ("base", {"base"}),
     ("blocks", {"__init__", "phy", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx",
-                "metrics_sink", "mijscc_rx", "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule", "tdl_channel"}),
+                "metrics_sink", "mijscc_rx", "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule", "tdl_channel",
+                "air_monitor"}),
     ("running", {"running"}),
     ("bench", {"bench", "plots"}),
     ("cli", {"cli"}),
