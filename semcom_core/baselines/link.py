@@ -224,10 +224,11 @@ class DigitalLink:
         return Transmission(self.qam.modulate(padded), sent, encoded, plan, stats)
 
     # -- receiver -------------------------------------------------------------
-    def _decode_payloads(self, llr, plan: LinkPlan, batch: int) -> tuple[list, list]:
+    def _decode_payloads(self, llr, plan: LinkPlan, batch: int, counts: list | None = None) -> tuple[list, list]:
         """LLRs ``[B, plan.symbols * m]`` -> payload bytes and loss reason per frame.
 
-        LLRs of the wrong shape lose every frame; NaN LLRs lose their own frame.
+        LLRs of the wrong shape lose every frame; NaN LLRs lose their own frame. ``counts``, when given, gets
+        one :func:`block_counts` dict per decoded frame.
         """
         llr = np.asarray(llr, dtype=np.float32)
         if not plan.feasible:
@@ -236,6 +237,8 @@ class DigitalLink:
             return [None] * batch, ["channel_failure"] * batch
         coded = llr[:, :plan.codewords * plan.code.n]     # drop the padding bits of the last symbol
         result = plan.code.decode(coded.reshape(batch * plan.codewords, plan.code.n))
+        if counts is not None:
+            counts.extend(block_counts(plan.code, coded.reshape(batch, plan.codewords, plan.code.n), result))
         ok = result.ok.reshape(batch, plan.codewords).all(axis=1)
         bits = result.bits.reshape(batch, plan.codewords * plan.code.k)
         payloads = [_unframe(bits[i]) if ok[i] else None for i in range(batch)]
@@ -250,7 +253,7 @@ class DigitalLink:
         return [p if sent else None for p, sent in zip(payloads, tx.sent)], _count(tx.stats, reasons)
 
     def receive_frames(self, y_eq: torch.Tensor, noise_var, plan: LinkPlan, metas: list[dict],
-                       cache: dict | None = None) -> tuple[list, list[str | None]]:
+                       cache: dict | None = None, counts: list | None = None) -> tuple[list, list[str | None]]:
         """A receiver on its own (e.g. a GNU Radio block): no :class:`Transmission` at hand.
 
         ``y_eq`` ``[B, plan.symbols]`` equalised frames, ``noise_var`` as for
@@ -261,11 +264,13 @@ class DigitalLink:
         its parity checks, or malformed LLRs) or ``"source_failure"`` (a bad
         length field or bytes the source decoder rejects).
         ``cache`` maps payload bytes to decoded items, so a sweep that receives
-        the same bytes many times source-decodes them once.
+        the same bytes many times source-decodes them once. ``counts``, when
+        given, gets the codeword and bit counts of each frame
+        (:func:`block_counts`; none when the frames could not be decoded at all).
         """
         batch = len(metas)
         llr = self.qam.llrs(y_eq, noise_var) if plan.feasible else None
-        payloads, reasons = self._decode_payloads(llr, plan, batch)
+        payloads, reasons = self._decode_payloads(llr, plan, batch, counts)
         items = []
         for i, payload in enumerate(payloads):
             item = None
@@ -307,6 +312,21 @@ class DigitalLink:
         out = channel.transmit(tx.symbols, snr_db, generator)
         pilots = channel.pilots if channel.csi == "ls" and not isinstance(channel, AWGNChannel) else 0
         return self.receive(out.y_eq, effective_noise_variance(out, pilots), tx, cache)
+
+
+def block_counts(code, llr: np.ndarray, result) -> list[dict]:
+    """Per frame (first axis of ``llr [B, codewords, n]``): ``code_blocks`` and ``block_errors`` (codewords
+    that failed their checks: BLER), and ``coded_bits`` and ``bit_errors``: the hard decisions of the
+    channel LLRs against the codewords the decoder found, over the codewords that passed (the raw bit
+    error rate before decoding; a codeword that failed has no known reference and is left out)."""
+    batch, blocks, _n = llr.shape
+    ok = result.ok.reshape(batch, blocks)
+    errors = np.zeros((batch, blocks), np.int64)
+    if ok.any():
+        codewords = code.encode(result.bits.reshape(batch, blocks, -1)[ok])
+        errors[ok] = ((llr[ok] < 0).astype(np.uint8) != codewords).sum(axis=1)
+    return [{"code_blocks": int(blocks), "block_errors": int((~ok[i]).sum()),
+             "coded_bits": int(ok[i].sum()) * int(_n), "bit_errors": int(errors[i].sum())} for i in range(batch)]
 
 
 def _count(sent: LinkStats, reasons: list) -> LinkStats:

@@ -65,6 +65,8 @@ def test_loopback_agrees_with_semcom_core(bundle, tmp_path):
                                             out_path=str(out_path), timeout_s=300)
     assert summary["complete"], summary
     assert summary["count"] == n and summary["dropped_tx"] == 0 and summary["dropped_rx"] == 0
+    assert summary["evm_db"] == pytest.approx(-snr_db, abs=0.3)        # AWGN: the error vector is the noise
+    assert summary["evm_percent"] == pytest.approx(100 * 10 ** (-snr_db / 20), rel=0.05)
 
     reference = _semcom_eval(bundle, n, snr_db)
     acc_direct = reference["accuracy"]
@@ -82,6 +84,7 @@ def test_loopback_agrees_with_semcom_core(bundle, tmp_path):
     rec = records[0]
     assert rec["source"] == "flowgraph" and rec["samples"] == n and rec["snr_db"] == snr_db
     assert rec["channel"] == "awgn" and np.isclose(rec["psnr"], summary["psnr"])
+    assert np.isclose(rec["evm_db"], summary["evm_db"])
     assert rec["method"] == json.loads((Path(bundle) / "card.json").read_text())["method"]
 
 

@@ -68,6 +68,12 @@ def test_high_snr_delivers_every_feasible_image_like_the_library(bundle, tmp_pat
     assert dig["ssim"] == pytest.approx(ref["ssim"], abs=1e-3)
     assert dig["accuracy"] == pytest.approx(ref["accuracy"], abs=1.01 / N_IMAGES)
     assert dig["symbols"] == ref["symbols"] and dig["ratio"] == pytest.approx(DIGITAL["channel_uses"] / 784)
+    # link quality: every codeword of the feasible frames decodes at 25 dB; 64-QAM there has a small
+    # raw bit error rate, and the channel's EVM is the SNR's
+    assert dig["bler"] == 0.0 and dig["block_errors"] == 0 and dig["code_blocks"] > 0
+    assert dig["coded_bits"] > 0 and dig["coded_bits"] % dig["code_blocks"] == 0 and 0 <= dig["ber"] < 1e-2
+    # (per frame against the frame's own power: 64-QAM frames of a few hundred symbols vary in power)
+    assert sem["evm_db"] == pytest.approx(-snr_db, abs=0.3) and dig["evm_db"] == pytest.approx(-snr_db, abs=0.6)
 
     records = [json.loads(line) for line in out_path.read_text().splitlines()]
     assert sorted(r["method"] for r in records) == ["bpg+ldpc", "deepjscc"]
@@ -92,6 +98,9 @@ def test_low_snr_loses_the_digital_images_and_still_finishes(bundle, tmp_path):
     assert set(dig["lost_rx"]) <= {"infeasible", "channel_failure", "source_failure"}
     assert dig["lost_rx"].get("channel_failure", 0) > 0
     assert sum(dig["lost_rx"].values()) == n
+    # codewords fail at 0 dB; those that pass (if any) were decoded from a channel with many raw bit errors
+    assert dig["bler"] > 0.5 and dig["block_errors"] > 0
+    assert dig["coded_bits"] == 0 or dig["ber"] > 1e-2
     # the semantic link degrades gracefully: its images are still better than the mean image
     assert sem["count"] == n and sem["psnr"] > dig["psnr"]
     records = [json.loads(line) for line in out_path.read_text().splitlines()]

@@ -44,6 +44,16 @@ def finite_snr_db(value) -> float:
     return value
 
 
+def evm_db(received: np.ndarray, sent: np.ndarray) -> np.ndarray:
+    """Error vector magnitude per frame (rows), in dB: 10 log10(mean |received - sent|^2 / mean |sent|^2).
+    Here the symbols sent are known (a simulated channel), so it is the data-aided EVM of the equalised
+    symbols; NaN for a frame of zero power."""
+    error = np.mean(np.abs(received - sent) ** 2, axis=1)
+    power = np.mean(np.abs(sent) ** 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10 * np.log10(error / power)
+
+
 class channel(gr.basic_block):
     """Pass frames of complex symbols through a ``semcom_core`` channel.
 
@@ -56,7 +66,9 @@ class channel(gr.basic_block):
     sample of every frame, and a ``noise_var`` tag with the noise variance of
     the equalised symbols (what a demapper needs for its LLRs,
     ``semcom_core.baselines.modulation.effective_noise_variance``):
-    ``N0 / |h_est|^2``, times ``1 + 1/pilots`` with LS estimates.
+    ``N0 / |h_est|^2``, times ``1 + 1/pilots`` with LS estimates, and an
+    ``evm_db`` tag: the frame's error vector magnitude after equalisation
+    against the symbols sent (:func:`evm_db`), which the metrics sink averages.
 
     - ``awgn`` and the block-fading channels (``rayleigh``, ``rician``): one
       equaliser gain per frame, so the tag is one double per frame.
@@ -112,6 +124,7 @@ class channel(gr.basic_block):
         self._snr_tag_key = pmt.intern(str(snr_tag_key)) if str(snr_tag_key or "") else None
         self._snr_key = pmt.intern("snr_db")
         self._nv_key = pmt.intern("noise_var")
+        self._evm_key = pmt.intern("evm_db")
         from semcom_core.channels import AWGNChannel
 
         # pilots of the LS estimate in the equalised noise (none on AWGN, whose gain is known)
@@ -230,13 +243,15 @@ class channel(gr.basic_block):
             by_key: dict = {}
             for seg in good:
                 by_key.setdefault((seg.length, frame_snr[seg.start]), []).append(seg)
-            noise_tags = {}
+            noise_tags, evm = {}, {}
             for (length, seg_snr), segs in by_key.items():
                 starts = np.fromiter((s.start for s in segs), dtype=np.int64, count=len(segs))
                 idx = starts[:, None] + np.arange(length)[None, :]
-                out[idx], noise = self._apply(np.ascontiguousarray(inp[idx]), seg_snr)
-                for seg, row in zip(segs, noise):
+                sent = np.ascontiguousarray(inp[idx])
+                out[idx], noise = self._apply(sent, seg_snr)
+                for seg, row, value in zip(segs, noise, evm_db(out[idx], sent)):
                     noise_tags[seg.start] = self._noise_tag(row)
+                    evm[seg.start] = value
             for seg in segments:
                 if not seg.ok:
                     self._log.problem("malformed frame", f"{seg.length} samples, packet_len {seg.announced}")
@@ -257,6 +272,8 @@ class channel(gr.basic_block):
             for seg in good:
                 self.add_item_tag(0, base + seg.start, self._snr_key, pmt.from_double(frame_snr[seg.start]))
                 self.add_item_tag(0, base + seg.start, self._nv_key, noise_tags[seg.start])
+                if np.isfinite(evm[seg.start]):
+                    self.add_item_tag(0, base + seg.start, self._evm_key, pmt.from_double(evm[seg.start]))
             self._frames += len(good)
             self.consume(0, consumed)
             return consumed

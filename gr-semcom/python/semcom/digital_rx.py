@@ -41,6 +41,11 @@ class digital_rx(FrameReceiver):
     as the semantic receiver's), ``seq`` a running count of published PDUs,
     ``lost`` (False for a delivered image) and ``ratio``, the channel uses
     per source value (``metrics_sink`` records it as the bandwidth ratio).
+    Frames that reached the decoder also carry ``code_blocks`` and
+    ``block_errors`` (codewords that failed their checks) and ``coded_bits``
+    and ``bit_errors`` (hard decisions against the decoded codewords, before
+    decoding): the sink's BLER and raw BER
+    (``semcom_core.baselines.link.block_counts``).
 
     Lost images: when the LDPC code fails its parity checks, the bytes do not
     decode (``SourceDecodeError``, bad length field), the frame has the wrong
@@ -216,30 +221,35 @@ class digital_rx(FrameReceiver):
         import torch
 
         todo = [i for i, (_, item) in enumerate(frames) if item[0] == "decode"]
-        images = [None] * len(frames)
+        images, counts = [None] * len(frames), [{} for _ in frames]
+        found: list = []
         reasons = [item[1] if item[0] == "lost" else None for _, item in frames]
         if todo:
             rows = torch.from_numpy(np.stack([frames[i][1][1] for i in todo]))
             noise = torch.from_numpy(np.stack([frames[i][1][2] for i in todo]))
             try:
-                items, why = self.link.receive_frames(rows, noise, self.plan, [self.source_meta] * len(todo))
+                items, why = self.link.receive_frames(rows, noise, self.plan, [self.source_meta] * len(todo),
+                                                      counts=found)
             except Exception as err:  # noqa: BLE001 - a failing frame is lost, not raised
                 if len(frames) > 1:
                     raise                       # FrameReceiver decodes the frames one by one
                 self._warn.problem("receiver failure", repr(err))
                 items, why = [None] * len(todo), ["receiver_failure"] * len(todo)
+            if len(found) == len(todo):
+                for i, frame_counts in zip(todo, found):
+                    counts[i] = frame_counts
             for i, item, reason in zip(todo, items, why):
                 image = self._image(item) if reason is None and item is not None else None
                 if image is None and reason is None:
                     self._warn.problem("decoded item is not an image", "wrong size or non-finite values")
                 images[i], reasons[i] = image, (reason or "source_failure") if image is None else None
         metas = []   # what this receiver adds to each frame's own metadata (FrameReceiver merges the two)
-        for image, reason in zip(images, reasons):
+        for image, reason, frame_counts in zip(images, reasons, counts):
             if image is None:
-                metas.append(self._lost_meta({}, reason))
+                metas.append(self._lost_meta(dict(frame_counts), reason))
             else:
                 self._delivered += 1
-                metas.append({"lost": False})
+                metas.append({"lost": False, **frame_counts})
         return self._classified(metas, images)
 
     def _image(self, item):

@@ -3,7 +3,8 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""Metrics sink: PSNR, SSIM and accuracy of received images against the originals."""
+"""Metrics sink: PSNR, SSIM, MS-SSIM and accuracy of received images against the originals, and the link's
+EVM, BLER and raw BER where the channel and receivers report them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from .base.log import OnceLog, use_torch_threads
 from .base.pdu import parse_pdu, register_ports
 
 _BATCH = 64
+#: Codeword and bit counts a digital receiver puts into each frame's metadata (BLER, raw BER).
+LINK_COUNTS = ("code_blocks", "block_errors", "coded_bits", "bit_errors")
 _SSIM_BACKLOG = 4096
 
 
@@ -40,6 +43,13 @@ class metrics_sink(gr.basic_block):
     gains ``delivered``. A ``ratio`` in the received metadata (``digital_rx``
     puts its channel uses per source value there, which need not be the
     bundle's) replaces the card's bandwidth ratio in the summary and record.
+
+    Link quality, from the received metadata when it is there: ``evm_db``
+    per frame (the ``channel`` block tags it) gives the summary's ``evm_db``
+    and ``evm_percent`` (rms over the frames); the codeword and bit counts of
+    ``digital_rx`` give ``bler`` (codewords that failed their checks) and
+    ``ber`` (raw bit errors before decoding, over the codewords that
+    decoded). Those present also go into the record.
 
     Args:
         bundle_path: bundle whose card provides method, dataset and bandwidth
@@ -91,6 +101,9 @@ class metrics_sink(gr.basic_block):
         self._lost = 0
         self._lost_seen = False       # some received metadata said whether its image was lost
         self._ratio_seen = None       # bandwidth ratio from the received metadata, if any
+        self._evm: list = []          # per frame EVM (dB) from the channel's evm_db tag
+        self._link = {key: 0 for key in LINK_COUNTS}   # codeword and bit counts of digital links
+        self._link_seen = False
         self._written = False
         self._write_lock = threading.Lock()
         self._log = OnceLog(f"semcom_metrics_sink{self.unique_id()}")
@@ -153,6 +166,7 @@ class metrics_sink(gr.basic_block):
         label = ref_meta.get("label") if ref_meta.get("label") is not None else rx_meta.get("label")
         pred, snr, lost = rx_meta.get("pred"), rx_meta.get("snr_db"), rx_meta.get("lost")
         self._count += 1
+        self._link_quality(rx_meta)
         if not (np.isfinite(ref_image).all() and np.isfinite(rx_image).all()):
             self._invalid += 1
             self._log.problem("non-finite image", f"index {ref_meta.get('index')}: kept out of the figures")
@@ -169,6 +183,16 @@ class metrics_sink(gr.basic_block):
         if len(self._pairs) >= _BATCH:
             # SSIM waits for summary() (after done()), unless memory asks for it sooner
             self._score(with_ssim=len(self._ssim_pending) >= _SSIM_BACKLOG)
+
+    def _link_quality(self, meta: dict) -> None:
+        """The frame's EVM and codeword / bit counts, when its receiver or channel put them there."""
+        evm = meta.get("evm_db")
+        if isinstance(evm, (int, float)) and not isinstance(evm, bool) and math.isfinite(evm):
+            self._evm.append(float(evm))
+        if all(isinstance(meta.get(key), int) for key in LINK_COUNTS):
+            self._link_seen = True
+            for key in LINK_COUNTS:
+                self._link[key] += int(meta[key])
 
     @staticmethod
     def _batches(pairs):
@@ -256,6 +280,14 @@ class metrics_sink(gr.basic_block):
                 "unmatched_rx": len(self._rx),
                 "problems": self._log.total(),
             }
+            if self._evm:       # rms over the frames: the mean of the linear error powers
+                out["evm_db"] = float(10 * np.log10(np.mean(10 ** (np.asarray(self._evm) / 10))))
+                out["evm_percent"] = float(100 * 10 ** (out["evm_db"] / 20))
+            if self._link_seen:
+                c = self._link
+                out["bler"] = c["block_errors"] / c["code_blocks"] if c["code_blocks"] else float("nan")
+                out["ber"] = c["bit_errors"] / c["coded_bits"] if c["coded_bits"] else float("nan")
+                out.update(c)
             if self._lost_seen:
                 out["lost"] = self._lost
                 out["delivered"] = 1.0 - self._lost / self._count if self._count else float("nan")
@@ -273,8 +305,9 @@ class metrics_sink(gr.basic_block):
 
         s = self.summary()
         metrics = {"psnr": s["psnr"], "ssim": s["ssim"], "ms_ssim": s["ms_ssim"], "accuracy": s["accuracy"]}
-        if "delivered" in s:
-            metrics["delivered"] = s["delivered"]
+        for key in ("delivered", "evm_db", "bler", "ber"):
+            if key in s:
+                metrics[key] = s[key]
         return make_record(s["method"], s["dataset"], s["channel"], s["snr_db"], s["ratio"], metrics,
                            samples=s["count"] - self._invalid, seed=s["seed"], source="flowgraph",
                            invalid=s["invalid"])
@@ -305,6 +338,10 @@ class metrics_sink(gr.basic_block):
             parts = [f"{s['count']} images", f"PSNR {s['psnr']:.2f} dB", f"accuracy {100 * s['accuracy']:.1f} %"]
             if "delivered" in s:
                 parts.append(f"delivered {100 * s['delivered']:.1f} %")
+            if "evm_db" in s:
+                parts.append(f"EVM {s['evm_db']:.1f} dB ({s['evm_percent']:.1f} %)")
+            if "bler" in s:
+                parts.append(f"BLER {s['bler']:.3g}, raw BER {s['ber']:.3g}")
             parts.append(f"{s['problems']} problems")
             where = f"; record appended to {self.out_path}" if self.out_path and self._written else ""
             print(f"semcom metrics: {', '.join(parts)}{where}", file=sys.stderr, flush=True)
