@@ -30,7 +30,7 @@ GR_LAYERS = (
     ("base", {"base"}),
     ("blocks", {"__init__", "phy", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx",
                 "metrics_sink", "mijscc_rx", "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule", "tdl_channel",
-                "air_monitor"}),
+                "air_monitor", "rgbd_source", "rgbd_device_tx", "rgbd_device_rx", "rgbd_server"}),
     ("running", {"running"}),
     ("bench", {"bench", "plots"}),
     ("cli", {"cli"}),

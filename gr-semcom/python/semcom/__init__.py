@@ -23,6 +23,9 @@ and metrics.
   header (``semcom_core.link.air``)
 - ``ofdm_rx``: a continuous sample stream -> equalised payload frames, one per image, with the header's
   fields, the quantiser ranges and the estimated SNR as tags; every loss counted
+- ``rgbd_source``, ``rgbd_device_tx``, ``rgbd_device_rx``, ``rgbd_server``: the multi-modal system on
+  separate devices: samples per modality, a transmitter per device, the server's receiver per device, and
+  the server that pairs, fuses and classifies (falling back to the devices heard when a frame is lost)
 - ``snr_schedule``: steps the channel's SNR (and tells the transmitter) while a flowgraph runs
 - ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
@@ -46,9 +49,14 @@ from .mijscc_rx import mijscc_rx
 from .mijscc_tx import mijscc_tx
 from .ofdm_rx import ofdm_rx
 from .ofdm_tx import ofdm_tx
+from .rgbd_device_rx import rgbd_device_rx
+from .rgbd_device_tx import rgbd_device_tx
+from .rgbd_server import rgbd_server
+from .rgbd_source import rgbd_source
 from .snr_schedule import snr_schedule
 from .tdl_channel import tdl_channel
 
 __all__ = ["air_monitor", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
-           "mijscc_tx", "ofdm_rx", "ofdm_tx", "snr_schedule",
+           "mijscc_tx", "ofdm_rx", "ofdm_tx", "rgbd_device_rx", "rgbd_device_tx", "rgbd_server", "rgbd_source",
+           "snr_schedule",
            "tdl_channel"]

@@ -66,3 +66,29 @@ def load_bundle(path):
         if stamp is not None:
             _bundle_cache[key] = bundle
         return bundle
+
+
+_multimodal_cache: dict = {}
+
+
+def load_multimodal(path):
+    """A multi-modal (device / server) bundle: ``(system, card)``, read once per process like
+    :func:`load_bundle`; ``semcom_core.bundles.BundleError`` on a bad path or card."""
+    from semcom_core.bundles import BundleError
+    from semcom_core.bundles.multimodal import load_multimodal_bundle
+
+    if not str(path).strip():
+        raise BundleError("no model bundle given (the bundle path is empty)")
+    real = os.path.realpath(resolve_bundle_path(path))
+    try:
+        stamp = os.stat(os.path.join(real, "weights.safetensors")).st_mtime_ns
+    except OSError:
+        stamp = None
+    with _bundle_lock:
+        key = (real, stamp)
+        if stamp is None or key not in _multimodal_cache:
+            loaded = load_multimodal_bundle(real)
+            if stamp is None:
+                return loaded
+            _multimodal_cache[key] = loaded
+        return _multimodal_cache[key]

@@ -21,6 +21,7 @@ LOOPBACK_GRC = "semantic_loopback.grc"
 SIDE_BY_SIDE_GRC = "semantic_vs_digital.grc"
 ADAPTIVE_SNR_GRC = "adaptive_snr.grc"
 OFDM_LOOPBACK_GRC = "ofdm_loopback.grc"
+RGBD_GRC = "rgbd_devices.grc"
 _BLOCK_PROBE = "semcom_jscc_tx.block.yml"
 _PACKAGE = Path(__file__).resolve().parent.parent      # .../gnuradio/semcom (or gr-semcom/python/semcom)
 
