@@ -39,3 +39,32 @@ def test_rgbd_flowgraph_matches_the_library(snrs):
     assert summary["dropped_tx"] == {"rgb": 0, "depth": 0} == summary["dropped_rx"]
     library = _library_accuracy(list(snrs))
     assert abs(summary["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (summary, library)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_three_processes_two_devices_and_a_server_over_zmq(tmp_path):
+    """rgbd_device_zmq.py twice (RGB and depth, each with its own channel) and rgbd_server_zmq.py, joined by
+    ZMQ: the server's record matches the single-process flowgraph's accuracy within noise."""
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
+               for name in ("rgbd_device_zmq", "rgbd_server_zmq")}
+    addresses = {m: f"tcp://127.0.0.1:{running.free_tcp_port()}" for m in ("rgb", "depth")}
+    records = tmp_path / "server.jsonl"
+    procs = [running.start_script(scripts["rgbd_server_zmq"], running.script_options(
+        bundle=BUNDLE, rgb_address=addresses["rgb"], depth_address=addresses["depth"], num_samples=N,
+        out_path=records, timeout_ms=5000), tmp_path / "server.log")]
+    for seed, modality in enumerate(("rgb", "depth")):
+        procs.append(running.start_script(scripts["rgbd_device_zmq"], running.script_options(
+            bundle=BUNDLE, device=modality, snr_db=10.0, num_samples=N, address=addresses[modality], seed=seed),
+            tmp_path / f"{modality}.log"))
+    try:
+        record = running.wait_for_record(records, timeout_s=180, procs=procs[:1])
+        assert record is not None, (tmp_path / "server.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    assert record["samples"] == N and record["source"] == "flowgraph" and record["channel"] == "zmq"
+    assert record["fallbacks"] == 0 and record["lost_frames"] == {"rgb": 0, "depth": 0} and record["dropped"] == 0
+    library = _library_accuracy([10.0, 10.0])
+    assert abs(record["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (record, library)
+    assert "semcom rgbd server: " in (tmp_path / "server.log").read_text()       # the summary at stop

@@ -41,11 +41,17 @@ class rgbd_server(gr.basic_block):
     Args:
         bundle_path: the multi-modal bundle; timeout_ms: how long a sample waits for its other devices;
         max_batch: samples classified in one forward pass; torch_threads: as for the receivers.
+        num_samples, out_path, channel: once ``num_samples`` are classified (or at stop), one result record
+            (accuracy, fallbacks, lost frames; ``channel`` as its label) is appended to ``out_path``, a
+            JSON-lines file (empty: none), for a server running in a process of its own.
     """
 
-    def __init__(self, bundle_path="", timeout_ms=500.0, max_batch=64, torch_threads=1):
+    def __init__(self, bundle_path="", timeout_ms=500.0, max_batch=64, torch_threads=1, num_samples=0, out_path="",
+                 channel="awgn"):
         gr.basic_block.__init__(self, name="semcom_rgbd_server", in_sig=None, out_sig=None)
         self.system, self.card = load_multimodal(bundle_path)
+        self.num_samples, self.out_path, self.channel_label = max(0, int(num_samples)), str(out_path or ""), str(channel)
+        self._written = False
         self.timeout = max(0.0, float(timeout_ms)) / 1000.0
         self.max_batch = max(1, int(max_batch))
         self.torch_threads = int(torch_threads)
@@ -147,6 +153,30 @@ class rgbd_server(gr.basic_block):
             if isinstance(label, int):
                 meta["label"] = label
             self.message_port_pub(self._port, make_pdu(meta, p))
+        if self.num_samples and self._classified >= self.num_samples:
+            self._write_record()
+
+    def record(self) -> dict:
+        """The result record of this run (``semcom_core.records.make_record``, source "flowgraph")."""
+        from semcom_core.records import make_record
+
+        snr = self.card.get("snr_db")
+        return make_record(str(self.card.get("method", "unknown")), str(self.card["dataset"]["name"]),
+                           self.channel_label, float("nan"), float("nan"), {"accuracy": self.accuracy()},
+                           samples=self._classified, seed=0, source="flowgraph", fallbacks=self._fallbacks,
+                           lost_frames=self.lost_frames(), dropped=self.dropped(), trained_snr_db=snr)
+
+    def _write_record(self) -> None:
+        with self._lock:
+            if not self.out_path or self._written or not self._classified:
+                return
+            self._written = True
+        try:
+            from semcom_core.records import append_records
+
+            append_records(self.out_path, [self.record()])
+        except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
+            self._log.problem("cannot write record", f"{self.out_path}: {err!r}")
 
     def _tick(self, stop):
         """Every 10 ms: classify the samples whose wait is over."""
@@ -163,6 +193,7 @@ class rgbd_server(gr.basic_block):
     def stop(self):
         self._worker.stop(timeout=2.0)
         self._classify_ready(force=True)
+        self._write_record()
         s = self.summary()
         if s["classified"]:
             lost = ", ".join(f"{m} {n}" for m, n in s["lost_frames"].items())

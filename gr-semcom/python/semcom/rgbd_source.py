@@ -26,11 +26,14 @@ class rgbd_source(gr.basic_block):
 
     Ports ``rgb`` and ``depth``: for every sample one PDU each, ``cons({index, label, modality, shape},
     f32vector of C*H*W values)``, the same ``index`` on both, so a server can pair what the devices send.
+    Port ``pdu`` carries all of them; with ``device`` set the source emits that modality only (a device's
+    own camera, in a flowgraph of its own).
     The dataset, its size and image side come from the bundle's card; ``root`` overrides the card's folder.
     Emitted once from a thread started in ``start()`` (``interval_ms`` apart); ``emitted()``, ``finished()``.
     """
 
-    def __init__(self, bundle_path="", split="test", num_samples=100, start_index=0, interval_ms=0.0, root=""):
+    def __init__(self, bundle_path="", split="test", num_samples=100, start_index=0, interval_ms=0.0, root="",
+                 device=""):
         gr.basic_block.__init__(self, name="semcom_rgbd_source", in_sig=None, out_sig=None)
         from semcom_core.runs.multimodal import load_data
 
@@ -49,10 +52,15 @@ class rgbd_source(gr.basic_block):
         self._indices = np.arange(start_index, stop_index)
         xs, labels = data.batch(self._indices)
         self.modalities = list(data.modalities)
+        if device:
+            if device not in self.modalities:
+                raise ValueError(f"device {device!r} is not one of the bundle's ({', '.join(self.modalities)})")
+            self.modalities = [str(device)]
+            xs = [xs[list(data.modalities).index(device)]]
         self._inputs = {m: x.numpy().astype(np.float32) for m, x in zip(self.modalities, xs)}
         self._labels = labels.numpy()
         self._interval = max(0.0, float(interval_ms)) / 1000.0
-        for port in PORTS:
+        for port in (*PORTS, "pdu"):
             self.message_port_register_out(pmt.intern(port))
         self._worker = Worker("semcom_rgbd_source", self._run)
         self._emitted = 0
@@ -87,7 +95,9 @@ class rgbd_source(gr.basic_block):
                 for modality, x in self._inputs.items():
                     meta = {"index": int(index), "label": int(self._labels[i]), "modality": modality,
                             "shape": list(x.shape[1:])}
-                    self.message_port_pub(pmt.intern(modality), make_pdu(meta, x[i]))
+                    pdu = make_pdu(meta, x[i])
+                    self.message_port_pub(pmt.intern(modality), pdu)
+                    self.message_port_pub(pmt.intern("pdu"), pdu)
                 self._emitted = i + 1
                 if self._interval > 0 and stop.wait(self._interval):
                     return
