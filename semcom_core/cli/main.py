@@ -19,7 +19,7 @@ import yaml
 DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
 #: The commands ``gnuradio.semcom.cli`` adds: top-level ones and those of ``semcom bench``.
 GNURADIO_COMMANDS = ("demo", "grc", "capture")
-GNURADIO_BENCHMARKS = ("flowgraph", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap")
+GNURADIO_BENCHMARKS = ("flowgraph", "ldpc", "mijscc-gr", "ofdm", "ofdm-gap", "rgbd")
 
 
 def _command_line() -> str:

@@ -68,3 +68,16 @@ def test_three_processes_two_devices_and_a_server_over_zmq(tmp_path):
     library = _library_accuracy([10.0, 10.0])
     assert abs(record["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (record, library)
     assert "semcom rgbd server: " in (tmp_path / "server.log").read_text()       # the summary at stop
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_bench_rgbd_writes_flowgraph_and_library_records_and_a_table(tmp_path, capsys):
+    import json
+
+    from semcom_core.cli.main import main
+
+    main(["bench", "rgbd", "--samples", "120", "--snr-db", "10", "--out", str(tmp_path)])
+    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["snr_db"], r["samples"]) for r in records] == [("flowgraph", 10.0, 120), ("eval", 10.0, 120)]
+    table = (tmp_path / "results.md").read_text()
+    assert "| 10 | 120 |" in table and table in capsys.readouterr().out + "\n"

@@ -74,6 +74,14 @@ def cmd_bench_ofdm(args) -> None:
         print(format_bench(result))
 
 
+def cmd_bench_rgbd(args) -> None:
+    from .bench.rgbd import bench_rgbd, format_rgbd
+
+    rows = bench_rgbd(args.bundle, snrs=_flat(args.snr_db), num_samples=args.samples, out_dir=args.out)
+    print(format_rgbd(rows, args.bundle))
+    print(f"records and table in {args.out}")
+
+
 def cmd_bench_gap(args) -> None:
     from .bench.gap import format_gap, measure_gap
 
@@ -189,6 +197,14 @@ def register(commands, bench) -> None:
                    help="SNRs in dB (space- or comma-separated)")
     p.add_argument("--out", default="results/ofdm-gap", help="folder for records, table and plot")
     p.set_defaults(func=cmd_bench_gap)
+
+    p = bench.add_parser("rgbd", help="the multi-device RGB-D flowgraph against the library: accuracy and samples/s")
+    p.add_argument("--bundle", default="bundles/rgbd-proposed-snr10")
+    p.add_argument("--samples", type=positive_int, default=500, help="test samples per point")
+    p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[[0.0, 10.0, 20.0]],
+                   help="SNRs in dB (both devices)")
+    p.add_argument("--out", default="results/rgbd-flowgraph", help="folder for records and table")
+    p.set_defaults(func=cmd_bench_rgbd)
 
     p = bench.add_parser("ldpc", help="WiMAX LDPC: layered min-sum, Sionna BP and gr-fec on the same LLRs")
     p.add_argument("--rate", default="1/2", help="code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")

@@ -28,7 +28,8 @@ class rgbd_server(gr.basic_block):
     """Wait for every device's frame of a sample, then classify the fused features.
 
     Message input ``in``: the PDUs of ``rgbd_device_rx`` (one per device and sample, matched by ``index``).
-    A sample is classified as soon as every device's frame is in, or, once ``timeout_ms`` passed since its
+    A sample is classified once every device's frame is in (in batches: at once when ``max_batch`` samples
+    are complete, else within 10 ms), or, once ``timeout_ms`` passed since its
     first frame arrived, from the devices heard: the missing device's features are replaced by their mean
     (``semcom_core.link.multidevice.server_classify``), and the loss is counted per device
     (``lost_frames()``). A frame that arrives after its sample was decided is dropped as "late" (set the
@@ -58,6 +59,7 @@ class rgbd_server(gr.basic_block):
         self._lock = threading.Lock()
         self._waiting: dict = {}          # index -> {"t": first arrival, "label": ..., modality: (payload, side)}
         self._decided: collections.OrderedDict = collections.OrderedDict()   # recent indices already classified
+        self._complete = 0                # waiting samples that every device's frame reached
         self._lost = {m: 0 for m in self.system.modalities}
         self._classified = self._correct = self._labelled = self._fallbacks = 0
         self._log = OnceLog(f"semcom_rgbd_server{self.unique_id()}")
@@ -105,8 +107,10 @@ class rgbd_server(gr.basic_block):
                     return
                 sample = self._waiting.setdefault(index, {"t": time.monotonic(), "label": meta.get("label")})
                 sample[modality] = (payload.astype(np.complex64), SideInfo.from_tags({}, frame_length=len(payload)))
-                complete = all(m in sample for m in self.system.modalities)
-            if complete:
+                if all(m in sample for m in self.system.modalities):
+                    self._complete += 1
+                batch_ready = self._complete >= self.max_batch
+            if batch_ready:     # a full batch now; fewer wait for the next tick (10 ms)
                 self._classify_ready(force=False)
         except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
             self._log.problem("bad PDU", repr(err))
@@ -118,6 +122,7 @@ class rgbd_server(gr.basic_block):
             ready = [i for i, s in self._waiting.items()
                      if all(m in s for m in self.system.modalities) or force or now - s["t"] >= self.timeout]
             samples = [(i, self._waiting.pop(i)) for i in ready]
+            self._complete = sum(all(m in s for m in self.system.modalities) for s in self._waiting.values())
             for i in ready:
                 self._decided[i] = None
             while len(self._decided) > DECIDED_MAX:
