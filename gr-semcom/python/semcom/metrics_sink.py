@@ -16,7 +16,7 @@ import numpy as np
 from gnuradio import gr
 
 from .base.bundles import load_bundle
-from .base.log import OnceLog, use_torch_threads
+from .base.log import OnceLog, RecordOnce, use_torch_threads
 from .base.pdu import parse_pdu, register_ports
 
 _BATCH = 64
@@ -104,9 +104,8 @@ class metrics_sink(gr.basic_block):
         self._evm: list = []          # per frame EVM (dB) from the channel's evm_db tag
         self._link = {key: 0 for key in LINK_COUNTS}   # codeword and bit counts of digital links
         self._link_seen = False
-        self._written = False
-        self._write_lock = threading.Lock()
         self._log = OnceLog(f"semcom_metrics_sink{self.unique_id()}")
+        self._record = RecordOnce(self.out_path, self._log)
         register_ports(self, {"ref": self._handle_ref, "rx": self._handle_rx})
 
     # -- message handling ----------------------------------------------------
@@ -313,16 +312,8 @@ class metrics_sink(gr.basic_block):
                            invalid=s["invalid"])
 
     def _write_record(self):
-        with self._write_lock:
-            if not self.out_path or self._written or self._count + self._unmatchable == 0:
-                return
-            self._written = True
-        try:
-            from semcom_core.records import append_records
-
-            append_records(self.out_path, [self.record()])
-        except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
-            self._log.problem("cannot write record", f"{self.out_path}: {err!r}")
+        if self._count + self._unmatchable:
+            self._record.write(self.record)
 
     def stop(self):
         self._write_record()
@@ -343,7 +334,7 @@ class metrics_sink(gr.basic_block):
             if "bler" in s:
                 parts.append(f"BLER {s['bler']:.3g}, raw BER {s['ber']:.3g}")
             parts.append(f"{s['problems']} problems")
-            where = f"; record appended to {self.out_path}" if self.out_path and self._written else ""
+            where = f"; record appended to {self.out_path}" if self._record.written else ""
             print(f"semcom metrics: {', '.join(parts)}{where}", file=sys.stderr, flush=True)
         except Exception:  # noqa: BLE001 - a summary must not take the flowgraph down
             pass

@@ -17,7 +17,7 @@ import pmt
 from gnuradio import gr
 
 from .base.bundles import load_multimodal
-from .base.log import OnceLog, Worker, use_torch_threads
+from .base.log import OnceLog, RecordOnce, Worker, use_torch_threads
 from .base.pdu import make_pdu, parse_pdu, register_ports
 
 #: Sample indices remembered as decided: a frame arriving for one of them is late, dropped and counted.
@@ -52,7 +52,6 @@ class rgbd_server(gr.basic_block):
         gr.basic_block.__init__(self, name="semcom_rgbd_server", in_sig=None, out_sig=None)
         self.system, self.card = load_multimodal(bundle_path)
         self.num_samples, self.out_path, self.channel_label = max(0, int(num_samples)), str(out_path or ""), str(channel)
-        self._written = False
         self.timeout = max(0.0, float(timeout_ms)) / 1000.0
         self.max_batch = max(1, int(max_batch))
         self.torch_threads = int(torch_threads)
@@ -63,6 +62,7 @@ class rgbd_server(gr.basic_block):
         self._lost = {m: 0 for m in self.system.modalities}
         self._classified = self._correct = self._labelled = self._fallbacks = 0
         self._log = OnceLog(f"semcom_rgbd_server{self.unique_id()}")
+        self._record = RecordOnce(self.out_path, self._log)
         self._port = pmt.intern("pdu")
         register_ports(self, {"in": self._handle}, ["pdu"])
         self._worker = Worker("semcom_rgbd_server", self._tick)
@@ -172,16 +172,8 @@ class rgbd_server(gr.basic_block):
                            lost_frames=self.lost_frames(), dropped=self.dropped(), trained_snr_db=snr)
 
     def _write_record(self) -> None:
-        with self._lock:
-            if not self.out_path or self._written or not self._classified:
-                return
-            self._written = True
-        try:
-            from semcom_core.records import append_records
-
-            append_records(self.out_path, [self.record()])
-        except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
-            self._log.problem("cannot write record", f"{self.out_path}: {err!r}")
+        if self._classified:
+            self._record.write(self.record)
 
     def _tick(self, stop):
         """Every 10 ms: classify the samples whose wait is over."""

@@ -120,3 +120,26 @@ class Worker:
             self._thread.join(timeout=timeout)
             self._thread = None
         return True
+
+
+class RecordOnce:
+    """Appends one result record to a JSON-lines file, once per run (a sink's ``stop()`` may come after it
+    was written when its count was reached); a failure to write is logged on ``log``, never raised."""
+
+    def __init__(self, out_path, log: OnceLog):
+        self.out_path, self._log = str(out_path or ""), log
+        self._lock = threading.Lock()
+        self.written = False
+
+    def write(self, make_record) -> None:
+        """Append ``make_record()`` unless there is no file or it was written already."""
+        with self._lock:
+            if not self.out_path or self.written:
+                return
+            self.written = True
+        try:
+            from semcom_core.records import append_records
+
+            append_records(self.out_path, [make_record()])
+        except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
+            self._log.problem("cannot write record", f"{self.out_path}: {err!r}")

@@ -48,16 +48,6 @@ def _value(p):
     return pmt.to_python(p)
 
 
-def _to_pmt(value):
-    if isinstance(value, bool):
-        return pmt.from_bool(value)
-    if isinstance(value, int):
-        return pmt.from_long(value)
-    if isinstance(value, float):
-        return pmt.from_double(value)
-    return pmt.to_pmt(value)
-
-
 def meta_dict(d) -> dict:
     """A PMT dict as a Python dict (scalars converted directly, the rest by ``pmt.to_python``)."""
     out = {}
@@ -73,7 +63,7 @@ def meta_pmt(meta: dict):
     """A Python dict of metadata as a PMT dict."""
     out = pmt.make_dict()
     for key, value in meta.items():
-        out = pmt.dict_add(out, pmt.intern(str(key)), _to_pmt(scalar(value)))
+        out = pmt.dict_add(out, pmt.intern(str(key)), to_tag_value(value))
     return out
 
 
