@@ -24,6 +24,13 @@ converted here to full-range BT.601 YCbCr with 2x2-averaged 4:2:0 chroma
 the stream. Odd sizes are padded to even by edge replication and cropped
 back after decoding (``meta["shape"]`` is the clip's shape).
 
+Not bit-exact: libx264 (through PyAV, one thread) does not give the same
+bytes on every call here. Encoding one 8-frame 28x28 clip at one CRF 40
+times gave one stream; building its 52-CRF ladder 12 times gave 4 to 5
+different sets, differing in some rungs by a few per cent in size (with the
+input padded to 32x32 as well). Budgets are always respected; results
+built from H.264 ladders vary by that much between runs.
+
 Errors: FFmpeg's decoder conceals damaged slices, so a corrupted stream
 usually still gives a (damaged) clip; it raises SourceDecodeError when FFmpeg
 reports an error or the frames decoded are not the agreed number, size and
