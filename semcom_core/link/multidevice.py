@@ -16,10 +16,12 @@ import torch
 from ..symbols import SideInfo
 from .frames import batch_of
 
-__all__ = ["device_frames", "server_classify"]
+__all__ = ["device_frames", "device_index", "server_classify"]
 
 
-def _device_index(system, modality: str) -> int:
+def device_index(system, modality: str) -> int:
+    """The position of ``modality``'s device in the system (its ``device`` tag); ValueError naming the
+    devices there are for any other."""
     if modality not in system.modalities:
         raise ValueError(f"the system has no {modality!r} device; its devices are {', '.join(system.modalities)}")
     return system.modalities.index(modality)
@@ -29,7 +31,7 @@ def _device_index(system, modality: str) -> int:
 def device_frames(system, modality: str, x: torch.Tensor) -> list[tuple[np.ndarray, SideInfo]]:
     """One device's transmitter: inputs ``[B, C, H, W]`` of ``modality`` -> one (payload complex64 [K/2],
     SideInfo) per sample."""
-    _device_index(system, modality)
+    device_index(system, modality)
     if x.ndim != 4:
         raise ValueError(f"the {modality} device expects inputs [B, C, H, W], got {tuple(x.shape)}")
     s, side = system.codec.to_symbols(system.encoders[modality](x.float()))

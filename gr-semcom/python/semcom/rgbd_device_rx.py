@@ -29,12 +29,11 @@ class rgbd_device_rx(FrameReceiver):
     """
 
     def __init__(self, bundle_path="", modality="rgb", len_tag_key="packet_len"):
+        from semcom_core.link.multidevice import device_index
+
         self.system, _card = load_multimodal(bundle_path)
         self.modality = str(modality)
-        if self.modality not in self.system.modalities:
-            raise ValueError(f"the bundle has no {self.modality!r} device; its devices are "
-                             f"{', '.join(self.system.modalities)}")
-        self.device = self.system.modalities.index(self.modality)
+        self.device = device_index(self.system, self.modality)
         self.length = self.system.k // 2
         super().__init__(f"semcom_rgbd_device_rx_{self.modality}", len_tag_key, max_batch=256)
 

@@ -29,14 +29,12 @@ class rgbd_device_tx(FrameTransmitter):
     """
 
     def __init__(self, bundle_path="", modality="rgb", max_batch=64, len_tag_key="packet_len", torch_threads=1):
+        from semcom_core.link.multidevice import device_index
         from semcom_core.methods.multimodal import modality_channels
 
         self.system, card = load_multimodal(bundle_path)
         self.modality = str(modality)
-        if self.modality not in self.system.modalities:
-            raise ValueError(f"the bundle has no {self.modality!r} device; its devices are "
-                             f"{', '.join(self.system.modalities)}")
-        self.device = self.system.modalities.index(self.modality)
+        self.device = device_index(self.system, self.modality)
         super().__init__(f"semcom_rgbd_device_tx_{self.modality}", len_tag_key, max_batch, torch_threads,
                          self.system.k // 2)
         size = int(card["dataset"]["size"])
