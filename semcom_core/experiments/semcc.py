@@ -178,7 +178,7 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
     started = time.time()
     cmd = [sys.executable, "-m", "semcom_core.cli.main", "train", "--config", str(run_dir / "config.yaml"),
            "--out", str(run_dir)]
-    with open(run_dir / "train.log", "w") as log:
+    with open(run_dir / "train.log", "a") as log:   # an interrupted run resumes: keep every attempt
         done = subprocess.run(cmd, stdout=log if jobs > 1 else None, stderr=subprocess.STDOUT if jobs > 1 else None,
                               env=env, check=False)
     if done.returncode != 0:

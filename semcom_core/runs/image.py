@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 import torch
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Subset
@@ -27,6 +27,7 @@ from ..methods import METHODS, ClassifierModule
 from ..methods.base import monitor_mode
 from ..models import build_model
 from .folder import check_launch, logger, read_run, say, state_to_file, write_run
+from .resume import RunProgress
 
 
 def split(cfg: dict):
@@ -72,13 +73,21 @@ class KeepBest(L.Callback):
         if self._state is not None:
             module.load_state_dict(self._state)
 
+    def state_dict(self) -> dict:   # kept in the epoch checkpoints of a resumable run
+        return {"best": self.best, "best_epoch": self.best_epoch, "metrics": self.metrics, "state": self._state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.metrics, self._state = (state["best"], state["best_epoch"], state["metrics"],
+                                                                 state["state"])
+
 
 def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int, callbacks=()) -> L.Trainer:
     t = cfg["trainer"]
     return L.Trainer(max_epochs=max_epochs, accelerator=t["accelerator"], devices=t["devices"],
                      num_nodes=t["num_nodes"], strategy=t["strategy"], precision=t["precision"], limit_train_batches=t["limit_train_batches"],
                      default_root_dir=str(out_dir), logger=logger(out_dir, name),
-                     enable_model_summary=False, enable_checkpointing=False, log_every_n_steps=20,
+                     enable_model_summary=False, log_every_n_steps=20,
+                     enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
                      enable_progress_bar=bool(t["progress_bar"]), callbacks=list(callbacks))
 
 
@@ -162,7 +171,10 @@ def build_method(cfg: dict, image_shape):
 
 
 def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Path:
-    """Train the classifier (unless given) and the method, stage by stage; write the run folder."""
+    """Train the classifier (unless given) and the method, stage by stage; write the run folder.
+
+    An interrupted run resumes from its last finished epoch when trained again into the same folder with
+    the same config (:mod:`.resume`)."""
     check_launch(cfg["trainer"])
     out_dir = Path(out_dir)
     started = time.time()
@@ -170,6 +182,9 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     method = build_method(cfg, dataset_info(cfg["dataset"]["name"])["image_shape"])  # fails before any training
     full, train, val = split(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
+    progress = RunProgress(out_dir, cfg)
+    if progress.started and (out_dir / "classifier.safetensors").is_file():   # the classifier of the first attempt
+        cfg = {**cfg, "classifier": {**cfg["classifier"], "checkpoint": str(out_dir / "classifier.safetensors")}}
     classifier, spec, metrics = train_classifier(cfg, full, train, val, out_dir)
     state_to_file(classifier, out_dir / "classifier.safetensors")
     method.attach_downstream(classifier)
@@ -178,21 +193,27 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
 
     t = cfg["trainer"]
     train_dl, val_dl = _loaders(train, val, t["batch_size"], t["num_workers"])
-    stages = []
     plan = method.stages()
+    done = progress.restore_finished_stages(method)
+    for stage_record in progress.stages:
+        metrics.update(stage_record["val_metrics"])
     for number, stage in enumerate(plan, 1):
+        if number <= done:
+            continue
         method.stage = stage.name
+        resume_from = progress.checkpoint(number)
         say(f"train: {cfg['method']} stage {stage.name}: k={method.transceiver.k} (k/n={cfg['ratio']:.4f}), "
-              f"{stage.epochs} epochs at lr {stage.lr:g}")
+            f"{stage.epochs} epochs at lr {stage.lr:g}" + (f"; resuming from {resume_from}" if resume_from else ""))
         callbacks = _stage_callbacks(cfg)
-        trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs, callbacks)
+        trainer = _trainer(cfg, out_dir, f"{cfg['method']}-{stage.name}", stage.epochs,
+                           [*callbacks, progress.callback(number)])
         stage_started = time.time()
-        trainer.fit(method, train_dl, val_dl)
+        trainer.fit(method, train_dl, val_dl, ckpt_path=str(resume_from) if resume_from else None)
         if number < len(plan):  # weights after an intermediate stage (SemCC's "w/o FT" ablation)
             state_to_file(method.transceiver, out_dir / f"transceiver.{stage.name}.safetensors")
         stage_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         record = {"name": stage.name, "epochs": stage.epochs, "lr": stage.lr, "epochs_run": trainer.current_epoch,
-                  "seconds": round(time.time() - stage_started, 1)}
+                  "seconds": round(time.time() - stage_started, 1), **({"resumed": True} if resume_from else {})}
         keep = next((c for c in callbacks if isinstance(c, KeepBest)), None)
         if keep is not None and keep.best_epoch is not None:   # the weights kept are the best epoch's
             stage_metrics = keep.metrics
@@ -200,16 +221,17 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
                           stopped_early=trainer.current_epoch < stage.epochs)
             say(f"train: stage {stage.name} kept epoch {keep.best_epoch} of {trainer.current_epoch} "
                   f"({keep.monitor} {keep.best:.4g})")
-        stages.append({**record, "val_metrics": stage_metrics})
+        progress.stage_done(number, {**record, "val_metrics": stage_metrics}, method)
         metrics.update(stage_metrics)
     state_to_file(method.transceiver, out_dir / "transceiver.safetensors")
     state_to_file(trained_part(method), out_dir / "method.safetensors")
 
     write_run(out_dir, "image", cfg["method"], cfg, command, k=method.transceiver.k,
               encoder_spec=method.transceiver.encoder_spec, decoder_spec=method.transceiver.decoder_spec,
-              classifier_spec=spec, image_shape=list(full.image_shape), stages=stages, metrics=metrics,
-              seconds=round(time.time() - started, 1))
-    say(f"train: done in {time.time() - started:.0f} s; run folder {out_dir}")
+              classifier_spec=spec, image_shape=list(full.image_shape), stages=progress.stages, metrics=metrics,
+              seconds=round(progress.seconds, 1))
+    progress.discard()
+    say(f"train: done in {time.time() - started:.0f} s ({progress.seconds:.0f} s over every attempt); run folder {out_dir}")
     return out_dir
 
 

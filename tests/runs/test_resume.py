@@ -1,0 +1,87 @@
+"""An image run killed mid-training resumes from its last finished epoch when trained again."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from semcom_core.runs.config import load_config
+from semcom_core.runs.folder import read_run
+from semcom_core.runs.image import train_run
+from semcom_core.runs.resume import RunProgress
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "configs/semcc/fmnist/deepjscc.yaml"
+SETTINGS = ["dataset.train_size=256", "dataset.val_size=128", "model.width=8", "classifier.depth=8",
+            "classifier.max_epochs=1", "trainer.batch_size=32", "trainer.limit_train_batches=2",
+            "trainer.progress_bar=false", "trainer.max_epochs=6", "trainer.patience=50"]
+
+
+def _overrides() -> dict:
+    out: dict = {}
+    for pair in SETTINGS:
+        key, value = pair.split("=")
+        section, name = key.split(".")
+        out.setdefault(section, {})[name] = {"true": True, "false": False}.get(value, value)
+    return out
+
+
+def _kill_after_first_epoch(run_dir: Path) -> None:
+    cmd = [sys.executable, "-m", "semcom_core.cli.main", "train", "--config", str(CONFIG), "--out", str(run_dir)]
+    for pair in SETTINGS:
+        cmd += ["--set", pair]
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+    checkpoint, deadline = run_dir / "resume" / "stage1.ckpt", time.time() + 300
+    while not checkpoint.is_file() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert checkpoint.is_file(), "the run saved no epoch checkpoint"
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    _kill_after_first_epoch(run_dir)
+    assert not (run_dir / "run.json").exists()
+    saved = json.loads((run_dir / "resume" / "progress.json").read_text())
+    assert saved["stages"] == [] and saved["seconds"] > 0
+
+    cfg = load_config(CONFIG, _overrides())
+    run = read_run(train_run(cfg, run_dir))
+    out = capsys.readouterr().out
+    assert "classifier loaded from" in out and "resuming from" in out
+    stage = run["stages"][0]
+    assert stage["resumed"] is True and stage["epochs_run"] == 6       # the epochs of both attempts
+    assert 1 <= stage["best_epoch"] <= 6 and run["seconds"] >= saved["seconds"]
+    assert not (run_dir / "resume").exists()
+    # the second attempt logged only the epochs the first had not finished
+    second = sorted((run_dir / "logs" / "deepjscc-train").iterdir())[-1] / "metrics.csv"
+    epochs = {int(line.split(",")[0]) for line in second.read_text().splitlines()[1:] if line}
+    assert min(epochs) >= 1 and max(epochs) == 5
+
+
+def test_progress_of_another_config_is_discarded(tmp_path, capsys):
+    cfg = load_config(CONFIG, _overrides())
+    progress = RunProgress(tmp_path, cfg)
+    progress.write()
+    (tmp_path / "resume" / "stage1.ckpt").write_bytes(b"not a checkpoint")
+    assert RunProgress(tmp_path, {**cfg, "trainer": {**cfg["trainer"], "progress_bar": True}}).started is False
+    assert "unreadable" in capsys.readouterr().out          # same config, damaged checkpoint: the stage restarts
+    assert not (tmp_path / "resume" / "stage1.ckpt").exists()
+    (tmp_path / "resume" / "stage1.ckpt").write_bytes(b"x")
+    RunProgress(tmp_path, {**cfg, "ratio": cfg["ratio"] / 2})
+    assert "another config" in capsys.readouterr().out and not (tmp_path / "resume").exists()
+
+
+@pytest.mark.parametrize("setting", ["progress_bar", "num_workers"])
+def test_watching_settings_do_not_change_the_fingerprint(setting):
+    from semcom_core.runs.resume import fingerprint
+    cfg = load_config(CONFIG, _overrides())
+    changed = {**cfg, "trainer": {**cfg["trainer"], setting: 3}}
+    assert fingerprint(changed) == fingerprint(cfg) != fingerprint({**cfg, "seed": cfg["seed"] + 1})
