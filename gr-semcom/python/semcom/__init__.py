@@ -26,6 +26,9 @@ and metrics.
 - ``rgbd_source``, ``rgbd_device_tx``, ``rgbd_device_rx``, ``rgbd_server``: the multi-modal system on
   separate devices: samples per modality, a transmitter per device, the server's receiver per device, and
   the server that pairs, fuses and classifies (falling back to the devices heard when a frame is lost)
+- ``mfmsc_source``, ``mfmsc_tx``, ``mfmsc_rx``, ``task_metrics_sink``: MFMSC's multi-task system: task
+  instances as PDUs, fused semantic symbols per instance, each task's output (label, text, transcript,
+  image) and each task scored with its own metric
 - ``snr_schedule``: steps the channel's SNR (and tells the transmitter) while a flowgraph runs
 - ``digital_tx``: image PDUs -> source code (BPG, JPEG) + LDPC + QAM, one frame per image
 - ``digital_rx``: tagged stream -> decoded image PDUs (lost images as the mean image) with the
@@ -45,6 +48,9 @@ from .image_source import image_source
 from .jscc_rx import jscc_rx
 from .jscc_tx import jscc_tx
 from .metrics_sink import metrics_sink
+from .mfmsc_rx import mfmsc_rx
+from .mfmsc_source import mfmsc_source
+from .mfmsc_tx import mfmsc_tx
 from .mijscc_rx import mijscc_rx
 from .mijscc_tx import mijscc_tx
 from .ofdm_rx import ofdm_rx
@@ -54,9 +60,10 @@ from .rgbd_device_tx import rgbd_device_tx
 from .rgbd_server import rgbd_server
 from .rgbd_source import rgbd_source
 from .snr_schedule import snr_schedule
+from .task_metrics_sink import task_metrics_sink
 from .tdl_channel import tdl_channel
 
-__all__ = ["air_monitor", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mijscc_rx",
+__all__ = ["air_monitor", "channel", "digital_rx", "digital_tx", "image_source", "jscc_rx", "jscc_tx", "metrics_sink", "mfmsc_rx",
+           "mfmsc_source", "mfmsc_tx", "mijscc_rx",
            "mijscc_tx", "ofdm_rx", "ofdm_tx", "rgbd_device_rx", "rgbd_device_tx", "rgbd_server", "rgbd_source",
-           "snr_schedule",
-           "tdl_channel"]
+           "snr_schedule", "task_metrics_sink", "tdl_channel"]

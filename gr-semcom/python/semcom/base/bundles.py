@@ -68,14 +68,12 @@ def load_bundle(path):
         return bundle
 
 
-_multimodal_cache: dict = {}
+_family_cache: dict = {}
 
 
-def load_multimodal(path):
-    """A multi-modal (device / server) bundle: ``(system, card)``, read once per process like
-    :func:`load_bundle`; ``semcom_core.bundles.BundleError`` on a bad path or card."""
+def _load_cached(path, family: str, load):
+    """``load(real path)`` once per process and bundle version (the weights' modification time)."""
     from semcom_core.bundles import BundleError
-    from semcom_core.bundles.multimodal import load_multimodal_bundle
 
     if not str(path).strip():
         raise BundleError("no model bundle given (the bundle path is empty)")
@@ -85,10 +83,31 @@ def load_multimodal(path):
     except OSError:
         stamp = None
     with _bundle_lock:
-        key = (real, stamp)
-        if stamp is None or key not in _multimodal_cache:
-            loaded = load_multimodal_bundle(real)
+        key = (family, real, stamp)
+        if stamp is None or key not in _family_cache:
+            loaded = load(real)
             if stamp is None:
                 return loaded
-            _multimodal_cache[key] = loaded
-        return _multimodal_cache[key]
+            _family_cache[key] = loaded
+        return _family_cache[key]
+
+
+def load_multimodal(path):
+    """A multi-modal (device / server) bundle: ``(system, card)``, read once per process like
+    :func:`load_bundle`; ``semcom_core.bundles.BundleError`` on a bad path or card."""
+    from semcom_core.bundles.multimodal import load_multimodal_bundle
+
+    return _load_cached(path, "multimodal", load_multimodal_bundle)
+
+
+def load_mfmsc(path):
+    """An MFMSC bundle as ``(semcom_core.link.multitask.TaskLink, card)``, read once per process;
+    ``semcom_core.bundles.BundleError`` on a bad path or card."""
+    from semcom_core.bundles.mfmsc import load_mfmsc_bundle
+    from semcom_core.link.multitask import TaskLink
+
+    def load(real):
+        system, card, tokenizer = load_mfmsc_bundle(real)
+        return TaskLink(system, tokenizer), card
+
+    return _load_cached(path, "mfmsc", load)

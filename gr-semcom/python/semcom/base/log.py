@@ -132,7 +132,8 @@ class RecordOnce:
         self.written = False
 
     def write(self, make_record) -> None:
-        """Append ``make_record()`` unless there is no file or it was written already."""
+        """Append ``make_record()`` (a record or a list of them) unless there is no file or it was written
+        already."""
         with self._lock:
             if not self.out_path or self.written:
                 return
@@ -140,6 +141,7 @@ class RecordOnce:
         try:
             from semcom_core.records import append_records
 
-            append_records(self.out_path, [make_record()])
+            made = make_record()
+            append_records(self.out_path, made if isinstance(made, list) else [made])
         except Exception as err:  # noqa: BLE001 - a write failure must not take the flowgraph down
             self._log.problem("cannot write record", f"{self.out_path}: {err!r}")
