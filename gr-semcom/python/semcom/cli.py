@@ -74,6 +74,13 @@ def cmd_bench_ofdm(args) -> None:
         print(format_bench(result))
 
 
+def cmd_bench_mfmsc(args) -> None:
+    from .bench.mfmsc import bench_mfmsc, format_mfmsc
+
+    rows = bench_mfmsc(args.bundle, snrs=_flat(args.snr_db), num_instances=args.instances, out_dir=args.out)
+    print(format_mfmsc(rows, args.bundle))
+
+
 def cmd_bench_rgbd(args) -> None:
     from .bench.rgbd import bench_rgbd, format_rgbd
 
@@ -205,6 +212,15 @@ def register(commands, bench) -> None:
                    help="SNRs in dB (both devices)")
     p.add_argument("--out", default="results/rgbd-flowgraph", help="folder for records and table")
     p.set_defaults(func=cmd_bench_rgbd)
+
+    p = bench.add_parser("mfmsc", help="the MFMSC flowgraph (every task mixed) against the library: task metrics "
+                         "and instances/s")
+    p.add_argument("--bundle", default="bundles/mfmsc-embedded")
+    p.add_argument("--instances", type=positive_int, default=200, help="test instances per task and point")
+    p.add_argument("--snr-db", "--snrs", dest="snr_db", type=db_values, nargs="+", default=[[0.0, 10.0, 20.0]],
+                   help="SNRs in dB")
+    p.add_argument("--out", default="results/mfmsc-flowgraph", help="folder for records and table")
+    p.set_defaults(func=cmd_bench_mfmsc)
 
     p = bench.add_parser("ldpc", help="WiMAX LDPC: layered min-sum, Sionna BP and gr-fec on the same LLRs")
     p.add_argument("--rate", default="1/2", help="code rate (1/2, 2/3, 2/3B, 3/4, 3/4B, 5/6)")

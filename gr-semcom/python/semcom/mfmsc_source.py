@@ -36,7 +36,8 @@ class mfmsc_source(gr.basic_block):
     ``semcom_core.link.multitask.pack_instance`` does (the task's modalities one after the other; text as
     token ids), with ``meta = {task, kind, index, reference, outputs[, speech_len]}``: ``reference`` is what
     the task's metric scores the prediction against (class id, label bit mask, text, transcript; for image
-    reconstruction the image itself, which is the payload). Feed it to ``mfmsc_tx`` and to the ``ref`` port
+    reconstruction the image itself, which is the payload); ``total`` is how many instances this source
+    emits in all (a metrics sink told to expect 0 expects that many). Feed it to ``mfmsc_tx`` and to the ``ref`` port
     of ``task_metrics_sink``.
 
     Args:
@@ -68,7 +69,8 @@ class mfmsc_source(gr.basic_block):
                 data = test[name]
                 values, extra = pack_instance(data.tensors, i, data.spec.modalities)
                 reference = reference_of(data, i, link.tokenizer.decode)
-                meta = {"task": name, "kind": data.spec.kind, "index": i, "outputs": int(data.outputs), **extra}
+                meta = {"task": name, "kind": data.spec.kind, "index": i, "outputs": int(data.outputs),
+                        "total": count * len(self._tasks), **extra}
                 if reference is not None:
                     meta["reference"] = reference
                 self._items.append((meta, values))

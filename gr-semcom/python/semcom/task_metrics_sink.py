@@ -33,7 +33,7 @@ class task_metrics_sink(gr.basic_block):
         channel: channel name for the records.
         snr_db: SNR for the records; NaN takes the ``snr_db`` the channel block put into the metadata.
         num_instances: pairs expected; ``done()`` turns true when they are in, and the records are written
-            then (or at ``stop()`` if fewer arrived).
+            then (or at ``stop()`` if fewer arrived). 0: the ``total`` the source puts in its metadata.
         seed: seed recorded with the results.
 
     Getters: ``count()``, ``done()``, ``summary()`` (per task: metric, value, count), ``records()``.
@@ -84,6 +84,8 @@ class task_metrics_sink(gr.basic_block):
         if "task" not in meta or "index" not in meta:
             self._log.problem(f"{side} PDU without task or index", "cannot match it")
             return
+        if side == "ref" and not self.num_instances and isinstance(meta.get("total"), int):
+            self.num_instances = max(0, meta["total"])
         key = (meta["task"], meta["index"])
         other = "rx" if side == "ref" else "ref"
         with self._lock:

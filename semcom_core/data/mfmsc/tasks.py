@@ -23,6 +23,8 @@ are clipped to [-1, 1] (counted). Clips are fitted to ``video_frames`` frames by
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +92,12 @@ class TaskData:
 
     def __len__(self) -> int:
         return len(self.tensors["target"])
+
+    def head(self, n: int) -> "TaskData":
+        """The first ``n`` instances (what a source that sends ``n`` per task sends)."""
+        return dataclasses.replace(self, tensors={k: v[:n] for k, v in self.tensors.items()},
+                                   transcripts=self.transcripts[:n],
+                                   raw={k: v[:n] for k, v in self.raw.items()})
 
     def batch(self, indices) -> dict:
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)

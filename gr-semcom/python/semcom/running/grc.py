@@ -22,6 +22,8 @@ SIDE_BY_SIDE_GRC = "semantic_vs_digital.grc"
 ADAPTIVE_SNR_GRC = "adaptive_snr.grc"
 OFDM_LOOPBACK_GRC = "ofdm_loopback.grc"
 RGBD_GRC = "rgbd_devices.grc"
+MFMSC_GRC = "mfmsc_loopback.grc"
+MFMSC_TASK_GRC = "mfmsc_task.grc"
 _BLOCK_PROBE = "semcom_jscc_tx.block.yml"
 _PACKAGE = Path(__file__).resolve().parent.parent      # .../gnuradio/semcom (or gr-semcom/python/semcom)
 

@@ -1,0 +1,59 @@
+"""flowgraphs/mfmsc_task.grc and mfmsc_loopback.grc headless: one task, and every task in a mixed stream,
+against the library's evaluation of the same bundle on the same instances."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
+
+from gnuradio.semcom import running   # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "bundles" / "mfmsc-embedded"
+
+
+def _library(snr_db: float, n: int, seeds=(0, 1)) -> dict:
+    """Per task: the library's metric on the first ``n`` test instances, one value per noise seed."""
+    from semcom_core.bundles.mfmsc import load_mfmsc_bundle
+    from semcom_core.data.mfmsc.tasks import build_tasks
+    from semcom_core.metrics.tasks import METRIC_OF_KIND
+    from semcom_core.runs.mfmsc import evaluate_task
+
+    system, card, tokenizer = load_mfmsc_bundle(BUNDLE)
+    _, test, _ = build_tasks(card["config"], splits=("test",), tokenizer=tokenizer)
+    return {name: [evaluate_task(system, data.head(n), "awgn", snr_db, seed=s)[METRIC_OF_KIND[data.spec.kind]]
+                   for s in seeds] for name, data in test.items()}
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_one_task_flowgraph_matches_the_library(tmp_path):
+    n = 200
+    summary = running.run_mfmsc(str(BUNDLE), "vqa", snr_db=0.0, num_instances=n, out_path=tmp_path / "r.jsonl")
+    assert summary["complete"] and summary["count"] == n and summary["problems"] == 0, summary
+    assert summary["dropped_tx"] == 0 == summary["dropped_rx"]
+    got = summary["tasks"]["vqa"]["value"]
+    library = _library(0.0, n)["vqa"][0]
+    assert abs(got - library) < 3 * math.sqrt(library * (1 - library) / n) + 0.02, (got, library)
+    (record,) = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert record["task"] == "vqa" and record["source"] == "flowgraph" and record["accuracy"] == got
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_mixed_task_flowgraph_scores_every_task_like_the_library():
+    n = 60
+    summary = running.run_mfmsc(str(BUNDLE), "all", snr_db=10.0, num_instances=n)
+    assert summary["complete"] and summary["count"] == 8 * n and summary["problems"] == 0, summary
+    library = _library(10.0, n)
+    for task, (first, second) in library.items():
+        got = summary["tasks"][task]
+        # within the metric's own noise: four times the spread of two library runs with different noise
+        # (plus a floor for metrics the noise leaves untouched at 10 dB)
+        floor = 0.3 if got["metric"] == "psnr" else 0.05
+        assert abs(got["value"] - first) <= 4 * abs(second - first) + floor, (task, got, library[task])
+        assert got["count"] == n
