@@ -57,3 +57,34 @@ def test_mixed_task_flowgraph_scores_every_task_like_the_library():
         floor = 0.3 if got["metric"] == "psnr" else 0.05
         assert abs(got["value"] - first) <= 4 * abs(second - first) + floor, (task, got, library[task])
         assert got["count"] == n
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_two_processes_transmitter_and_receiver_over_zmq(tmp_path):
+    """mfmsc_tx_zmq.py (source, transmitter, channel at 10 dB) and mfmsc_rx_zmq.py (receiver, task metrics)
+    joined by ZMQ with tags passed: one record per task, each within the metric's noise of the library."""
+    n = 40
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
+               for name in ("mfmsc_tx_zmq", "mfmsc_rx_zmq")}
+    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
+    records = tmp_path / "rx.jsonl"
+    procs = [running.start_script(scripts["mfmsc_rx_zmq"], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address, out_path=records), tmp_path / "rx.log")]
+    procs.append(running.start_script(scripts["mfmsc_tx_zmq"], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address, snr_db=10.0, seed=3), tmp_path / "tx.log"))
+    try:
+        assert running.wait_for_record(records, timeout_s=240, procs=procs[:1]) is not None, \
+            (tmp_path / "rx.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    got = {r["task"]: r for r in running.read_records(records)}
+    library = _library(10.0, n)
+    assert set(got) == set(library)
+    for task, (first, second) in library.items():
+        r = got[task]
+        assert r["samples"] == n and r["source"] == "flowgraph" and r["channel"] == "zmq" and r["snr_db"] == 10.0
+        floor = 0.3 if r["metric"] == "psnr" else 0.08
+        assert abs(r[r["metric"]] - first) <= 4 * abs(second - first) + floor, (task, r, library[task])
+    assert "semcom task metrics: " in (tmp_path / "rx.log").read_text()       # the summary at stop
