@@ -81,3 +81,14 @@ def test_bench_rgbd_writes_flowgraph_and_library_records_and_a_table(tmp_path, c
     assert [(r["source"], r["snr_db"], r["samples"]) for r in records] == [("flowgraph", 10.0, 120), ("eval", 10.0, 120)]
     table = (tmp_path / "results.md").read_text()
     assert "| 10 | 120 |" in table and table in capsys.readouterr().out + "\n"
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_rgbd_over_ofdm_each_device_on_a_link_of_its_own_matches_the_library():
+    """flowgraphs/rgbd_ofdm.grc: every frame crosses an OFDM burst link (preamble, coded header, equaliser);
+    the labels come to the server from the source, since the burst header carries only the index."""
+    summary = running.run_rgbd_ofdm(str(BUNDLE), snr_db=(10.0, 10.0), num_samples=N, timeout_s=300)
+    assert summary["complete"] and summary["classified"] == N, summary
+    assert summary["fallbacks"] == 0 and summary["dropped"] == 0 and summary["bursts"]["rgb"] >= 1
+    library = _library_accuracy([10.0, 10.0])
+    assert abs(summary["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (summary, library)

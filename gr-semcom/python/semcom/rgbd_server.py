@@ -28,6 +28,8 @@ class rgbd_server(gr.basic_block):
     """Wait for every device's frame of a sample, then classify the fused features.
 
     Message input ``in``: the PDUs of ``rgbd_device_rx`` (one per device and sample, matched by ``index``).
+    Optional message input ``ref``: the source's sample PDUs (``index``, ``label``), for links whose frames
+    lose their ``label`` tag on the way (the OFDM burst header carries the index only).
     A sample is classified once every device's frame is in (in batches: at once when ``max_batch`` samples
     are complete, else within 10 ms), or, once ``timeout_ms`` passed since its
     first frame arrived, from the devices heard: the missing device's features are replaced by their mean
@@ -58,13 +60,14 @@ class rgbd_server(gr.basic_block):
         self._lock = threading.Lock()
         self._waiting: dict = {}          # index -> {"t": first arrival, "label": ..., modality: (payload, side)}
         self._decided: collections.OrderedDict = collections.OrderedDict()   # recent indices already classified
+        self._labels: collections.OrderedDict = collections.OrderedDict()    # index -> label, from the ref port
         self._complete = 0                # waiting samples that every device's frame reached
         self._lost = {m: 0 for m in self.system.modalities}
         self._classified = self._correct = self._labelled = self._fallbacks = 0
         self._log = OnceLog(f"semcom_rgbd_server{self.unique_id()}")
         self._record = RecordOnce(self.out_path, self._log)
         self._port = pmt.intern("pdu")
-        register_ports(self, {"in": self._handle}, ["pdu"])
+        register_ports(self, {"in": self._handle, "ref": self._handle_ref}, ["pdu"])
         self._worker = Worker("semcom_rgbd_server", self._tick)
 
     # -- getters -------------------------------------------------------------------------------------
@@ -115,6 +118,20 @@ class rgbd_server(gr.basic_block):
         except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
             self._log.problem("bad PDU", repr(err))
 
+    def _handle_ref(self, msg):
+        try:
+            meta, _ = parse_pdu(msg)
+            index, label = meta.get("index"), meta.get("label")
+            if not isinstance(index, int) or not isinstance(label, int):
+                self._log.problem("unusable reference", f"index {index!r}, label {label!r}")
+                return
+            with self._lock:
+                self._labels[index] = label
+                while len(self._labels) > DECIDED_MAX:
+                    self._labels.popitem(last=False)
+        except Exception as err:  # noqa: BLE001 - a bad message is counted, never raised
+            self._log.problem("bad reference PDU", repr(err))
+
     def _classify_ready(self, force: bool) -> None:
         """Classify the complete samples (and, with ``force`` or past the timeout, the incomplete ones)."""
         now = time.monotonic()
@@ -149,6 +166,8 @@ class rgbd_server(gr.basic_block):
             pred = int(p.argmax())
             label = sample.get("label")
             with self._lock:
+                if not isinstance(label, int):
+                    label = self._labels.pop(index, None)
                 self._classified += 1
                 self._fallbacks += int(fallback)
                 if isinstance(label, int):
