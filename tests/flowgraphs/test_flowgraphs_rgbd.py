@@ -92,3 +92,30 @@ def test_rgbd_over_ofdm_each_device_on_a_link_of_its_own_matches_the_library():
     assert summary["fallbacks"] == 0 and summary["dropped"] == 0 and summary["bursts"]["rgb"] >= 1
     library = _library_accuracy([10.0, 10.0])
     assert abs(summary["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (summary, library)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_three_processes_over_ofdm_two_devices_and_a_server(tmp_path):
+    """rgbd_device_ofdm_zmq.py twice (each device with its own OFDM transmitter) and rgbd_server_ofdm_zmq.py
+    (an OFDM receiver per device), joined by ZMQ without tags: the processes hardware/usrp_rgbd_*.grc run on
+    radios. The air is clean here, so the record matches the library's noiseless accuracy."""
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
+               for name in ("rgbd_device_ofdm_zmq", "rgbd_server_ofdm_zmq")}
+    addresses = {m: f"tcp://127.0.0.1:{running.free_tcp_port()}" for m in ("rgb", "depth")}
+    records = tmp_path / "server.jsonl"
+    procs = [running.start_script(scripts["rgbd_server_ofdm_zmq"], running.script_options(
+        bundle=BUNDLE, rgb_address=addresses["rgb"], depth_address=addresses["depth"], num_samples=N,
+        out_path=records, timeout_ms=5000), tmp_path / "server.log")]
+    for modality in ("rgb", "depth"):
+        procs.append(running.start_script(scripts["rgbd_device_ofdm_zmq"], running.script_options(
+            bundle=BUNDLE, device=modality, num_samples=N, address=addresses[modality]), tmp_path / f"{modality}.log"))
+    try:
+        record = running.wait_for_record(records, timeout_s=180, procs=procs[:1])
+        assert record is not None, (tmp_path / "server.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    assert record["samples"] == N and record["channel"] == "ofdm-zmq" and record["fallbacks"] == 0
+    library = _library_accuracy([60.0, 60.0])
+    assert abs(record["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (record, library)

@@ -18,12 +18,15 @@ TWINS = [  # (hardware flowgraph, simulated twin)
     ("hardware/usrp_tx.grc", "flowgraphs/ofdm_tx_zmq.grc"),
     ("hardware/usrp_rx.grc", "flowgraphs/ofdm_rx_zmq.grc"),
     ("hardware/usrp_loopback.grc", "flowgraphs/ofdm_loopback_zmq.grc"),
+    ("hardware/usrp_rgbd_device.grc", "flowgraphs/rgbd_device_ofdm_zmq.grc"),
+    ("hardware/usrp_rgbd_server.grc", "flowgraphs/rgbd_server_ofdm_zmq.grc"),
 ]
 # block type in the twin -> block type in the hardware flowgraph
 REPLACED = {"zeromq_push_sink": "uhd_usrp_sink", "zeromq_pull_source": "uhd_usrp_source"}
 HARDWARE_ONLY = {"device_args", "samp_rate", "center_freq", "tx_gain", "rx_gain", "clock_source", "antenna",
-                 "tx_antenna", "rx_antenna"}
-SIMULATION_ONLY = {"address"}
+                 "tx_antenna", "rx_antenna", "rgb_device_args", "depth_device_args", "rgb_center_freq",
+                 "depth_center_freq"}
+SIMULATION_ONLY = {"address", "rgb_address", "depth_address"}
 LABELS = {"channel_label", "out_path"}   # parameters whose default value may differ (record label, file)
 OPTIONS_OWN = {"id", "title", "description"}
 
@@ -41,7 +44,8 @@ def params(doc: dict) -> dict:
 
 
 def replaced_map(hw: dict, sim: dict) -> dict:
-    """Twin block name -> hardware block name for the swapped radio blocks (matched by type)."""
+    """Twin block name -> hardware block name for the swapped radio blocks (matched by type; where a flowgraph
+    has several, as the RGB-D server's one per device, by the name's suffix: zmq_rgb -> usrp_rgb)."""
     hw_by_type: dict = {}
     for name, b in blocks(hw).items():
         hw_by_type.setdefault(b["id"], []).append(name)
@@ -49,6 +53,8 @@ def replaced_map(hw: dict, sim: dict) -> dict:
     for name, b in blocks(sim).items():
         if b["id"] in REPLACED:
             candidates = hw_by_type.get(REPLACED[b["id"]], [])
+            if len(candidates) > 1:
+                candidates = [c for c in candidates if c.split("_")[-1] == name.split("_")[-1]]
             assert len(candidates) == 1, f"need exactly one {REPLACED[b['id']]} for {name}, got {candidates}"
             mapping[name] = candidates[0]
     return mapping
@@ -96,7 +102,9 @@ def test_same_options_apart_from_names(twin):
 def test_radio_blocks_use_the_hardware_parameters(twin):
     hw, sim = twin
     hw_params = set(params(hw))
-    assert {"device_args", "samp_rate", "center_freq", "clock_source"} <= hw_params
+    assert {"samp_rate", "clock_source"} <= hw_params
+    assert {"device_args", "center_freq"} <= hw_params or \
+        {"rgb_device_args", "depth_device_args", "rgb_center_freq", "depth_center_freq"} <= hw_params
     for name, b in blocks(hw).items():
         p = b["parameters"]
         if b["id"] == "uhd_usrp_sink":
@@ -108,8 +116,9 @@ def test_radio_blocks_use_the_hardware_parameters(twin):
             assert p["ant0"] in ("antenna", "rx_antenna")
         else:
             continue
-        assert p["dev_addr"] == "device_args" and p["samp_rate"] == "samp_rate"
-        assert p["center_freq0"] == "center_freq" and p["clock_source0"] == "clock_source"
+        own = name.split("_")[-1]      # a radio per device (usrp_rgb, usrp_depth) has the device's own address and frequency
+        assert p["dev_addr"] in ("device_args", f"{own}_device_args") and p["samp_rate"] == "samp_rate"
+        assert p["center_freq0"] in ("center_freq", f"{own}_center_freq") and p["clock_source0"] == "clock_source"
         assert p["ant0"] in hw_params
     # every hardware-only parameter is used by a radio block
     used = {v for b in blocks(hw).values() if b["id"].startswith("uhd_") for v in b["parameters"].values()}
@@ -123,4 +132,4 @@ def test_no_tags_cross_the_air(twin):
     _, sim = twin
     zmq = [b for b in sim["blocks"] if b["id"].startswith("zeromq_")]
     assert zmq and all(b["parameters"]["pass_tags"] == "False" for b in zmq)
-    assert all(b["parameters"]["address"] == "address" for b in zmq)
+    assert all(b["parameters"]["address"] in ("address", f"{b['name'].split('_')[-1]}_address") for b in zmq)
