@@ -11,6 +11,13 @@ link sends one instance at a time. This module is the bridge:
 - the receiver turns the task head's output into the task's **prediction**: a class id, a label bit
   mask, a text, a transcript or an image (:meth:`TaskLink.predictions`), which is what the task's metric
   scores (:class:`semcom_core.metrics.tasks.TaskScore.add_predictions`).
+
+Over a physical layer whose frame header has room for a number and a length only (the OFDM burst header:
+``bundle_id`` and ``length``), a frame says its task by :meth:`TaskLink.air_id` (the task's position + 1)
+and its mask by its length: valid tokens come first (the task token, then a modality's tokens with its
+padding last), so the mask is the prefix of :meth:`TaskLink.token_count` tokens that the frame fills
+(:meth:`TaskLink.prefix_mask`). A system whose masks are not prefixes (MMSC's concatenated multi-modal
+tokens) cannot use such a header: its transmitter says so per frame.
 """
 
 from __future__ import annotations
@@ -119,10 +126,48 @@ class Frame:
 class TaskLink:
     """A trained MFMSC system (and its tokenizer) as a transmitter and receiver of single instances."""
 
-    def __init__(self, system, tokenizer):
-        self.system, self.tokenizer = system.eval(), tokenizer
+    def __init__(self, system, tokenizer, geometry: dict | None = None):
+        self.system, self.tokenizer, self.geometry = system.eval(), tokenizer, geometry
         self.per_token = int(system.channel_decoder.out) // 2     # complex symbols per token
         self.ctc_vocab = CharVocab()
+        self._token_counts: dict[str, int] = {}
+
+    # -- frames over a header with a number and a length only ---------------------------------------------
+    def air_id(self, name: str) -> int:
+        """The task's number in a frame header: its position among the system's tasks, plus 1."""
+        self.task(name)
+        return list(self.system.tasks).index(name) + 1
+
+    def task_of_air_id(self, number: int) -> str | None:
+        names = list(self.system.tasks)
+        return names[number - 1] if 1 <= number <= len(names) else None
+
+    @torch.no_grad()
+    def token_count(self, name: str) -> int:
+        """Tokens per instance of task ``name`` (valid or not), from one blank instance (needs ``geometry``)."""
+        if name not in self._token_counts:
+            if self.geometry is None:
+                raise ValueError("token_count needs the bundle's geometry")
+            task = self.task(name)
+            shapes = input_shapes(self.geometry)
+            blank = np.zeros(instance_size(task.modalities, self.geometry), np.float32)
+            batch = unpack_instances([blank], [{"speech_len": shapes["speech"][0]}], task.modalities, self.geometry)
+            self._token_counts[name] = int(self.system.semantic_tokens(name, batch)[1].shape[1])
+        return self._token_counts[name]
+
+    def prefix_mask(self, name: str, symbols: int) -> np.ndarray:
+        """The token mask of a frame of ``symbols`` symbols whose valid tokens come first; ValueError when
+        the length is not whole tokens or more than the task has."""
+        tokens, rest = divmod(int(symbols), self.per_token)
+        total = self.token_count(name)
+        if rest or not 1 <= tokens <= total:
+            raise ValueError(f"{symbols} symbols are not 1..{total} tokens of {self.per_token} symbols ({name})")
+        return np.arange(total) < tokens
+
+    @staticmethod
+    def is_prefix(mask: np.ndarray) -> bool:
+        mask = np.asarray(mask, dtype=bool)
+        return bool(mask[: int(mask.sum())].all())
 
     def task(self, name: str):
         if name not in self.system.tasks:

@@ -88,3 +88,51 @@ def test_two_processes_transmitter_and_receiver_over_zmq(tmp_path):
         floor = 0.3 if r["metric"] == "psnr" else 0.08
         assert abs(r[r["metric"]] - first) <= 4 * abs(second - first) + floor, (task, r, library[task])
     assert "semcom task metrics: " in (tmp_path / "rx.log").read_text()       # the summary at stop
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+@pytest.mark.parametrize("tasks", ["all", "text_recon"])
+def test_over_ofdm_the_header_gives_task_and_mask_and_every_task_scores_like_the_library(tasks):
+    """flowgraphs/mfmsc_ofdm.grc: the burst header carries the task's number and the frame's length only; the
+    receiver rebuilds the task and the token mask from them (text frames differ in length)."""
+    n = 40
+    summary = running.run_mfmsc_ofdm(str(BUNDLE), tasks, snr_db=20.0, num_instances=n)
+    count = n * (8 if tasks == "all" else 1)
+    assert summary["complete"] and summary["count"] == count and summary["lost"] == 0, summary
+    assert summary["problems"] == 0 and summary["dropped_tx"] == 0 == summary["dropped_rx"]
+    assert summary["bursts"] <= count
+    library = _library(20.0, n)
+    for task, got in summary["tasks"].items():
+        first, second = library[task]
+        floor = 0.3 if got["metric"] == "psnr" else 0.08
+        assert abs(got["value"] - first) <= 4 * abs(second - first) + floor, (task, got, library[task])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_two_processes_over_ofdm_without_tags(tmp_path):
+    """mfmsc_tx_ofdm_zmq.py and mfmsc_rx_ofdm_zmq.py joined by ZMQ with no tags crossing (the processes that
+    hardware/usrp_mfmsc_*.grc run on radios): every task arrives through the burst header alone, and on the
+    clean air each scores as the library without noise."""
+    n = 24
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
+               for name in ("mfmsc_tx_ofdm_zmq", "mfmsc_rx_ofdm_zmq")}
+    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
+    records = tmp_path / "rx.jsonl"
+    procs = [running.start_script(scripts["mfmsc_rx_ofdm_zmq"], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address, out_path=records), tmp_path / "rx.log")]
+    procs.append(running.start_script(scripts["mfmsc_tx_ofdm_zmq"], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address), tmp_path / "tx.log"))
+    try:
+        assert running.wait_for_record(records, timeout_s=240, procs=procs[:1]) is not None, \
+            (tmp_path / "rx.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    got = {r["task"]: r for r in running.read_records(records)}
+    library = _library(60.0, n, seeds=(0,))
+    assert set(got) == set(library)
+    for task, (clean,) in library.items():
+        r = got[task]
+        assert r["samples"] == n and r["channel"] == "ofdm-zmq"
+        assert r[r["metric"]] == pytest.approx(clean, abs=0.05 if r["metric"] == "psnr" else 0.02), (task, r, clean)

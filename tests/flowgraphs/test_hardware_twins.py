@@ -20,6 +20,8 @@ TWINS = [  # (hardware flowgraph, simulated twin)
     ("hardware/usrp_loopback.grc", "flowgraphs/ofdm_loopback_zmq.grc"),
     ("hardware/usrp_rgbd_device.grc", "flowgraphs/rgbd_device_ofdm_zmq.grc"),
     ("hardware/usrp_rgbd_server.grc", "flowgraphs/rgbd_server_ofdm_zmq.grc"),
+    ("hardware/usrp_mfmsc_tx.grc", "flowgraphs/mfmsc_tx_ofdm_zmq.grc"),
+    ("hardware/usrp_mfmsc_rx.grc", "flowgraphs/mfmsc_rx_ofdm_zmq.grc"),
 ]
 # block type in the twin -> block type in the hardware flowgraph
 REPLACED = {"zeromq_push_sink": "uhd_usrp_sink", "zeromq_pull_source": "uhd_usrp_source"}

@@ -18,7 +18,9 @@ class mfmsc_rx(FrameReceiver):
     """Decode MFMSC frames (channel decoder, task head) into the task's output.
 
     Stream input: frames as ``mfmsc_tx`` writes them, after a channel: a ``packet_len`` tag, ``task``,
-    ``index`` and the token ``mask`` on each first sample. Message output ``pdu``: one PDU per frame,
+    ``index`` and the token ``mask`` on each first sample; or, after an OFDM link (``ofdm_rx``), ``index``
+    and ``bundle_id`` only: the task is the one of that number and the mask the prefix the frame's length
+    fills (``semcom_core.link.multitask``). Message output ``pdu``: one PDU per frame,
     ``cons(meta, f32vector)`` with ``meta = {task, index, kind, pred, symbols, seq, ...}`` and the frame's
     other scalar tags. ``pred`` is the task's decision: the class id (classification, VQA), the label bit
     mask (poster), the text (text reconstruction) or the transcript (speech recognition); for image
@@ -36,7 +38,7 @@ class mfmsc_rx(FrameReceiver):
     ``drop_reasons()``).
     """
 
-    META_SKIP = ("mask",)
+    META_SKIP = ("mask", "bundle_id", "q", "end", "z_min", "z_max")
 
     def __init__(self, bundle_path="", max_batch=64, len_tag_key="packet_len", torch_threads=1):
         self.link, self.card = load_mfmsc(bundle_path)
@@ -51,6 +53,14 @@ class mfmsc_rx(FrameReceiver):
         for seg, frame in zip(segments, samples):
             task = seg.tags.get("task", [None])[-1]
             mask = seg.tags.get("mask", [None])[-1]
+            if task is None and seg.tags.get("bundle_id"):         # after an OFDM link: the header's fields
+                task = self.link.task_of_air_id(int(seg.tags["bundle_id"][-1]))
+                if task is not None and mask is None:
+                    try:
+                        mask = self.link.prefix_mask(task, seg.length).astype(np.uint8)
+                    except ValueError as err:
+                        out.append(FrameError("frame length mismatch", str(err)))
+                        continue
             if not seg.ok:
                 out.append(FrameError("truncated frame", f"{seg.length} samples, the length tag announced "
                                                          f"{seg.announced}"))

@@ -67,6 +67,8 @@ class mfmsc_tx(FrameTransmitter):
                                      self.geometry)
             for i, frame in zip(rows, self.link.transmit(name, batch)):
                 tags = {"task": name, "mask": frame.mask.astype(np.uint8)}
+                if self.link.is_prefix(frame.mask):      # the length alone tells the mask: fit for OFDM
+                    tags["bundle_id"] = self.link.air_id(name)
                 if "index" in metas[i]:
                     tags["index"] = metas[i]["index"]
                 out[i] = (frame.symbols, tags)

@@ -108,6 +108,6 @@ def load_mfmsc(path):
 
     def load(real):
         system, card, tokenizer = load_mfmsc_bundle(real)
-        return TaskLink(system, tokenizer), card
+        return TaskLink(system, tokenizer, card.get("geometry")), card
 
     return _load_cached(path, "mfmsc", load)

@@ -24,7 +24,7 @@
 from .capture import record_capture, replay_capture
 from .grc import compile_grc, compiled_top_block, find_flowgraph, grc_blocks_path, load_top_block_class
 from .links import run_frames, run_image_link
-from .mfmsc import make_mfmsc, run_mfmsc
+from .mfmsc import make_mfmsc, make_mfmsc_ofdm, run_mfmsc, run_mfmsc_ofdm
 from .loopback import demo, run_adaptive_snr, run_loopback, run_side_by_side
 from .ofdm import ofdm_report, parse_reports, print_report, run_ofdm_loopback, stop_when_idle
 from .process import free_tcp_port, read_records, script_options, start_script, stop_script, wait_for_record
@@ -33,6 +33,6 @@ from .run import run_top_block
 
 __all__ = ["compile_grc", "compiled_top_block", "demo", "find_flowgraph", "free_tcp_port", "grc_blocks_path",
            "load_top_block_class", "ofdm_report", "parse_reports", "print_report", "read_records", "record_capture", "replay_capture", "run_adaptive_snr",
-           "make_mfmsc", "make_rgbd", "make_rgbd_ofdm", "run_mfmsc", "run_rgbd", "run_rgbd_ofdm",
+           "make_mfmsc", "make_mfmsc_ofdm", "run_mfmsc_ofdm", "make_rgbd", "make_rgbd_ofdm", "run_mfmsc", "run_rgbd", "run_rgbd_ofdm",
            "run_frames", "run_image_link", "run_loopback", "run_ofdm_loopback", "run_side_by_side", "run_top_block",
            "script_options", "start_script", "stop_script", "stop_when_idle", "wait_for_record"]

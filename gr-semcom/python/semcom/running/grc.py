@@ -25,6 +25,7 @@ RGBD_GRC = "rgbd_devices.grc"
 RGBD_OFDM_GRC = "rgbd_ofdm.grc"
 MFMSC_GRC = "mfmsc_loopback.grc"
 MFMSC_TASK_GRC = "mfmsc_task.grc"
+MFMSC_OFDM_GRC = "mfmsc_ofdm.grc"
 _BLOCK_PROBE = "semcom_jscc_tx.block.yml"
 _PACKAGE = Path(__file__).resolve().parent.parent      # .../gnuradio/semcom (or gr-semcom/python/semcom)
 
