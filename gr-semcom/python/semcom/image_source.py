@@ -8,18 +8,17 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from .base.bundles import load_bundle, resolve_bundle_path
-from .base.log import Worker
+from .base.emitter import EmittingSource
 from .base.pdu import make_pdu
 
 
-class image_source(gr.basic_block):
+class image_source(EmittingSource, gr.basic_block):
     """Emit dataset images as PDUs on the ``pdu`` message port.
 
     Each PDU is ``cons(meta, f32vector)`` with ``meta = {index, label, shape}``
@@ -62,20 +61,12 @@ class image_source(gr.basic_block):
         self._images = ds.images[start_index:stop_index].numpy()   # uint8 [N,C,H,W]
         self._labels = ds.labels[start_index:stop_index].numpy()
         self.image_shape = [int(x) for x in self._images.shape[1:]]
-        self._interval = max(0.0, float(interval_ms)) / 1000.0
-        self._worker = Worker("semcom_image_source", self._run)
-        self._emitted = 0
-        self._finished = threading.Event()
+        self._port = pmt.intern("pdu")
+        self.init_emitter("semcom_image_source", len(self._indices), interval_ms)
 
     # -- getters -----------------------------------------------------------
     def num_images(self) -> int:
         return len(self._indices)
-
-    def emitted(self) -> int:
-        return self._emitted
-
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def image(self, i: int) -> np.ndarray:
         """The i-th emitted image as float32 [C,H,W] in [0, 1]."""
@@ -85,30 +76,7 @@ class image_source(gr.basic_block):
         """(indices, images float32 [N,C,H,W] in [0,1], labels) of everything this source emits."""
         return self._indices.copy(), self._images.astype(np.float32) / 255.0, self._labels.copy()
 
-    # -- scheduler hooks -----------------------------------------------------
-    def start(self):
-        return self._worker.start()
-
-    def stop(self):
-        return self._worker.stop(timeout=5.0)
-
-    def _run(self, stop):
-        self._finished.clear()
-        self._emitted = 0
-        port = pmt.intern("pdu")
-        shape = self.image_shape
-        scale = np.float32(1.0 / 255.0)
-        try:
-            for i in range(len(self._indices)):
-                if stop.is_set():
-                    return
-                meta = {"index": int(self._indices[i]), "label": int(self._labels[i]), "shape": shape}
-                pixels = self._images[i].reshape(-1).astype(np.float32) * scale
-                self.message_port_pub(port, make_pdu(meta, pixels))
-                self._emitted = i + 1
-                if self._interval > 0 and stop.wait(self._interval):
-                    return
-        except Exception as err:  # noqa: BLE001 - report, do not kill the process
-            gr.logger("semcom_image_source").error(f"emitting images failed: {err!r}")
-        finally:
-            self._finished.set()
+    def publish(self, i: int) -> None:
+        meta = {"index": int(self._indices[i]), "label": int(self._labels[i]), "shape": self.image_shape}
+        pixels = self._images[i].reshape(-1).astype(np.float32) * np.float32(1.0 / 255.0)
+        self.message_port_pub(self._port, make_pdu(meta, pixels))

@@ -7,14 +7,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from .base.bundles import load_mfmsc
-from .base.log import Worker
+from .base.emitter import EmittingSource
 from .base.pdu import make_pdu
 
 
@@ -29,7 +27,7 @@ def task_names(tasks, served) -> list[str]:
     return names
 
 
-class mfmsc_source(gr.basic_block):
+class mfmsc_source(EmittingSource, gr.basic_block):
     """Emit instances of the embedded test tasks of an MFMSC bundle as PDUs on ``pdu``.
 
     Each PDU is ``cons(meta, f32vector)``: the instance's inputs packed as
@@ -74,19 +72,11 @@ class mfmsc_source(gr.basic_block):
                 if reference is not None:
                     meta["reference"] = reference
                 self._items.append((meta, values))
-        self._interval = max(0.0, float(interval_ms)) / 1000.0
-        self._worker = Worker("semcom_mfmsc_source", self._run)
-        self._emitted = 0
-        self._finished = threading.Event()
+        self._port = pmt.intern("pdu")
+        self.init_emitter("semcom_mfmsc_source", len(self._items), interval_ms)
 
     def num_instances(self) -> int:
         return len(self._items)
-
-    def emitted(self) -> int:
-        return self._emitted
-
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def tasks(self) -> list[str]:
         return list(self._tasks)
@@ -95,25 +85,6 @@ class mfmsc_source(gr.basic_block):
         """(meta, packed values) of every instance, in emission order."""
         return [(dict(meta), np.array(values)) for meta, values in self._items]
 
-    def start(self):
-        return self._worker.start()
-
-    def stop(self):
-        return self._worker.stop(timeout=5.0)
-
-    def _run(self, stop):
-        self._finished.clear()
-        self._emitted = 0
-        port = pmt.intern("pdu")
-        try:
-            for n, (meta, values) in enumerate(self._items):
-                if stop.is_set():
-                    return
-                self.message_port_pub(port, make_pdu(meta, values))
-                self._emitted = n + 1
-                if self._interval > 0 and stop.wait(self._interval):
-                    return
-        except Exception as err:  # noqa: BLE001 - report, do not kill the process
-            gr.logger("semcom_mfmsc_source").error(f"emitting instances failed: {err!r}")
-        finally:
-            self._finished.set()
+    def publish(self, i: int) -> None:
+        meta, values = self._items[i]
+        self.message_port_pub(self._port, make_pdu(meta, values))

@@ -7,21 +7,20 @@
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from .base.bundles import load_multimodal
-from .base.log import Worker
+from .base.emitter import EmittingSource
 from .base.pdu import make_pdu
 
 #: The devices this source can feed, its output ports.
 PORTS = ("rgb", "depth")
 
 
-class rgbd_source(gr.basic_block):
+class rgbd_source(EmittingSource, gr.basic_block):
     """Emit the test (or train) samples of a multi-modal bundle's dataset, each modality on its own port.
 
     Ports ``rgb`` and ``depth``: for every sample one PDU each, ``cons({index, label, modality, shape},
@@ -59,49 +58,21 @@ class rgbd_source(gr.basic_block):
             xs = [xs[list(data.modalities).index(device)]]
         self._inputs = {m: x.numpy().astype(np.float32) for m, x in zip(self.modalities, xs)}
         self._labels = labels.numpy()
-        self._interval = max(0.0, float(interval_ms)) / 1000.0
         for port in (*PORTS, "pdu"):
             self.message_port_register_out(pmt.intern(port))
-        self._worker = Worker("semcom_rgbd_source", self._run)
-        self._emitted = 0
-        self._finished = threading.Event()
+        self.init_emitter("semcom_rgbd_source", len(self._indices), interval_ms)
 
     def num_samples(self) -> int:
         return len(self._indices)
-
-    def emitted(self) -> int:
-        return self._emitted
-
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def samples(self) -> tuple[np.ndarray, dict, np.ndarray]:
         """(indices, {modality: float32 [N, C, H, W]}, labels) of everything this source emits."""
         return self._indices.copy(), {m: x.copy() for m, x in self._inputs.items()}, self._labels.copy()
 
-    def start(self):
-        return self._worker.start()
-
-    def stop(self):
-        return self._worker.stop(timeout=5.0)
-
-    def _run(self, stop):
-        self._finished.clear()
-        self._emitted = 0
-        try:
-            for i, index in enumerate(self._indices):
-                if stop.is_set():
-                    return
-                for modality, x in self._inputs.items():
-                    meta = {"index": int(index), "label": int(self._labels[i]), "modality": modality,
-                            "shape": list(x.shape[1:])}
-                    pdu = make_pdu(meta, x[i])
-                    self.message_port_pub(pmt.intern(modality), pdu)
-                    self.message_port_pub(pmt.intern("pdu"), pdu)
-                self._emitted = i + 1
-                if self._interval > 0 and stop.wait(self._interval):
-                    return
-        except Exception as err:  # noqa: BLE001 - report, do not kill the process
-            gr.logger("semcom_rgbd_source").error(f"emitting samples failed: {err!r}")
-        finally:
-            self._finished.set()
+    def publish(self, i: int) -> None:
+        for modality, x in self._inputs.items():
+            meta = {"index": int(self._indices[i]), "label": int(self._labels[i]), "modality": modality,
+                    "shape": list(x.shape[1:])}
+            pdu = make_pdu(meta, x[i])
+            self.message_port_pub(pmt.intern(modality), pdu)
+            self.message_port_pub(pmt.intern("pdu"), pdu)

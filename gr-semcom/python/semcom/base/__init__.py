@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """What the semcom blocks share: bundles, PDUs and tags, tagged streams of frames, logging, and the
-transmitter and receiver base classes (:mod:`.tx`, :mod:`.rx`, :mod:`.semantic`)."""
+transmitter and receiver base classes (:mod:`.tx`, :mod:`.rx`, :mod:`.semantic`), and the sources' emitting
+thread (:mod:`.emitter`)."""
 
 from .bundles import load_bundle, resolve_bundle_path
 from .log import OnceLog, use_torch_threads
