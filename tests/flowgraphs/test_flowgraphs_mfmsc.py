@@ -31,6 +31,26 @@ def _library(snr_db: float, n: int, seeds=(0, 1)) -> dict:
                    for s in seeds] for name, data in test.items()}
 
 
+def _two_processes(tmp_path, tx: str, rx: str, n: int, **tx_options) -> dict:
+    """Run flowgraphs ``tx`` and ``rx`` as processes joined by ZMQ (every task, ``n`` instances each) until the
+    receiver's records are in; returns them by task."""
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path) for name in (tx, rx)}
+    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
+    records = tmp_path / "rx.jsonl"
+    procs = [running.start_script(scripts[rx], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address, out_path=records), tmp_path / "rx.log")]
+    procs.append(running.start_script(scripts[tx], running.script_options(
+        bundle=BUNDLE, tasks="all", num_instances=n, address=address, **tx_options), tmp_path / "tx.log"))
+    try:
+        assert running.wait_for_record(records, timeout_s=240, procs=procs[:1]) is not None, \
+            (tmp_path / "rx.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    assert "semcom task metrics: " in (tmp_path / "rx.log").read_text()       # the summary at stop
+    return {r["task"]: r for r in running.read_records(records)}
+
+
 @pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
 def test_one_task_flowgraph_matches_the_library(tmp_path):
     n = 200
@@ -65,21 +85,7 @@ def test_two_processes_transmitter_and_receiver_over_zmq(tmp_path):
     """mfmsc_tx_zmq.py (source, transmitter, channel at 10 dB) and mfmsc_rx_zmq.py (receiver, task metrics)
     joined by ZMQ with tags passed: one record per task, each within the metric's noise of the library."""
     n = 40
-    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
-               for name in ("mfmsc_tx_zmq", "mfmsc_rx_zmq")}
-    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
-    records = tmp_path / "rx.jsonl"
-    procs = [running.start_script(scripts["mfmsc_rx_zmq"], running.script_options(
-        bundle=BUNDLE, tasks="all", num_instances=n, address=address, out_path=records), tmp_path / "rx.log")]
-    procs.append(running.start_script(scripts["mfmsc_tx_zmq"], running.script_options(
-        bundle=BUNDLE, tasks="all", num_instances=n, address=address, snr_db=10.0, seed=3), tmp_path / "tx.log"))
-    try:
-        assert running.wait_for_record(records, timeout_s=240, procs=procs[:1]) is not None, \
-            (tmp_path / "rx.log").read_text()[-3000:]
-    finally:
-        for proc in procs:
-            running.stop_script(proc, timeout_s=15)
-    got = {r["task"]: r for r in running.read_records(records)}
+    got = _two_processes(tmp_path, "mfmsc_tx_zmq", "mfmsc_rx_zmq", n, snr_db=10.0, seed=3)
     library = _library(10.0, n)
     assert set(got) == set(library)
     for task, (first, second) in library.items():
@@ -87,7 +93,6 @@ def test_two_processes_transmitter_and_receiver_over_zmq(tmp_path):
         assert r["samples"] == n and r["source"] == "flowgraph" and r["channel"] == "zmq" and r["snr_db"] == 10.0
         floor = 0.3 if r["metric"] == "psnr" else 0.08
         assert abs(r[r["metric"]] - first) <= 4 * abs(second - first) + floor, (task, r, library[task])
-    assert "semcom task metrics: " in (tmp_path / "rx.log").read_text()       # the summary at stop
 
 
 @pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
@@ -115,21 +120,7 @@ def test_two_processes_over_ofdm_without_tags(tmp_path):
     hardware/usrp_mfmsc_*.grc run on radios): every task arrives through the burst header alone, and on the
     clean air each scores as the library without noise."""
     n = 24
-    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
-               for name in ("mfmsc_tx_ofdm_zmq", "mfmsc_rx_ofdm_zmq")}
-    address = f"tcp://127.0.0.1:{running.free_tcp_port()}"
-    records = tmp_path / "rx.jsonl"
-    procs = [running.start_script(scripts["mfmsc_rx_ofdm_zmq"], running.script_options(
-        bundle=BUNDLE, tasks="all", num_instances=n, address=address, out_path=records), tmp_path / "rx.log")]
-    procs.append(running.start_script(scripts["mfmsc_tx_ofdm_zmq"], running.script_options(
-        bundle=BUNDLE, tasks="all", num_instances=n, address=address), tmp_path / "tx.log"))
-    try:
-        assert running.wait_for_record(records, timeout_s=240, procs=procs[:1]) is not None, \
-            (tmp_path / "rx.log").read_text()[-3000:]
-    finally:
-        for proc in procs:
-            running.stop_script(proc, timeout_s=15)
-    got = {r["task"]: r for r in running.read_records(records)}
+    got = _two_processes(tmp_path, "mfmsc_tx_ofdm_zmq", "mfmsc_rx_ofdm_zmq", n)
     library = _library(60.0, n, seeds=(0,))
     assert set(got) == set(library)
     for task, (clean,) in library.items():

@@ -30,6 +30,29 @@ def _library_accuracy(snr_db) -> float:
         return float((system(xs, snr_db).argmax(1) == labels).float().mean())
 
 
+def _three_processes(tmp_path, device: str, server: str, device_options) -> dict:
+    """Run flowgraph ``server`` and ``device`` once per modality (``device_options(modality)``: its own options)
+    as processes joined by ZMQ until the server's record is in; returns it."""
+    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path) for name in (device, server)}
+    addresses = {m: f"tcp://127.0.0.1:{running.free_tcp_port()}" for m in ("rgb", "depth")}
+    records = tmp_path / "server.jsonl"
+    procs = [running.start_script(scripts[server], running.script_options(
+        bundle=BUNDLE, rgb_address=addresses["rgb"], depth_address=addresses["depth"], num_samples=N,
+        out_path=records, timeout_ms=5000), tmp_path / "server.log")]
+    for modality in ("rgb", "depth"):
+        procs.append(running.start_script(scripts[device], running.script_options(
+            bundle=BUNDLE, device=modality, num_samples=N, address=addresses[modality], **device_options(modality)),
+            tmp_path / f"{modality}.log"))
+    try:
+        record = running.wait_for_record(records, timeout_s=180, procs=procs[:1])
+        assert record is not None, (tmp_path / "server.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            running.stop_script(proc, timeout_s=15)
+    assert "semcom rgbd server: " in (tmp_path / "server.log").read_text()       # the summary at stop
+    return record
+
+
 @pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
 @pytest.mark.parametrize("snrs", [(10.0, 10.0), (10.0, 0.0)], ids=["both-10dB", "depth-0dB"])
 def test_rgbd_flowgraph_matches_the_library(snrs):
@@ -46,28 +69,12 @@ def test_rgbd_flowgraph_matches_the_library(snrs):
 def test_three_processes_two_devices_and_a_server_over_zmq(tmp_path):
     """rgbd_device_zmq.py twice (RGB and depth, each with its own channel) and rgbd_server_zmq.py, joined by
     ZMQ: the server's record matches the single-process flowgraph's accuracy within noise."""
-    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
-               for name in ("rgbd_device_zmq", "rgbd_server_zmq")}
-    addresses = {m: f"tcp://127.0.0.1:{running.free_tcp_port()}" for m in ("rgb", "depth")}
-    records = tmp_path / "server.jsonl"
-    procs = [running.start_script(scripts["rgbd_server_zmq"], running.script_options(
-        bundle=BUNDLE, rgb_address=addresses["rgb"], depth_address=addresses["depth"], num_samples=N,
-        out_path=records, timeout_ms=5000), tmp_path / "server.log")]
-    for seed, modality in enumerate(("rgb", "depth")):
-        procs.append(running.start_script(scripts["rgbd_device_zmq"], running.script_options(
-            bundle=BUNDLE, device=modality, snr_db=10.0, num_samples=N, address=addresses[modality], seed=seed),
-            tmp_path / f"{modality}.log"))
-    try:
-        record = running.wait_for_record(records, timeout_s=180, procs=procs[:1])
-        assert record is not None, (tmp_path / "server.log").read_text()[-3000:]
-    finally:
-        for proc in procs:
-            running.stop_script(proc, timeout_s=15)
+    record = _three_processes(tmp_path, "rgbd_device_zmq", "rgbd_server_zmq",
+                              lambda modality: {"snr_db": 10.0, "seed": ("rgb", "depth").index(modality)})
     assert record["samples"] == N and record["source"] == "flowgraph" and record["channel"] == "zmq"
     assert record["fallbacks"] == 0 and record["lost_frames"] == {"rgb": 0, "depth": 0} and record["dropped"] == 0
     library = _library_accuracy([10.0, 10.0])
     assert abs(record["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (record, library)
-    assert "semcom rgbd server: " in (tmp_path / "server.log").read_text()       # the summary at stop
 
 
 @pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
@@ -100,22 +107,7 @@ def test_three_processes_over_ofdm_two_devices_and_a_server(tmp_path):
     """rgbd_device_ofdm_zmq.py twice (each device with its own OFDM transmitter) and rgbd_server_ofdm_zmq.py
     (an OFDM receiver per device), joined by ZMQ without tags: the processes hardware/usrp_rgbd_*.grc run on
     radios. The air is clean here, so the record matches the library's noiseless accuracy."""
-    scripts = {name: running.compile_grc(REPO / "flowgraphs" / f"{name}.grc", tmp_path)
-               for name in ("rgbd_device_ofdm_zmq", "rgbd_server_ofdm_zmq")}
-    addresses = {m: f"tcp://127.0.0.1:{running.free_tcp_port()}" for m in ("rgb", "depth")}
-    records = tmp_path / "server.jsonl"
-    procs = [running.start_script(scripts["rgbd_server_ofdm_zmq"], running.script_options(
-        bundle=BUNDLE, rgb_address=addresses["rgb"], depth_address=addresses["depth"], num_samples=N,
-        out_path=records, timeout_ms=5000), tmp_path / "server.log")]
-    for modality in ("rgb", "depth"):
-        procs.append(running.start_script(scripts["rgbd_device_ofdm_zmq"], running.script_options(
-            bundle=BUNDLE, device=modality, num_samples=N, address=addresses[modality]), tmp_path / f"{modality}.log"))
-    try:
-        record = running.wait_for_record(records, timeout_s=180, procs=procs[:1])
-        assert record is not None, (tmp_path / "server.log").read_text()[-3000:]
-    finally:
-        for proc in procs:
-            running.stop_script(proc, timeout_s=15)
+    record = _three_processes(tmp_path, "rgbd_device_ofdm_zmq", "rgbd_server_ofdm_zmq", lambda modality: {})
     assert record["samples"] == N and record["channel"] == "ofdm-zmq" and record["fallbacks"] == 0
     library = _library_accuracy([60.0, 60.0])
     assert abs(record["accuracy"] - library) < 3 * math.sqrt(library * (1 - library) / N) + 0.02, (record, library)
