@@ -17,7 +17,7 @@ from ..base.stream import frames_source
 from ..ofdm_rx import ofdm_rx
 from ..ofdm_tx import ofdm_tx
 from ..phy.impairments import Impairments
-from .run import finish
+from .run import finish, run_until_quiet
 
 from semcom_core.units import noise_var_from_snr_db
 
@@ -157,22 +157,8 @@ def run_image_link(bundle, num_images=100, impairments: Impairments = Impairment
     ``samples`` (transmitted, gaps included) and ``samples_per_image``."""
     tb = ofdm_image_link(bundle, num_images, impairments, **kwargs)
     total = tb.source.num_images()
-    t0 = time.perf_counter()
-    tb.start()
-    try:
-        deadline = t0 + float(timeout_s)
-        last, last_change = -1, time.perf_counter()
-        while time.perf_counter() < deadline and tb.accounted() < total:
-            time.sleep(0.01)
-            now, count = time.perf_counter(), tb.accounted()
-            if count != last:
-                last, last_change = count, now
-            elif (tb.otx is None or tb.otx.sent() + tb.otx.dropped() >= total) and now - last_change > idle_s:
-                break
-        elapsed = time.perf_counter() - t0
-    finally:
-        tb.stop()
-        tb.wait()
+    elapsed = run_until_quiet(tb, tb.accounted, total,
+                              lambda: tb.otx is None or tb.otx.sent() + tb.otx.dropped() >= total, timeout_s, idle_s)
     summary = finish(tb.sink, elapsed)
     summary["complete"] = tb.accounted() >= total
     orx_dropped = tb.orx.dropped() if tb.orx else 0

@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-import time
-
 from .grc import MFMSC_GRC, MFMSC_OFDM_GRC, MFMSC_TASK_GRC, compiled_top_block
-from .run import finish, run_until_done
+from .run import finish, run_until_done, run_until_quiet
 
 
 def make_mfmsc(bundle, tasks="all", snr_db=10.0, channel="awgn", num_instances=50, out_path="", max_batch=64,
@@ -54,20 +52,7 @@ def run_mfmsc_ofdm(bundle, tasks="all", snr_db=20.0, num_instances=50, out_path=
     tb = make_mfmsc_ofdm(bundle, tasks, snr_db, num_instances, out_path, max_batch, grc_path=grc_path)
     expected = tb.source.num_instances()
     tb.sink.set_num_instances(expected)
-    t0 = time.perf_counter()
-    tb.start()
-    try:
-        deadline, last, last_t = t0 + float(timeout_s), -1, t0
-        while not tb.sink.done() and time.perf_counter() < deadline:
-            tb.sink.wait_done(0.05)
-            if tb.sink.count() != last:
-                last, last_t = tb.sink.count(), time.perf_counter()
-            elif tb.source.finished() and time.perf_counter() - last_t > idle_s:
-                break
-        elapsed = time.perf_counter() - t0
-    finally:
-        tb.stop()
-        tb.wait()
+    elapsed = run_until_quiet(tb, tb.sink.count, expected, tb.source.finished, timeout_s, idle_s)
     summary = finish(tb.sink, elapsed)
     summary["instances_per_s"] = summary.pop("images_per_s")
     summary.update(lost=expected - summary["count"], bursts=tb.otx.bursts(), dropped_tx=tb.tx.dropped(),

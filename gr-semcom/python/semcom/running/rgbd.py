@@ -8,9 +8,8 @@ link each), one server."""
 
 from __future__ import annotations
 
-import time
-
 from .grc import RGBD_GRC, RGBD_OFDM_GRC, compiled_top_block
+from .run import run_until_quiet
 
 
 def make_rgbd(bundle, snr_db=(10.0, 10.0), channel="awgn", num_samples=200, timeout_ms=500.0, data_root="",
@@ -60,21 +59,7 @@ def _run_server(tb, timeout_s: float, idle_s: float | None = None) -> dict:
     """Start ``tb``; stop when its server has classified every sample of its source, at ``timeout_s``, or
     (with ``idle_s``) that long after the last decision once the source is done."""
     expected = tb.source.num_samples()
-    t0 = time.perf_counter()
-    tb.start()
-    try:
-        deadline = t0 + float(timeout_s)
-        last, last_t = -1, time.perf_counter()
-        while tb.server.classified() < expected and time.perf_counter() < deadline:
-            time.sleep(0.02)
-            if tb.server.classified() != last:
-                last, last_t = tb.server.classified(), time.perf_counter()
-            elif idle_s is not None and tb.source.finished() and time.perf_counter() - last_t > idle_s:
-                break
-        elapsed = time.perf_counter() - t0
-    finally:
-        tb.stop()
-        tb.wait()
+    elapsed = run_until_quiet(tb, tb.server.classified, expected, tb.source.finished, timeout_s, idle_s)
     summary = tb.server.summary()
     summary.update(complete=summary["classified"] >= expected, expected=expected, elapsed_s=elapsed,
                    samples_per_s=summary["classified"] / elapsed if elapsed > 0 else float("nan"),

@@ -49,6 +49,28 @@ def run_until_done(tb, sinks, timeout_s: float, show) -> float:
         tb.wait()
 
 
+def run_until_quiet(tb, count, total: int, sent_all, timeout_s: float, idle_s: float | None = None) -> float:
+    """Start ``tb``; wait until ``count()`` reaches ``total``, the deadline, or (with ``idle_s``) ``idle_s``
+    seconds without ``count()`` moving once ``sent_all()`` (what a link lost never comes); stop it. Returns
+    the seconds waited."""
+    t0 = time.perf_counter()
+    tb.start()
+    try:
+        deadline = t0 + float(timeout_s)
+        last, last_change = -1, t0
+        while count() < total and time.perf_counter() < deadline:
+            time.sleep(0.01)
+            now, seen = time.perf_counter(), count()
+            if seen != last:
+                last, last_change = seen, now
+            elif idle_s is not None and sent_all() and now - last_change > idle_s:
+                break
+        return time.perf_counter() - t0
+    finally:
+        tb.stop()
+        tb.wait()
+
+
 def finish(sink, elapsed: float) -> dict:
     summary = sink.summary()
     summary["complete"] = bool(sink.done())
