@@ -9,5 +9,7 @@
 - :mod:`.mijscc`: analog, 8-bit and A-MIJSCC frames through the SNR-schedule flowgraph;
 - :mod:`.ofdm`: the OFDM transmitter, receiver and whole link;
 - :mod:`.gap`: the full OFDM chain with impairments against the symbol-level link;
-- :mod:`.ldpc`: gr-fec's LDPC decoder beside the library's.
+- :mod:`.ldpc`: gr-fec's LDPC decoder beside the library's;
+- :mod:`.rgbd`: the multi-device RGB-D flowgraph against the library (accuracy, samples/s);
+- :mod:`.mfmsc`: the mixed-task MFMSC flowgraph against the library (each task's metric, instances/s).
 """
