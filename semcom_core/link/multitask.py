@@ -13,8 +13,8 @@ link sends one instance at a time. This module is the bridge:
   scores (:class:`semcom_core.metrics.tasks.TaskScore.add_predictions`).
 
 Over a physical layer whose frame header has room for a number and a length only (the OFDM burst header:
-``bundle_id`` and ``length``), a frame says its task by :meth:`TaskLink.air_id` (the task's position + 1)
-and its mask by its length: valid tokens come first (the task token, then a modality's tokens with its
+``bundle_id`` and ``length``), a frame says its task by :meth:`TaskLink.air_id` (the bundle's 16-bit id
+plus the task's position, so that the receivers of other bundles drop it) and its mask by its length: valid tokens come first (the task token, then a modality's tokens with its
 padding last), so the mask is the prefix of :meth:`TaskLink.token_count` tokens that the frame fills
 (:meth:`TaskLink.prefix_mask`). A system whose masks are not prefixes (MMSC's concatenated multi-modal
 tokens) cannot use such a header: its transmitter says so per frame.
@@ -30,6 +30,8 @@ import torch
 from ..data.mfmsc.speech import CharVocab
 from ..methods.mfmsc import Sent
 from ..symbols import SideInfo
+
+_AIR_IDS = 65535     # header numbers 1 .. 65535 (0: unspecified)
 
 __all__ = ["Frame", "TaskLink", "input_shapes", "pack_instance", "reference_of", "unpack_instances",
            "labels_to_mask", "mask_to_labels"]
@@ -126,21 +128,24 @@ class Frame:
 class TaskLink:
     """A trained MFMSC system (and its tokenizer) as a transmitter and receiver of single instances."""
 
-    def __init__(self, system, tokenizer, geometry: dict | None = None):
+    def __init__(self, system, tokenizer, geometry: dict | None = None, base_id: int = 1):
         self.system, self.tokenizer, self.geometry = system.eval(), tokenizer, geometry
+        self.base_id = int(base_id)          # the bundle's id (semcom_core.symbols.bundle_id), 1 .. 65535
         self.per_token = int(system.channel_decoder.out) // 2     # complex symbols per token
         self.ctc_vocab = CharVocab()
         self._token_counts: dict[str, int] = {}
 
     # -- frames over a header with a number and a length only ---------------------------------------------
     def air_id(self, name: str) -> int:
-        """The task's number in a frame header: its position among the system's tasks, plus 1."""
+        """The task's number in a frame header (1 .. 65535): the bundle's id plus the task's position."""
         self.task(name)
-        return list(self.system.tasks).index(name) + 1
+        return (self.base_id - 1 + list(self.system.tasks).index(name)) % _AIR_IDS + 1
 
     def task_of_air_id(self, number: int) -> str | None:
+        """The task of a header number, None when it is not one of this bundle's."""
         names = list(self.system.tasks)
-        return names[number - 1] if 1 <= number <= len(names) else None
+        position = (int(number) - self.base_id) % _AIR_IDS
+        return names[position] if 1 <= int(number) <= _AIR_IDS and position < len(names) else None
 
     @torch.no_grad()
     def token_count(self, name: str) -> int:

@@ -19,7 +19,8 @@ N = 16
 def shipped():
     system, card, tokenizer = load_mfmsc_bundle(BUNDLE)
     _, test, _ = build_tasks(card["config"], splits=("test",), tokenizer=tokenizer)
-    return TaskLink(system, tokenizer, card["geometry"]), card["geometry"], {k: v.head(N) for k, v in test.items()}
+    link = TaskLink(system, tokenizer, card["geometry"], base_id=65533)      # the task numbers wrap past 65535
+    return link, card["geometry"], {k: v.head(N) for k, v in test.items()}
 
 
 def test_packed_instances_come_back_as_the_same_model_inputs(shipped):
@@ -61,12 +62,13 @@ def test_frames_carry_the_valid_tokens_only_at_unit_power_and_their_mask_is_a_pr
             assert np.mean(np.abs(f.symbols) ** 2) == pytest.approx(1.0, rel=1e-4)
             assert link.is_prefix(f.mask) and len(f.mask) == link.token_count(name)
             np.testing.assert_array_equal(link.prefix_mask(name, f.symbols.size), f.mask)
-        assert link.task_of_air_id(link.air_id(name)) == name
+        assert link.task_of_air_id(link.air_id(name)) == name and 1 <= link.air_id(name) <= 65535
     with pytest.raises(ValueError, match="tokens"):
         link.prefix_mask("text_cls", link.per_token * (link.token_count("text_cls") + 1))
     with pytest.raises(ValueError, match="tokens"):
         link.prefix_mask("text_cls", link.per_token + 1)
-    assert link.task_of_air_id(0) is None and link.task_of_air_id(99) is None
+    assert [link.air_id(t) for t in link.system.tasks] == [65533, 65534, 65535, 1, 2, 3, 4, 5]
+    assert link.task_of_air_id(0) is None and link.task_of_air_id(6) is None and link.task_of_air_id(65532) is None
     assert not TaskLink.is_prefix(np.array([1, 0, 1], bool))
 
 

@@ -98,7 +98,7 @@ def test_broken_instances_and_frames_are_dropped_and_counted():
     assert all(isinstance(m["pred"], int) for m, _ in out)
 
 
-def test_frames_that_contradict_their_mask_or_task_are_dropped():
+def test_frames_that_contradict_their_mask_or_task_are_dropped_and_header_numbers_give_both():
     src = semcom.mfmsc_source(BUNDLE, "vqa", 1)
     tx = semcom.mfmsc_tx(BUNDLE)
     (meta, values), = src.items()
@@ -107,19 +107,24 @@ def test_frames_that_contradict_their_mask_or_task_are_dropped():
     batch = unpack_instances([values], [meta], ("image", "text"), tx.geometry)
     frame = tx.link.transmit("vqa", batch)[0]
     mask = frame.mask.astype(np.uint8)
-    frames = [frame.symbols, frame.symbols[:-1], frame.symbols, frame.symbols * np.nan, frame.symbols, frame.symbols]
+    own, other = tx.link.air_id("vqa"), tx.link.base_id - 1 or 65535     # the number of no task of this bundle
+    frames = [frame.symbols, frame.symbols[:-1], frame.symbols, frame.symbols * np.nan, frame.symbols, frame.symbols,
+              frame.symbols, frame.symbols]
     tags = [{"task": "vqa", "mask": mask, "index": 0}, {"task": "vqa", "mask": mask, "index": 1},
             {"task": "nope", "mask": mask, "index": 2}, {"task": "vqa", "mask": mask, "index": 3},
-            {"task": "vqa", "index": 4}, {"task": "vqa", "mask": mask, "index": 5}]
+            {"task": "vqa", "index": 4}, {"task": "vqa", "mask": mask, "index": 5},
+            {"bundle_id": own, "index": 6}, {"bundle_id": other, "index": 7}]     # as an OFDM receiver tags them
     tb = gr.top_block()
     source = testing.frames_source(frames, tags)
     rx = semcom.mfmsc_rx(BUNDLE)
     debug = blocks.message_debug()
     tb.connect(source, rx)
     tb.msg_connect(rx, "pdu", debug, "store")
-    assert testing.run_bounded(tb, lambda: debug.num_messages() >= 2, 60.0)
-    assert [m["index"] for m, _ in testing.pdus(debug)] == [0, 5]
-    assert rx.drop_reasons() == {"frame length mismatch": 1, "unknown task": 1, "non-finite samples": 1,
+    assert testing.run_bounded(tb, lambda: debug.num_messages() >= 3, 60.0)
+    out = testing.pdus(debug)
+    assert [m["index"] for m, _ in out] == [0, 5, 6]
+    assert out[2][0]["pred"] == out[0][0]["pred"] and out[2][0]["task"] == "vqa"     # task and mask from the header
+    assert rx.drop_reasons() == {"frame length mismatch": 1, "unknown task": 2, "non-finite samples": 1,
                                  "missing token mask": 1}
 
 

@@ -105,9 +105,10 @@ def load_mfmsc(path):
     ``semcom_core.bundles.BundleError`` on a bad path or card."""
     from semcom_core.bundles.mfmsc import load_mfmsc_bundle
     from semcom_core.link.multitask import TaskLink
+    from semcom_core.symbols.bundle_id import bundle_id
 
     def load(real):
         system, card, tokenizer = load_mfmsc_bundle(real)
-        return TaskLink(system, tokenizer, card.get("geometry")), card
+        return TaskLink(system, tokenizer, card.get("geometry"), bundle_id(card)), card
 
     return _load_cached(path, "mfmsc", load)
