@@ -20,8 +20,11 @@ class mfmsc_tx(FrameTransmitter):
     ``index``, ``speech_len`` for speech; the packed inputs as payload). Stream output: one frame per
     instance, the complex symbols of its valid tokens at unit average power, tagged on its first sample
     with ``packet_len``, ``task``, ``index`` and ``mask`` (the token mask as a u8vector: which tokens the
-    frame carries, what the receiver needs to put them back). Instances of one task in a batch share a
-    forward pass.
+    frame carries, what the receiver needs to put them back), and ``bundle_id``, the task's header number
+    (``TaskLink.air_id``: the bundle's id plus the task's position) for a physical layer whose header
+    carries a number and a length only (``ofdm_tx``): ``mfmsc_rx`` rebuilds task and mask from those (a
+    frame whose valid tokens do not come first cannot, and gets no ``bundle_id``). Instances of one task
+    in a batch share a forward pass.
 
     Args:
         bundle_path: MFMSC bundle.
