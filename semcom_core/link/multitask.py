@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from ..data.mfmsc.speech import CharVocab
-from ..methods.mfmsc import Sent
 from ..symbols import SideInfo
 
 _AIR_IDS = 65535     # header numbers 1 .. 65535 (0: unspecified)
@@ -115,6 +114,15 @@ def reference_of(data, i: int, decode_text) -> object:
     if kind == "ctc":
         return data.transcripts[i]
     return None
+
+
+@dataclass
+class Received:
+    """What the channel decoder hands to a task head (the fields ``MFMSCSystem.decode`` reads)."""
+
+    tokens: torch.Tensor   # [B, L, P]
+    mask: torch.Tensor     # [B, L]
+    symbols: torch.Tensor  # [B]
 
 
 @dataclass
@@ -211,7 +219,7 @@ class TaskLink:
             y[i, active[i]] = torch.as_tensor(f.symbols)
         z_hat = self.system.codec.from_symbols(y, SideInfo(0, active.sum(1)), active)
         tokens = self.system.channel_decoder(z_hat.reshape(len(frames), length, 2 * per_token))
-        return self.system.decode(name, Sent(tokens, mask, active.sum(1)), {}), mask
+        return self.system.decode(name, Received(tokens, mask, active.sum(1)), {}), mask
 
     def predictions(self, name: str, outputs: torch.Tensor, mask: torch.Tensor) -> list:
         """The task's decision per instance (see the module docstring)."""
