@@ -131,3 +131,31 @@ def test_frames_that_contradict_their_mask_or_task_are_dropped_and_header_number
 def test_a_source_with_an_unknown_task_says_which_tasks_there_are():
     with pytest.raises(ValueError, match="serves image_cls"):
         semcom.mfmsc_source(BUNDLE, "image_cls,weather", 2)
+
+
+def test_the_task_metrics_sink_scores_what_it_can_and_counts_the_rest(tmp_path):
+    tb = gr.top_block()
+    sink = semcom.task_metrics_sink("", str(tmp_path / "r.jsonl"), "awgn", 10.0, 3)
+    idle = testing.idle_message_source()   # a connection makes the top block run the message-only sink
+    tb.msg_connect(idle, "out", sink, "rx")
+    tb.start()
+    try:
+        image = np.linspace(0, 1, 784, dtype=np.float32)
+        for port, meta, values in [
+                ("ref", {"task": "vqa", "kind": "classify", "index": 0, "reference": 4}, np.zeros(0, np.float32)),
+                ("ref", {"task": "vqa", "kind": "classify", "index": 1, "reference": 2}, np.zeros(0, np.float32)),
+                ("ref", {"task": "image_recon", "kind": "image_recon", "index": 0}, image),
+                ("rx", {"task": "vqa", "index": 0, "pred": 4, "symbols": 16}, np.zeros(0, np.float32)),
+                ("rx", {"task": "vqa", "index": 1, "symbols": 16}, np.zeros(0, np.float32)),       # no prediction
+                ("rx", {"task": "image_recon", "index": 0}, np.full(784, np.nan, np.float32)),
+                ("rx", {"index": 9}, np.zeros(1, np.float32))]:                                  # no task
+            testing.post(sink, port, make_pdu(meta, values))
+        assert testing.wait_for(sink.done, 10.0)
+    finally:
+        tb.stop()
+        tb.wait()
+    s = sink.summary()
+    assert s["count"] == 3 and s["problems"] == 3
+    assert s["tasks"] == {"vqa": {"metric": "accuracy", "value": 1.0, "count": 1, "symbols_per_instance": 16.0}}
+    (record,) = [line for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert '"task": "vqa"' in record and '"accuracy": 1.0' in record

@@ -36,8 +36,10 @@ class task_metrics_sink(gr.basic_block):
             then (or at ``stop()`` if fewer arrived). 0: the ``total`` the source puts in its metadata.
         seed: seed recorded with the results.
 
-    Getters: ``count()``, ``done()``, ``summary()`` (per task: metric, value, count), ``records()``.
-    Unreadable or unmatched PDUs are counted (``problems`` in the summary), never raised.
+    Getters: ``count()`` (matched pairs), ``done()``, ``summary()`` (per task: metric, value, instances
+    scored), ``records()``. Unreadable PDUs, and matched pairs that cannot be scored (an image of the wrong
+    size or with NaN, a prediction or reference missing), are counted (``problems`` in the summary), never
+    raised; the latter still count towards ``done()``.
     """
 
     def __init__(self, bundle_path="", out_path="", channel="awgn", snr_db=float("nan"), num_instances=0, seed=0):
@@ -106,6 +108,7 @@ class task_metrics_sink(gr.basic_block):
 
         (ref_meta, ref_values), (rx_meta, rx_values) = ref, rx
         task, kind = ref_meta["task"], ref_meta.get("kind")
+        self._count += 1             # a matched pair counts towards done() even when it cannot be scored
         score = self._scores.get(task)
         if score is None:
             score = self._scores[task] = TaskScore(kind)
@@ -123,7 +126,6 @@ class task_metrics_sink(gr.basic_block):
                                   mask_to_labels(ref_meta["reference"], count)[None])
         else:
             score.add_predictions([rx_meta["pred"]], [ref_meta["reference"]])
-        self._count += 1
         self._symbols[task] = self._symbols.get(task, 0) + int(rx_meta.get("symbols", 0))
         snr = rx_meta.get("snr_db")
         if isinstance(snr, (int, float)) and not isinstance(snr, bool):
