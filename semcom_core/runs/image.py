@@ -183,9 +183,11 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     full, train, val = split(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = RunProgress(out_dir, cfg)
+    classifier_cfg = cfg
     if progress.started and (out_dir / "classifier.safetensors").is_file():   # the classifier of the first attempt
-        cfg = {**cfg, "classifier": {**cfg["classifier"], "checkpoint": str(out_dir / "classifier.safetensors")}}
-    classifier, spec, metrics = train_classifier(cfg, full, train, val, out_dir)
+        classifier_cfg = {**cfg, "classifier": {**cfg["classifier"],
+                                                "checkpoint": str(out_dir / "classifier.safetensors")}}
+    classifier, spec, metrics = train_classifier(classifier_cfg, full, train, val, out_dir)
     state_to_file(classifier, out_dir / "classifier.safetensors")
     method.attach_downstream(classifier)
     if cfg["init_from"]:

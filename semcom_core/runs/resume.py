@@ -109,6 +109,9 @@ class RunProgress:
         return path
 
     def callback(self, number: int) -> EpochCheckpoint:
+        """Stage ``number``'s epoch checkpoints (the fingerprint goes to disk first, so that a checkpoint is
+        never without it)."""
+        self.write()
         return EpochCheckpoint(self.dir / f"stage{number}.ckpt", self)
 
     def restore_finished_stages(self, method: torch.nn.Module) -> int:

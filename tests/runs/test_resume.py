@@ -59,7 +59,7 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, capsys):
     stage = run["stages"][0]
     assert stage["resumed"] is True and stage["epochs_run"] == 6       # the epochs of both attempts
     assert 1 <= stage["best_epoch"] <= 6 and run["seconds"] >= saved["seconds"]
-    assert not (run_dir / "resume").exists()
+    assert not (run_dir / "resume").exists() and run["config"]["classifier"]["checkpoint"] is None   # as configured
     # the second attempt logged only the epochs the first had not finished
     second = sorted((run_dir / "logs" / "deepjscc-train").iterdir())[-1] / "metrics.csv"
     epochs = {int(line.split(",")[0]) for line in second.read_text().splitlines()[1:] if line}
