@@ -33,6 +33,17 @@ def append_records(path: str | Path, records: list[dict]) -> None:
             f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
 
 
+def replace_records(out_dir: str | Path, records: list[dict], table: str) -> Path:
+    """A comparison's results in ``out_dir``: ``records.jsonl`` (replacing an earlier run's) and ``results.md``
+    (the table); returns the folder."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "records.jsonl").unlink(missing_ok=True)
+    append_records(out / "records.jsonl", records)
+    (out / "results.md").write_text(table + "\n")
+    return out
+
+
 def write_results(out_dir: str | Path, name: str, records: list[dict], table: str) -> Path:
     """A measurement's results in ``out_dir``: ``name.jsonl`` (the records, replacing an earlier run's)
     and ``name.md`` (the table); returns the folder, for the plot beside them."""

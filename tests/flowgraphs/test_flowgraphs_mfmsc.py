@@ -127,3 +127,17 @@ def test_two_processes_over_ofdm_without_tags(tmp_path):
         r = got[task]
         assert r["samples"] == n and r["channel"] == "ofdm-zmq"
         assert r[r["metric"]] == pytest.approx(clean, abs=0.05 if r["metric"] == "psnr" else 0.02), (task, r, clean)
+
+
+@pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
+def test_bench_mfmsc_writes_flowgraph_and_library_records_per_task_and_a_table(tmp_path, capsys):
+    from semcom_core.cli.main import main
+
+    main(["bench", "mfmsc", "--instances", "12", "--snr-db", "10", "--out", str(tmp_path)])
+    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert sorted((r["source"], r["task"]) for r in records) == sorted(
+        (source, task) for task in ("image_cls", "image_recon", "text_cls", "text_recon", "speech_asr", "video_cls",
+                                    "vqa", "poster") for source in ("flowgraph", "eval"))
+    assert all(r["samples"] == 12 and r["snr_db"] == 10.0 and r[r["metric"]] == r[r["metric"]] for r in records)
+    table = (tmp_path / "results.md").read_text()
+    assert "| 10 | vqa | accuracy | 12 |" in table and table in capsys.readouterr().out + "\n"

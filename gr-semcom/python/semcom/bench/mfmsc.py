@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 from ..base.bundles import resolve_bundle_path
 from ..running.mfmsc import run_mfmsc
@@ -50,7 +49,7 @@ def bench_mfmsc(bundle="bundles/mfmsc-embedded", snrs=(0.0, 10.0, 20.0), num_ins
                 out_dir="results/mfmsc-flowgraph") -> list[dict]:
     """Run the mixed-task flowgraph and the library at each SNR (AWGN); write ``records.jsonl`` and
     ``results.md`` into ``out_dir``; return the rows (one per task and SNR)."""
-    from semcom_core.records import append_records, make_record
+    from semcom_core.records import make_record, replace_records
 
     bundle = resolve_bundle_path(bundle)
     rows, records = [], []
@@ -69,11 +68,7 @@ def bench_mfmsc(bundle="bundles/mfmsc-embedded", snrs=(0.0, 10.0, 20.0), num_ins
                 records.append(make_record(str(card["method"]), "mfmsc-embedded", "awgn", float(snr), 0.0,
                                            {got["metric"]: value}, samples=got["count"], seed=0, source=source,
                                            task=task, metric=got["metric"], bundle=str(bundle)))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "records.jsonl").unlink(missing_ok=True)
-    append_records(out / "records.jsonl", records)
-    (out / "results.md").write_text(format_mfmsc(rows, bundle) + "\n")
+    replace_records(out_dir, records, format_mfmsc(rows, bundle))
     return rows
 
 

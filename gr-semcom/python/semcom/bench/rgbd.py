@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 from ..base.bundles import resolve_bundle_path
 from ..running.rgbd import run_rgbd
@@ -40,7 +39,7 @@ def bench_rgbd(bundle="bundles/rgbd-proposed-snr10", snrs=(0.0, 10.0, 20.0), num
                out_dir="results/rgbd-flowgraph", timeout_ms=2000.0) -> list[dict]:
     """Run the flowgraph and the library at each SNR (both devices at it); write ``records.jsonl`` and
     ``results.md`` into ``out_dir``; return the rows."""
-    from semcom_core.records import make_record
+    from semcom_core.records import make_record, replace_records
 
     bundle = resolve_bundle_path(bundle)
     rows, records = [], []
@@ -57,13 +56,7 @@ def bench_rgbd(bundle="bundles/rgbd-proposed-snr10", snrs=(0.0, 10.0, 20.0), num
             records.append(make_record(str(card["method"]), str(card["dataset"]["name"]), "awgn", float(snr),
                                        float("nan"), {"accuracy": acc}, samples=n, seed=0, source=source,
                                        bundle=str(bundle)))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    from semcom_core.records import append_records
-
-    (out / "records.jsonl").unlink(missing_ok=True)
-    append_records(out / "records.jsonl", records)
-    (out / "results.md").write_text(format_rgbd(rows, bundle) + "\n")
+    replace_records(out_dir, records, format_rgbd(rows, bundle))
     return rows
 
 
