@@ -13,6 +13,12 @@
     .venv/bin/python hardware/ota.py --profile b210 --flowgraph rx --num-images 100 --out results/ota.jsonl
     .venv/bin/python hardware/ota.py --profile b200 --flowgraph tx --num-images 100
 
+    # MFMSC's tasks, and the RGB-D system (two devices, a server with a radio per device)
+    .venv/bin/python hardware/ota.py --profile b210 --flowgraph mfmsc-rx --num-items 50
+    .venv/bin/python hardware/ota.py --profile b200 --flowgraph mfmsc-tx --num-items 50 --timeout 120
+    .venv/bin/python hardware/ota.py --flowgraph rgbd-server --rgb-device-args serial=A --depth-device-args serial=B
+    .venv/bin/python hardware/ota.py --flowgraph rgbd-device --device rgb --device-args serial=C --timeout 120
+
 The launcher loads ``hardware/profiles/<profile>.yaml`` (or a YAML file given by path), looks for the
 radio with ``uhd.uhd_python.find`` and stops with a clear message (exit status 2) when there is none,
 compiles ``hardware/usrp_<flowgraph>.grc`` with grcc into a temporary folder, runs the generated
@@ -22,8 +28,9 @@ last activity; the launcher interrupts it at ``--timeout``), and prints what the
 images, PSNR, SSIM, accuracy, the SNR the OFDM receiver estimated, lost headers, underflows and
 overflows, and the result record.
 
-Exit status: 0 every image decoded (rx, loopback) or sent (tx); 1 fewer; 2 no radio found;
-3 the flowgraph could not be compiled or started.
+Exit status: 0 every image decoded (rx, loopback) or sent (tx), or the MFMSC / RGB-D receiver's records
+written; 1 fewer; 2 no radio found; 3 the flowgraph could not be compiled or started. The MFMSC and RGB-D
+transmitters have no end of their own: they run until --timeout or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
 import tempfile
@@ -42,7 +48,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PROFILES = HERE / "profiles"
-FLOWGRAPHS = {"loopback": HERE / "usrp_loopback.grc", "tx": HERE / "usrp_tx.grc", "rx": HERE / "usrp_rx.grc"}
+FLOWGRAPHS = {"loopback": HERE / "usrp_loopback.grc", "tx": HERE / "usrp_tx.grc", "rx": HERE / "usrp_rx.grc",
+              "mfmsc-tx": HERE / "usrp_mfmsc_tx.grc", "mfmsc-rx": HERE / "usrp_mfmsc_rx.grc",
+              "rgbd-device": HERE / "usrp_rgbd_device.grc", "rgbd-server": HERE / "usrp_rgbd_server.grc"}
+#: The flowgraphs of the other systems: their model bundle, and whether they transmit (and then run until
+#: --timeout or Ctrl-C) or receive (and stop once their result records are written).
+SYSTEMS = {"mfmsc-tx": ("bundles/mfmsc-embedded", "tx"), "mfmsc-rx": ("bundles/mfmsc-embedded", "rx"),
+           "rgbd-device": ("bundles/rgbd-proposed-snr10", "tx"), "rgbd-server": ("bundles/rgbd-proposed-snr10", "rx")}
+DEPTH_OFFSET_HZ = 10e6      # the RGB-D depth device's default frequency: 10 MHz above the RGB device's
 SIMULATED_LOOPBACK = REPO / "flowgraphs" / "ofdm_loopback_zmq.grc"   # the loopback's twin: ZMQ instead of the radio
 DEFAULT_BUNDLE = "bundles/a-mijscc-fmnist-8bit"
 # device arguments that say which radio to use (the rest, e.g. master_clock_rate, configure it)
@@ -123,13 +136,29 @@ def settings_for(profile: dict, flowgraph: str, args) -> dict:
         "channel_label": f"ofdm-usrp-{profile.get('name', Path(profile['_path']).stem)}-{flowgraph}",
         "idle_stop": args.idle_stop,
     }
-    if flowgraph == "tx":
+    role = SYSTEMS[flowgraph][1] if flowgraph in SYSTEMS else flowgraph
+    if role == "tx":
         s["antenna"] = s["tx_antenna"]
-    elif flowgraph == "rx":
+    elif role == "rx":
         s["antenna"] = s["rx_antenna"]
-    if flowgraph != "tx":
+    if role != "tx":
         s["out_path"] = str(Path(args.out).resolve())
+    # the multi-task and multi-device systems: how many items, which tasks or device, the server's two radios
+    freq = float(s["center_freq"])
+    s.update(num_instances=args.num_images, num_samples=args.num_images, tasks=getattr(args, "tasks", "all"),
+             device=getattr(args, "device", "rgb"),
+             rgb_device_args=getattr(args, "rgb_device_args", None) or s["device_args"],
+             depth_device_args=getattr(args, "depth_device_args", None) or s["device_args"],
+             rgb_center_freq=getattr(args, "rgb_center_freq", None) or freq,
+             depth_center_freq=getattr(args, "depth_center_freq", None) or freq + DEPTH_OFFSET_HZ)
     return s
+
+
+def radio_args(flowgraph: str, settings: dict) -> list[str]:
+    """The device arguments of every radio the flowgraph opens (the RGB-D server: one per device)."""
+    if flowgraph == "rgbd-server":
+        return [settings["rgb_device_args"], settings["depth_device_args"]]
+    return [settings["device_args"]]
 
 
 def grc_parameters(grc_path) -> list[str]:
@@ -249,15 +278,53 @@ def print_summary(flowgraph: str, settings: dict, report: dict | None, records: 
     return 0 if m and m["count"] >= n else 1
 
 
+def wait_for_records(fr, proc, out_path, before: int, timeout: float) -> None:
+    """Until ``out_path`` holds records beyond the first ``before`` (the receiver is done), the script ends,
+    or ``timeout`` seconds (then ``subprocess.TimeoutExpired``)."""
+    import subprocess
+
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and len(fr.read_records(out_path)) <= before:
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.5)
+
+
+def print_system_summary(flowgraph: str, records: list, events: dict, elapsed: float) -> int:
+    """What an MFMSC or RGB-D flowgraph did: a transmitter ran; a receiver wrote its records (0) or not (1)."""
+    print(f"\n== {flowgraph} finished after {elapsed:.1f} s ==")
+    print(f"stream: {events['underflows']} underflows (U), {events['overflows']} overflows (O), "
+          f"{events['late']} late (L), {events['seq_errors']} sequence errors (S)")
+    if SYSTEMS[flowgraph][1] == "tx":
+        return 0
+    for r in records:
+        metric = r.get("metric", "accuracy")
+        print(f"record: {r.get('task', flowgraph)} {metric} {fmt(r.get(metric), '.4f')} over {r.get('samples')} "
+              f"({r.get('channel')})")
+    if not records:
+        print("no record: the receiver did not get every item before the timeout")
+    return 0 if records else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Profiles: " + ", ".join(profile_names()) + ". See hardware/README.md.")
     p.add_argument("--profile", default="b200", help="radio profile name or YAML path (default b200)")
     p.add_argument("--flowgraph", choices=sorted(FLOWGRAPHS), default="loopback",
-                   help="loopback (one radio, cable), tx or rx (two radios, antennas)")
-    p.add_argument("--num-images", type=int, default=32, help="test images to send / expect (default 32)")
-    p.add_argument("--bundle", default=DEFAULT_BUNDLE, help=f"model bundle (default {DEFAULT_BUNDLE})")
+                   help="loopback (one radio, cable), tx or rx (two radios, antennas); mfmsc-tx / mfmsc-rx (MFMSC's "
+                        "tasks); rgbd-device (once per device) / rgbd-server (a radio per device)")
+    p.add_argument("--num-images", "--num-items", type=int, default=32,
+                   help="test images (MFMSC: instances per task; RGB-D: samples) to send / expect (default 32)")
+    p.add_argument("--bundle", default=None, help=f"model bundle (default {DEFAULT_BUNDLE}; "
+                   "bundles/mfmsc-embedded for mfmsc-*, bundles/rgbd-proposed-snr10 for rgbd-*)")
+    p.add_argument("--tasks", default="all", help="mfmsc-*: all, or task names separated by commas")
+    p.add_argument("--device", default="rgb", choices=["rgb", "depth"], help="rgbd-device: which device this is")
+    p.add_argument("--rgb-device-args", help="rgbd-server: the radio that hears the RGB device (default --device-args)")
+    p.add_argument("--depth-device-args", help="rgbd-server: the radio that hears the depth device")
+    p.add_argument("--rgb-center-freq", type=float, help="rgbd-server: the RGB device's frequency (default --center-freq)")
+    p.add_argument("--depth-center-freq", type=float,
+                   help=f"rgbd-server: the depth device's frequency (default {DEPTH_OFFSET_HZ / 1e6:g} MHz above)")
     p.add_argument("--snr", type=float, help="SNR (dB) the A-MIJSCC mask assumes (default: the profile's mask_snr_db)")
     p.add_argument("--device-args", help="UHD device arguments (default: the profile's)")
     p.add_argument("--master-clock-rate", type=float, help="master clock rate (Hz; default: the profile's)")
@@ -280,6 +347,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     profile = load_profile(args.profile)
+    args.bundle = args.bundle or SYSTEMS.get(args.flowgraph, (DEFAULT_BUNDLE,))[0]
     bundle = Path(args.bundle)
     if not bundle.is_absolute() and not bundle.exists() and (REPO / bundle).exists():
         args.bundle = str(REPO / bundle)
@@ -302,18 +370,22 @@ def main(argv=None) -> int:
     if args.simulate:
         print("radio: none (--simulate: ZMQ loopback on 127.0.0.1)")
     else:
-        try:
-            radios = find_radio(settings["device_args"])
-        except ImportError as err:
-            print(f"ota.py: GNU Radio's UHD support is not importable ({err}); install gnuradio / "
-                  f"python3-uhd and run with the venv's Python", file=sys.stderr)
-            return 2
-        if not radios:
-            print(no_radio_message(settings["device_args"], profile), file=sys.stderr)
-            return 2
+        radios = []
+        for device_args in radio_args(args.flowgraph, settings):
+            try:
+                found = find_radio(device_args)
+            except ImportError as err:
+                print(f"ota.py: GNU Radio's UHD support is not importable ({err}); install gnuradio / "
+                      f"python3-uhd and run with the venv's Python", file=sys.stderr)
+                return 2
+            if not found:
+                print(no_radio_message(device_args, profile), file=sys.stderr)
+                return 2
+            if len(found) > 1:
+                print(f"ota.py: several radios match '{device_args}'; UHD takes the first. Add serial=... to "
+                      "the device arguments to choose.")
+            radios += found[:1]
         print("radio: " + "; ".join(join_args(r) for r in radios))
-        if len(radios) > 1:
-            print("ota.py: several radios match; UHD takes the first. Add serial=... to --device-args to choose.")
 
     out_path = settings.get("out_path")
     if out_path:
@@ -326,13 +398,18 @@ def main(argv=None) -> int:
         except RuntimeError as err:
             print(f"ota.py: {err}", file=sys.stderr)
             return 3
-        print(f"running {script.name} (stops by itself when done; at most {timeout:.0f} s; Ctrl-C stops it)")
+        role = SYSTEMS.get(args.flowgraph, ("", ""))[1]
+        print(f"running {script.name} (" + ("runs until --timeout" if role == "tx" else "stops when done")
+              + f"; at most {timeout:.0f} s; Ctrl-C stops it)")
         t0 = time.monotonic()
         proc = fr.start_script(script, options)
         pump = OutputPump(proc.stdout, args.verbose)
         pump.start()
         try:
-            proc.wait(timeout=timeout)
+            if role == "rx":      # these receivers write their records when done, then idle: stop them then
+                wait_for_records(fr, proc, out_path, before, timeout)
+            else:
+                proc.wait(timeout=timeout)
         except KeyboardInterrupt:   # the script got the SIGINT too and is stopping: give it time
             print("\nota.py: interrupted; stopping the flowgraph")
             try:
@@ -352,6 +429,8 @@ def main(argv=None) -> int:
         print(f"ota.py: the flowgraph exited with status {code}", file=sys.stderr)
         return 3
     records = fr.read_records(out_path)[before:] if out_path else []
+    if args.flowgraph in SYSTEMS:
+        return print_system_summary(args.flowgraph, records, stream_events(text), elapsed)
     return print_summary(args.flowgraph, settings, reports[-1] if reports else None, records, stream_events(text),
                          elapsed)
 

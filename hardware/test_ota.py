@@ -59,17 +59,23 @@ def test_launcher_options_are_flowgraph_parameters(name, flowgraph, capsys):
     params = set(ota.grc_parameters(grc))
     args = argparse_namespace(profile=name)
     values = ota.script_values(grc, ota.settings_for(ota.load_profile(name), flowgraph, args))
-    radio = {"device_args", "samp_rate", "center_freq", "clock_source"} | (params & {
-        "tx_gain", "rx_gain", "antenna", "tx_antenna", "rx_antenna", "amplitude", "threshold", "out_path"})
+    per_device = {"rgb_device_args", "depth_device_args", "rgb_center_freq", "depth_center_freq"}
+    own = per_device if per_device <= params else {"device_args", "center_freq"}     # a radio per device, or one
+    radio = own | {"samp_rate", "clock_source"} | (params & {
+        "tx_gain", "rx_gain", "antenna", "tx_antenna", "rx_antenna", "amplitude", "threshold", "out_path",
+        "num_instances", "num_samples", "tasks", "device"})
     assert radio <= set(values) <= params
+    if own == per_device:   # two frequency slots
+        assert values["rgb_center_freq"] != values["depth_center_freq"]
     out = capsys.readouterr().out
-    assert f"flowgraph {grc.name}:" in out and "--device-args" in out
+    assert f"flowgraph {grc.name}:" in out and "-device-args" in out
 
 
 def argparse_namespace(**over):
     import argparse
 
-    d = dict(device_args=None, master_clock_rate=None, bundle=ota.DEFAULT_BUNDLE, num_images=8, snr=None,
+    d = dict(device_args=None, master_clock_rate=None, bundle=ota.DEFAULT_BUNDLE, num_images=8, snr=None, tasks="all",
+             device="rgb", rgb_device_args=None, depth_device_args=None, rgb_center_freq=None, depth_center_freq=None,
              samp_rate=None, center_freq=None, tx_gain=None, rx_gain=None, clock_source=None, amplitude=None,
              threshold=None, idle_stop=5.0, out="results/ota.jsonl")
     d.update(over)
@@ -98,11 +104,12 @@ def find_any_radio() -> list[dict]:
     return ota.find_radio("")
 
 
-def test_no_radio_gives_a_clear_message_and_status_2():
+@pytest.mark.parametrize("flowgraph", ["loopback", "mfmsc-rx", "rgbd-server"])
+def test_no_radio_gives_a_clear_message_and_status_2(flowgraph):
     if find_any_radio():
         pytest.skip("a USRP is attached: the no-radio path cannot be checked here")
-    proc = subprocess.run([sys.executable, str(HERE / "ota.py"), "--profile", "b200", "--num-images", "4"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(HERE / "ota.py"), "--profile", "b200", "--num-images", "4",
+                           "--flowgraph", flowgraph], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no USRP found" in proc.stderr and "uhd_find_devices" in proc.stderr
 
@@ -136,3 +143,28 @@ def test_over_the_air_loopback(tmp_path):
     ref = fr.mijscc_reference(str(REPO / ota.DEFAULT_BUNDLE), n, record["snr_db"],
                               mask_snr_db=ota.load_profile(profile).get("mask_snr_db", 20))
     assert record["psnr"] > ref["psnr"] - 1.0, (record, ref)
+
+
+def test_a_receiver_is_stopped_once_its_records_are_in(tmp_path):
+    """wait_for_records, as the MFMSC and RGB-D receivers use it: a process that writes a record after a
+    while and then idles (as those flowgraphs do) is waited for until the record is there, not longer."""
+    import json
+    import time
+
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps({"task": "old"}) + "\n")          # an earlier run's record does not count
+    writer = (f"import json, time; time.sleep(1.0); open({str(records)!r}, 'a').write(json.dumps({{'task': 'vqa'}})"
+              " + '\\n'); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", writer])
+    fr = ota.runner()
+    try:
+        t0 = time.monotonic()
+        ota.wait_for_records(fr, proc, records, 1, timeout=30.0)
+        waited = time.monotonic() - t0
+        assert proc.poll() is None and [r["task"] for r in fr.read_records(records)] == ["old", "vqa"]
+        assert 0.9 <= waited < 10.0
+        with pytest.raises(subprocess.TimeoutExpired):     # nothing more comes: the timeout ends the wait
+            ota.wait_for_records(fr, proc, records, 2, timeout=1.0)
+    finally:
+        proc.kill()
+        proc.wait()
