@@ -233,6 +233,16 @@ def cmd_bench_train_step(args) -> None:
                                          "relative_to_deepjscc", "device", "precision", "threads")))
 
 
+def cmd_bench_train_precision(args) -> None:
+    from ..experiments.train_precision import check_train_precision
+
+    rows = check_train_precision(args.methods, args.runs, args.out, train_size=args.train_size, epochs=args.epochs,
+                                 finetune_epochs=args.finetune_epochs, classifier=args.classifier,
+                                 samples=args.samples)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"bench train-precision: bf16 holds for {sum(r['bf16_ok'] for r in rows)} of {len(rows)} methods")
+
+
 def cmd_bench_ota(args) -> None:
     from ..experiments.ota import format_delivery, ota_delivery
 
@@ -364,6 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
                    help="float32, or bfloat16 autocast (trainer.precision: bf16-mixed)")
     b.set_defaults(func=cmd_bench_train_step)
+    b = bench.add_parser("train-precision", help="train each method in float32 and in bf16-mixed with a short budget "
+                                                 "and compare the models (evaluated in float32)")
+    b.add_argument("--methods", nargs="+", default=None,
+                   help="deepjscc, deepsc, semcc, semre, mijscc (default: all)")
+    b.add_argument("--train-size", type=positive_int, default=5000, help="training images per run")
+    b.add_argument("--epochs", type=positive_int, default=5, help="epochs of the main stage")
+    b.add_argument("--finetune-epochs", type=positive_int, default=2, help="epochs of a fine-tuning stage, where "
+                                                                          "the method has one")
+    b.add_argument("--classifier", default=None, help="downstream classifier weights to share (.safetensors); "
+                                                      "default: each run trains its config's")
+    b.add_argument("--samples", type=positive_int, default=2000, help="test images per evaluation")
+    b.add_argument("--runs", default="runs/train-precision", help="run folders (reused when present)")
+    b.add_argument("--out", default="results/train-precision", help="folder for records.jsonl and results.md")
+    b.set_defaults(func=cmd_bench_train_precision)
     b = bench.add_parser("ota", help="delivery and PSNR over the air (burst PHY, sample-level channels) "
                                      "against the symbol-level channel")
     b.add_argument("--bundle", default="bundles/deepjscc-fmnist-1_12")
