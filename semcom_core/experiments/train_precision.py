@@ -20,7 +20,7 @@ from ..bundles.evaluate import evaluate_models
 from ..channels import make_channel
 from ..data import load_dataset
 from ..records import make_record
-from ..runs.config import load_config
+from ..runs.config import ConfigError, load_config
 from ..runs.folder import finished_run, read_run
 from ..runs.image import load_run, train_run
 
@@ -60,7 +60,8 @@ def _evaluate(run_dir: Path, samples: int, seed: int) -> dict:
     data = load_dataset(cfg["dataset"]["name"], "test", root=cfg["dataset"]["root"])
     images, labels = data.batch(range(min(samples, len(data))))
     channel = make_channel(cfg["channel"]["name"], generator=torch.Generator().manual_seed(seed))
-    return evaluate_models(transceiver, classifier, channel, float(cfg["val_snr_db"]), images, labels)
+    metrics = evaluate_models(transceiver, classifier, channel, float(cfg["val_snr_db"]), images, labels)
+    return {**metrics, "samples": len(images) - metrics["invalid"]}
 
 
 def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir="results/train-precision",
@@ -86,7 +87,11 @@ def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir
             cfg = check_config(configs[method], train_size, epochs, finetune_epochs, classifier, seed, precision,
                                overrides)
             run_dir = runs_dir / f"{method}-{precision}"
-            if not finished_run(run_dir, cfg):
+            if finished_run(run_dir, cfg):      # ignores trainer settings, but the budget must match
+                trained = {k: read_run(run_dir)["config"]["trainer"][k] for k in ("max_epochs", "precision")}
+                if trained != {k: cfg["trainer"][k] for k in trained}:
+                    raise ConfigError(f"{run_dir} was trained with {trained}; choose another --runs folder")
+            else:
                 print(f"train-precision: training {method} in {precision} ({epochs} epochs of {train_size} images)",
                       flush=True)
                 started = time.time()
@@ -96,7 +101,7 @@ def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir
             metrics = _evaluate(run_dir, samples, seed)
             record = make_record(method, cfg["dataset"]["name"], cfg["channel"]["name"], cfg["val_snr_db"],
                                  cfg["ratio"], {k: metrics[k] for k in ("psnr", "ssim", "accuracy")},
-                                 samples - metrics["invalid"], seed, source="train-precision", precision=precision,
+                                 metrics["samples"], seed, source="train-precision", precision=precision,
                                  train_seconds=run.get("seconds"), train_size=int(train_size),
                                  epochs=[s.get("epochs_run") for s in run.get("stages", [])])
             by_precision[precision] = record

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from semcom_core.experiments.train_precision import check_config, check_train_precision, verdict
+from semcom_core.runs.config import ConfigError
 from semcom_core.runs.folder import read_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,3 +51,6 @@ def test_both_precisions_train_and_evaluate(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/run.json")}
     check_train_precision(**kwargs)
     assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/run.json")}
+    # another budget in the same folder is refused, not silently reused
+    with pytest.raises(ConfigError, match="choose another --runs folder"):
+        check_train_precision(**{**kwargs, "epochs": 2})
