@@ -10,6 +10,7 @@ A method may train in bf16 when its PSNR is no more than ``psnr_tolerance_db`` a
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..records import make_record
 from ..runs.config import ConfigError, load_config
 from ..runs.folder import finished_run, read_run
 from ..runs.image import load_run, train_run
+from .bench import PRECISIONS as TRAIN_PRECISIONS
 
 METHOD_CONFIGS = {
     "deepjscc": "configs/semcc/fmnist/deepjscc.yaml",
@@ -31,7 +33,7 @@ METHOD_CONFIGS = {
     "semre": "configs/semcc/fmnist/semre.yaml",
     "mijscc": "configs/mijscc/fmnist/mijscc.yaml",
 }
-PRECISIONS = ("32-true", "bf16-mixed")
+PRECISIONS = tuple(TRAIN_PRECISIONS)    # float32, then bf16-mixed
 
 
 def check_config(path: str, train_size: int, epochs: int, finetune_epochs: int, classifier: str | None,
@@ -53,12 +55,18 @@ def verdict(fp32: dict, bf16: dict, psnr_tolerance_db: float = 0.1, accuracy_tol
             and bf16["accuracy"] >= fp32["accuracy"] - accuracy_tolerance)
 
 
+@functools.lru_cache(maxsize=2)
+def _test_images(name: str, root, samples: int):
+    """The first ``samples`` test images and labels, read once for every run that evaluates on them."""
+    data = load_dataset(name, "test", root=root)
+    return data.batch(range(min(samples, len(data))))
+
+
 def _evaluate(run_dir: Path, samples: int, seed: int) -> dict:
     """PSNR and accuracy of a run's transceiver and downstream classifier, in float32, at its validation SNR."""
     run, transceiver, classifier = load_run(run_dir)
     cfg = run["config"]
-    data = load_dataset(cfg["dataset"]["name"], "test", root=cfg["dataset"]["root"])
-    images, labels = data.batch(range(min(samples, len(data))))
+    images, labels = _test_images(cfg["dataset"]["name"], cfg["dataset"]["root"], samples)
     channel = make_channel(cfg["channel"]["name"], generator=torch.Generator().manual_seed(seed))
     metrics = evaluate_models(transceiver, classifier, channel, float(cfg["val_snr_db"]), images, labels)
     return {**metrics, "samples": len(images) - metrics["invalid"]}
