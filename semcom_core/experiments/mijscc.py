@@ -11,8 +11,10 @@ PSNR and SSIM of the reconstruction, and classification from the *received laten
 with all labels (``accuracy``) and with a fraction of them (``accuracy_<pct>``), and by kNN
 (``accuracy_knn``); also the downstream classifier on the reconstruction (``accuracy_recon``), the active
 fraction gamma and the symbols sent per image. The digital link (BPG + LDPC + QAM, and BPG + capacity) runs
-at the same k. Runs are reused when their folder holds the same config; records, tables and plots are
-rewritten from all records each time.
+at the same k. Runs are reused when their folder holds the same config, or when the ledger
+``<out>/ledger/`` (:mod:`.ledger`, kept with the results) holds the run and its records, so the sweep
+continues where the run folders are gone; each run is evaluated as soon as it is trained. Records, tables
+and plots are rewritten from all records each time.
 """
 
 from __future__ import annotations
@@ -21,27 +23,23 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from ..records import format_table, make_record  # noqa: E402
-from ..runs.config import ConfigError, load_config  # noqa: E402
-from ..runs.export import fit_latent_classifier  # noqa: E402
-from ..runs.folder import finished_run, read_run  # noqa: E402
-from ..runs.image import load_method, split  # noqa: E402
-from ..data import load_dataset  # noqa: E402
-from ..methods.latent_classifier import encode_all, knn_predict  # noqa: E402
-from ..metrics import psnr, ssim  # noqa: E402
-from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
-from .classical import best_digital_records  # noqa: E402
-from .figures import DPI  # noqa: E402
-from .semcc import _train_one  # noqa: E402
-from .claims import claim_row, claims_markdown, stats_of  # noqa: E402
-from .spec import read_spec  # noqa: E402
-from .training_report import write_training_report  # noqa: E402
+from ..records import format_table, make_record
+from ..runs.config import ConfigError, load_config
+from ..runs.export import fit_latent_classifier
+from ..runs.folder import finished_run, read_run
+from ..runs.image import load_method, split
+from ..data import load_dataset
+from ..methods.latent_classifier import encode_all, knn_predict
+from ..metrics import psnr, ssim
+from .classical import best_digital_records
+from .semcc import _train_one
+from .claims import claim_row, claims_markdown, stats_of
+from .ledger import Ledger
+from .spec import read_spec
+from .mijscc_figures import curve_name, plot_constellation, plot_lambda_tradeoff, plot_metrics
+from .training_report import write_training_report
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
              "probe", "cross_channel", "digital", "tradeoff_snr", "seed", "seeds", "seeded"}
@@ -111,10 +109,26 @@ def _same_run(run_dir: Path, cfg: dict) -> bool:
     return finished_run(run_dir, cfg, ignore=("trainer", "classifier"))
 
 
-def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True) -> dict[str, Path]:
-    """Train what is missing ('mijscc' first: the others need its classifier or weights)."""
+def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True,
+                        ledger: Ledger | None = None, on_trained=None) -> dict[str, Path]:
+    """Train what is missing ('mijscc' first: the others need its classifier or weights) and enter each run in
+    the ledger, handing it to ``on_trained(name)``. A run the ledger holds counts as finished, unless a run to
+    be trained needs its weights (the classifier of 'mijscc', A-MIJSCC's starting point): it trains again."""
     dirs = {name: Path(runs_dir) / name for name in configs}
-    missing = [name for name in configs if not _same_run(dirs[name], configs[name])]
+
+    def finished(name: str) -> bool:
+        if _same_run(dirs[name], configs[name]):
+            if ledger is not None:
+                ledger.add_run(name, dirs[name])
+            return True
+        return ledger is not None and ledger.holds(name, configs[name], ignore=("trainer", "classifier"))
+
+    missing = {name for name in configs if not finished(name)}
+    if train and missing:
+        needed = {Path(configs[name]["init_from"]).name for name in missing if configs[name].get("init_from")}
+        needed |= {"mijscc"} if missing - {"mijscc"} else set()
+        missing |= {name for name in needed if not (dirs[name] / "run.json").is_file()}
+    missing = [name for name in configs if name in missing]
     if not train:
         if missing:
             print(f"experiment: {len(missing)} runs missing, left out: {', '.join(missing)}")
@@ -125,6 +139,10 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
         seconds = _train_one(configs[name], dirs[name], jobs, ORIGIN)
         print(f"experiment: [{number}/{len(missing)}] {name} trained in {seconds:.0f} s "
               f"({time.time() - started:.0f} s elapsed)", flush=True)
+        if ledger is not None:
+            ledger.add_run(name, dirs[name])
+        if on_trained is not None:
+            on_trained(name)
     return dirs
 
 
@@ -203,97 +221,12 @@ def digital_records(spec: dict, data: _Data, k: int, ratio: float, classifier, p
                                 d.get("codec", "bpg"), d.get("codes", {}), int(spec.get("seed", 0)), progress)
 
 
-# --- figures and tables --------------------------------------------------------------------------------------
-_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "accuracy": "accuracy (MLP, all labels)",
-           "accuracy_10": "accuracy (MLP, 10 % labels)", "accuracy_knn": "accuracy (kNN)",
-           "accuracy_recon": "accuracy (classifier on reconstruction)", "gamma": "gamma (active fraction)"}
-
-
-def _curve(r: dict) -> str:
-    if r["method"] in ("mijscc", "a-mijscc"):
-        name = r["variant"]
-        return name if r.get("train_channel", r["channel"]) == r["channel"] else f"{name} (trained on {r['train_channel']})"
-    return r["method"]
-
-
-def plot_metrics(records: list[dict], metrics, out_path: Path, title: str, x_key: str = "snr_db") -> Path:
-    """One panel per metric against SNR (or `x_key`), one curve per variant."""
-    curves: dict[str, list[dict]] = {}
-    for r in sorted(records, key=lambda r: r[x_key]):
-        curves.setdefault(_curve(r), []).append(r)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        for i, (name, rs) in enumerate(curves.items()):
-            pts = [(r[x_key], r[metric], r.get(f"{metric}_std") or 0.0) for r in rs if r.get(metric) is not None]
-            if pts:
-                x, y, err = zip(*pts)
-                ax.errorbar(x, y, yerr=err if any(err) else None, marker="os^Dv<>P*X"[i % 10], capsize=2, label=name)
-        ax.set_xlabel("SNR (dB)" if x_key == "snr_db" else x_key)
-        ax.set_ylabel(_LABELS.get(metric, metric))
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=DPI)
-    plt.close(fig)
-    return out_path
-
-
-def plot_lambda_tradeoff(records: list[dict], snr: float, out_path: Path) -> Path:
-    """Fig. 5: PSNR and accuracy against lam at one SNR."""
-    rs = sorted((r for r in records if r["method"] == "mijscc" and r["snr_db"] == snr and r["variant"] in
-                 _LAMBDA_VARIANTS(records)), key=lambda r: r["lam"])
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    x = [max(r["lam"], 1e-4) for r in rs]
-    ax.semilogx(x, [r["psnr"] for r in rs], "o-", color="C0")
-    ax.set_xlabel("lam (0 plotted at 1e-4)")
-    ax.set_ylabel("PSNR (dB)", color="C0")
-    twin = ax.twinx()
-    twin.semilogx(x, [r["accuracy"] for r in rs], "s-", color="C1", label="MLP, all labels")
-    twin.semilogx(x, [r["accuracy_knn"] for r in rs], "^--", color="C2", label="kNN")
-    twin.set_ylabel("accuracy")
-    twin.legend(fontsize=7)
-    ax.set_title(f"lam trade-off at {snr:g} dB")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=DPI)
-    plt.close(fig)
-    return out_path
-
-
-def _LAMBDA_VARIANTS(records):  # noqa: N802 - the variants that differ from 'mijscc' only in lam
-    main = next(r for r in records if r["variant"] == "mijscc")
-    return {r["variant"] for r in records if r["method"] == "mijscc" and r["q"] == main["q"]
-            and r["mu1"] == main["mu1"] and r["mu2"] == main["mu2"] and r["channel"] == main["channel"]
-            and r.get("train_channel") == main["channel"]}
-
-
-@torch.no_grad()
-def plot_constellation(run_dir: Path, images: torch.Tensor, out_path: Path) -> Path:
-    """Fig. 10: the symbols of some test images before (analog, unit power) and after 4-bit quantisation."""
-    method, cfg = load_method(run_dir)
-    z = encode_all(method.transceiver.encoder, images)
-    before = SymbolCodec().to_symbols(z)[0].flatten()
-    after, _side = SymbolCodec(cfg["quant_bits"]).to_symbols(z)
-    after = after.flatten()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    for ax, s, title in ((axes[0], before, "before quantisation (analog)"),
-                         (axes[1], after, f"after {cfg['quant_bits']}-bit quantisation")):
-        ax.scatter(s.real, s.imag, s=2, alpha=0.3)
-        levels = len(torch.unique(torch.round(complex_to_real(s[None]) * 1e4)))
-        ax.set_title(f"{title}:\n{levels} distinct values per real dimension", fontsize=9)
-        ax.set_aspect("equal")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=DPI)
-    plt.close(fig)
-    return out_path
-
-
+# --- tables --------------------------------------------------------------------------------------------------
 def _pivot(records: list[dict], metric: str, digits: int = 2) -> str:
     snrs = sorted({r["snr_db"] for r in records})
     rows = {}
     for r in records:
-        rows.setdefault(_curve(r), {})[r["snr_db"]] = r
+        rows.setdefault(curve_name(r), {})[r["snr_db"]] = r
     head = "| variant | " + " | ".join(f"{s:g} dB" for s in snrs) + " |"
     lines = [head, "|" + "---|" * (len(snrs) + 1)]
 
@@ -441,25 +374,44 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     configs = variant_configs(spec, runs_dir, overrides or {})
-    dirs = ensure_variant_runs(configs, runs_dir, jobs, train)
     data = _Data(spec, configs["mijscc"])
-    records = []
-    for name, run_dir in dirs.items():
-        records += evaluate_run(variant_of(name), run_dir, data, spec, progress=progress)
-    for case in spec.get("cross_channel", []):
-        for name, run_dir in dirs.items():
-            if variant_of(name) == case["variant"]:
-                records += evaluate_run(case["variant"], run_dir, data, spec, case["channel"], progress)
+    ledger = Ledger(out_dir / "ledger")
+    evaluation = {key: spec.get(key) for key in ("snrs", "seed", "probe", "label_fractions", "knn_k")}
+
+    def run_records(name: str, run_dir: Path) -> list[dict]:
+        """The run's records on its own channel and on each cross-channel case of its variant (the ledger's
+        when it holds them)."""
+        channels = [None] + [case["channel"] for case in spec.get("cross_channel", [])
+                             if case["variant"] == variant_of(name)]
+        records = []
+        for channel in channels:
+            key = json.dumps({**evaluation, "channel": channel, "samples": data.samples}, sort_keys=True, default=str)
+            found = ledger.point(name, key, run_dir, lambda: evaluate_run(variant_of(name), run_dir, data, spec,
+                                                                          channel, progress))
+            if found is None:
+                print(f"experiment: {name}: no records on {channel or 'its channel'} in the ledger and no weights "
+                      f"in {run_dir}: left out (delete its ledger entry to train it again)")
+            records += found or []
+        return records
+
+    dirs = ensure_variant_runs(configs, runs_dir, jobs, train, ledger,
+                               on_trained=lambda name: run_records(name, Path(runs_dir) / name))
+    records = [record for name, run_dir in dirs.items() for record in run_records(name, run_dir)]
     four_bit = [n for n, c in configs.items() if c["quant_bits"] == 4 and n in dirs and n == variant_of(n)]
-    if four_bit:
+    if four_bit and (dirs[four_bit[0]] / "run.json").is_file():     # drawn from the weights only
         plot_constellation(dirs[four_bit[0]], data.images[:200], out_dir / "fig10-constellation.png")
-    if spec.get("digital"):
-        method, cfg = load_method(dirs["mijscc"])
-        records += digital_records(spec, data, method.transceiver.k, cfg["ratio"], method.downstream.net, progress)
+    if spec.get("digital") and "mijscc" in dirs:
+        def digital() -> list[dict]:
+            method, cfg = load_method(dirs["mijscc"])
+            return digital_records(spec, data, method.transceiver.k, cfg["ratio"], method.downstream.net, progress)
+        key = json.dumps({"digital": spec["digital"], "snrs": spec["snrs"], "samples": data.samples,
+                          "seed": spec.get("seed")}, sort_keys=True, default=str)
+        records += ledger.point("mijscc", key, dirs["mijscc"], digital) or []
     path = out_dir / "mijscc.jsonl"
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     report = write_report(records, out_dir, spec)
-    write_training_report(dirs, out_dir, "MIJSCC experiment")
+    write_training_report({name: entry for name, entry in ledger.runs().items() if name in dirs}, out_dir,
+                          "MIJSCC experiment")
     print(format_table([r for r in records if r["channel"] == "awgn"],
                        columns=("method", "variant", "snr_db", "psnr", "ssim", "accuracy", "accuracy_knn", "gamma")))
     print(f"experiment: {len(records)} records in {path}; report {report}")

@@ -13,8 +13,10 @@ downstream classifiers, and the grid of each part:
                  linear probe on the received latent (how much class information the symbols carry).
 
 Runs live in `<runs>/<method>-<channel>-<snr>dB-r<ratio>[-a<alpha>]`; a finished run (its
-`run.json`) is reused, so parts share training and an interrupted sweep resumes. Each part writes
-`<out>/<part>.jsonl` afresh (records), prints its table and draws `<out>/<part>.png`.
+`run.json`) is reused, so parts share training and an interrupted sweep resumes. Every finished run is
+entered in the ledger `<out>/ledger/` (:mod:`.ledger`) and evaluated as soon as it is trained, so the
+sweep also continues in a fresh checkout where `<runs>` is gone: what the ledger holds is not trained
+again. Each part writes `<out>/<part>.jsonl` afresh (records), its table and `<out>/<part>.png`.
 """
 
 from __future__ import annotations
@@ -31,18 +33,16 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file
 
 from ..channels import make_channel
-from ..bundles.evaluate import evaluate_models
-from ..records import format_table, make_record, read_records
+from ..records import format_table, read_records
 from ..runs.config import ConfigError, load_config, parse_ratio
 from ..runs.folder import finished_run, state_to_file
-from ..runs.image import load_run, split, train_classifier
+from ..runs.image import split, train_classifier
 from ..data import load_dataset
-from ..models import build_model
 from .claims import claim_row, claims_markdown, stats_of
-from .classical import best_digital_records
+from .ledger import Ledger
+from .semcc_evaluation import Evaluator, robustness_digital
 from .training_report import write_training_report
 from .spec import read_spec
 from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plot_tradeoff, plot_versus_ratio,
@@ -145,11 +145,15 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
     return load_config(spec["methods"][key.method], overrides, variant or {}, point)
 
 
-def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dict[str, dict]:
-    """Train (or reuse) each named downstream classifier on the clean training split."""
+def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict, ledger: Ledger | None = None
+                      ) -> dict[str, dict]:
+    """Train (or reuse) each named downstream classifier on the clean training split; the ledger keeps a
+    copy, so that runs trained elsewhere later share it."""
     out = {}
     for name in names:
         weights, info_path = runs_dir / "classifiers" / f"{name}.safetensors", runs_dir / "classifiers" / f"{name}.json"
+        if ledger is not None and ledger.restore_classifier(name, runs_dir):
+            ledger.keep_classifier(name, runs_dir)
         if not info_path.is_file():
             cfg = load_config(next(iter(spec["methods"].values())), overrides,
                               {"classifier": spec["classifiers"][name], "dataset": {"train_size": None}})
@@ -163,6 +167,8 @@ def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict) -> dic
                     "train_seconds": round(time.time() - started, 1), **metrics}
             info_path.write_text(json.dumps(info, indent=2) + "\n")
             print(f"experiment: classifier {name}: val accuracy {metrics['classifier_val_accuracy']:.4f}")
+            if ledger is not None:
+                ledger.keep_classifier(name, runs_dir)
         out[name] = {**json.loads(info_path.read_text()), "weights": weights}
     return out
 
@@ -187,14 +193,26 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
 
 
 def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, train: bool = True,
-                origin: str = "semcom experiment semcc") -> dict[RunKey, Path]:
-    """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key.
+                origin: str = "semcom experiment semcc", ledger: Ledger | None = None,
+                on_trained=None) -> dict[RunKey, Path]:
+    """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key
+    (finished in `runs_dir` or held by the ledger; the folder may then be absent).
 
-    `configs` maps each key to its resolved config (`run_config`). With train=False nothing is
+    `configs` maps each key to its resolved config (`run_config`). Each run trained is entered in the
+    ledger and handed to `on_trained(key, dirs of the runs finished so far)`. With train=False nothing is
     trained and the missing keys are left out (and listed)."""
     keys = list(configs)
     dirs = {key: runs_dir / key.name for key in keys}
-    missing = [key for key in keys if not finished_run(dirs[key], configs[key], ignore=("trainer", "classifier"))]
+    ignore = ("trainer", "classifier")
+
+    def finished(key: RunKey) -> bool:
+        if finished_run(dirs[key], configs[key], ignore=ignore):
+            if ledger is not None:
+                ledger.add_run(key.name, dirs[key])
+            return True
+        return ledger is not None and ledger.holds(key.name, configs[key], ignore=ignore)
+
+    missing = [key for key in keys if not finished(key)]
     if not train:
         if missing:
             print(f"experiment: {len(missing)} runs missing, their points are left out: "
@@ -202,96 +220,19 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
         return {key: d for key, d in dirs.items() if key not in missing}
     print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
     started = time.time()
+    pending = set(missing)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_train_one, configs[key], dirs[key], jobs, origin): key for key in missing}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             key = futures[future]
             print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {future.result():.0f} s "
                   f"({time.time() - started:.0f} s elapsed)", flush=True)
+            pending.discard(key)
+            if ledger is not None:
+                ledger.add_run(key.name, dirs[key])
+            if on_trained is not None:
+                on_trained(key, {k: d for k, d in dirs.items() if k not in pending})
     return dirs
-
-
-# --- evaluation --------------------------------------------------------------------------------------
-class _Evaluator:
-    """Test images and classifiers on one device; evaluates run weights at channel/SNR points."""
-
-    def __init__(self, classifiers: dict, dataset: str, samples: int, device: str, seed: int = 0, root=None):
-        data = load_dataset(dataset, "test", root=root)
-        samples = min(samples, len(data))
-        self.dataset, self.samples, self.seed, self.device = dataset, samples, seed, torch.device(device)
-        self.images, self.labels = (t.to(self.device) for t in data.batch(range(samples)))
-        self.classifiers = {}
-        for name, info in classifiers.items():
-            net = build_model(info["spec"])
-            net.load_state_dict(load_file(str(info["weights"])))
-            self.classifiers[name] = net.eval().to(self.device)
-        self.clean = {name: self._accuracy(net, self.images) for name, net in self.classifiers.items()}
-        self._loaded = {}
-
-    @torch.no_grad()
-    def _accuracy(self, net, images) -> float:
-        return sum((net(images[i:i + 500]).argmax(1) == self.labels[i:i + 500]).sum().item()
-                   for i in range(0, len(images), 500)) / len(images)
-
-    def transceiver(self, run_dir: Path, stage: str | None = None):
-        """(run, transceiver on the device), read from disk once per run and stage."""
-        if (run_dir, stage) not in self._loaded:
-            run, transceiver, _ = load_run(run_dir, stage=stage)
-            self._loaded[(run_dir, stage)] = run, transceiver.to(self.device)
-        return self._loaded[(run_dir, stage)]
-
-    def point(self, run_dir: Path, key: RunKey, snr: float, classifier: str, stage: str | None = None,
-              **extra) -> dict:
-        run, transceiver = self.transceiver(run_dir, stage)
-        channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
-        metrics = evaluate_models(transceiver, self.classifiers[classifier], channel, snr, self.images, self.labels)
-        invalid = metrics.pop("invalid")
-        return make_record(key.method, self.dataset, key.channel, snr, key.ratio, metrics, self.samples - invalid,
-                           run["config"]["seed"], source="experiment", eval_seed=self.seed, invalid=invalid, train_snr_db=key.snr, classifier=classifier,
-                           clean_accuracy=self.clean[classifier], run=run_dir.name, k=run["k"], **extra)
-
-
-    @torch.no_grad()
-    def latent_probe(self, run_dir: Path, key: RunKey, train_images: torch.Tensor, train_labels: torch.Tensor,
-                     epochs: int = 30) -> float:
-        """Test accuracy of a linear classifier on the received latent (trained on training images sent
-        at the run's SNR): the class information the symbols deliver, whatever the decoder makes of it."""
-        _, transceiver = self.transceiver(run_dir)
-        channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
-        receive = lambda x: transceiver.send_through(transceiver.encoder(x), channel, key.snr)[1]  # noqa: E731
-        z_train = torch.cat([receive(train_images[i:i + 500].to(self.device)) for i in range(0, len(train_images), 500)])
-        z_test = torch.cat([receive(self.images[i:i + 500]) for i in range(0, len(self.images), 500)])
-        mean, std = z_train.mean(0), z_train.std(0).clamp_min(1e-6)
-        probe = torch.nn.Linear(z_train.shape[1], int(train_labels.max()) + 1).to(self.device)
-        opt = torch.optim.Adam(probe.parameters(), lr=1e-2)
-        y = train_labels.to(self.device)
-        with torch.enable_grad():
-            for _ in range(epochs):
-                for idx in torch.randperm(len(z_train), generator=torch.Generator().manual_seed(self.seed)).split(256):
-                    loss = torch.nn.functional.cross_entropy(probe((z_train[idx] - mean) / std), y[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-        return float((probe((z_test - mean) / std).argmax(1) == self.labels).float().mean())
-
-
-def robustness_digital(spec: dict, ev: _Evaluator, semantic: list[dict]) -> list[dict]:
-    """The classical link (best BPG + LDPC + QAM pair per point, and the capacity bound) for each robustness
-    case, at its k/n and test SNRs, judged by the case's downstream model (``robustness.digital_samples``
-    test images, default 500)."""
-    r = spec["robustness"]
-    samples = min(int(r.get("digital_samples", 500)), ev.samples)
-    records = []
-    for case in r["cases"]:
-        k = next((rec["k"] for rec in semantic if abs(rec["ratio"] - case["ratio"]) < 1e-9), None)
-        if k is None:
-            continue
-        found = best_digital_records(ev.dataset, ev.images[:samples].cpu(), ev.labels[:samples].cpu(),
-                                     ev.classifiers[case["classifier"]].cpu(), case["classifier"], lambda _ratio: k,
-                                     [case["ratio"]], r["test_snrs"], [case["channel"]], seed=ev.seed, progress=False)
-        records += [{**rec, "train_snr_db": None} for rec in found]
-        ev.classifiers[case["classifier"]].to(ev.device)
-    return records
 
 
 def semcc_claims(out_dir: Path, digital_dir: Path | None = None) -> list[dict]:
@@ -377,70 +318,92 @@ def _finished(spec: dict, part: str, dirs: dict) -> list[RunKey]:
     return [key for key in keys_for(spec, part) if key in dirs]
 
 
-def run_part(part: str, spec: dict, ev: _Evaluator, dirs: dict, out_dir: Path) -> list[dict]:
+def _keep(records: list[dict], record: dict | None) -> None:
+    if record is not None:
+        records.append(record)
+
+
+def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, final: bool = True) -> list[dict]:
+    """Evaluate (or read from the ledger) the part's points of the finished runs ``dirs``; write its table and
+    figure. ``final=False`` (while the sweep trains) prints nothing and leaves out the classical link."""
     train_with = spec["train_with"]
     records = []
+    say = print if final else (lambda *args, **kw: None)
     if not any(key in dirs for key in keys_for(spec, part)):
-        print(f"experiment: {part}: no finished runs")
+        say(f"experiment: {part}: no finished runs")
         return records
     if part == "ratios":
         for key in _finished(spec, part, dirs):
-            records.append(ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
+            _keep(records, ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
+        if not records:
+            return records
         (out_dir / "ratios.md").write_text(markdown_ratio_table(records) + "\n")
         plot_versus_ratio(records, out_dir / "ratios.png", title=f"{ev.dataset}: accuracy and PSNR versus k/n")
-        print(ratio_table(records, "accuracy"), ratio_table(records, "psnr"), sep="\n\n")
+        say(ratio_table(records, "accuracy"), ratio_table(records, "psnr"), sep="\n\n")
     elif part == "ablation":
         for key in _finished(spec, part, dirs):
             if key.method == "semcc":
-                records.append(ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
-                records.append(ev.point(dirs[key], key, key.snr, train_with, stage="pretrain", variant="w/o FT"))
+                _keep(records, ev.point(dirs[key], key, key.snr, train_with, variant="baseline"))
+                _keep(records, ev.point(dirs[key], key, key.snr, train_with, stage="pretrain", variant="w/o FT"))
             else:
-                records.append(ev.point(dirs[key], RunKey("semcc", key.ratio, key.channel, key.snr), key.snr,
+                _keep(records, ev.point(dirs[key], RunKey("semcc", key.ratio, key.channel, key.snr), key.snr,
                                         train_with, variant="w/o CL", trained_as="deepsc"))
+        if not records:
+            return records
         table = _ablation_table(records)
         (out_dir / "ablation.md").write_text(table + "\n")
-        print(table)
+        say(table)
     elif part == "alpha":
         for key in _finished(spec, part, dirs):
-            records.append(ev.point(dirs[key], key, key.snr, train_with, alpha=key.alpha, variant="baseline"))
+            _keep(records, ev.point(dirs[key], key, key.snr, train_with, alpha=key.alpha, variant="baseline"))
+        if not records:
+            return records
         plot_tradeoff(records, out_dir / "alpha.png",
                       title=f"{ev.dataset}: accuracy versus PSNR over alpha (k/n={fraction_label(spec['alpha']['ratio'])}, "
                             f"{spec['alpha']['channel']} {spec['alpha']['snr']} dB)")
-        print(format_table(records, columns=("method", "alpha", "psnr", "ssim", "accuracy")))
+        say(format_table(records, columns=("method", "alpha", "psnr", "ssim", "accuracy")))
     elif part == "robustness":
         for case in spec["robustness"]["cases"]:
             for key in _finished({**spec, "robustness": {**spec["robustness"], "cases": [case]}}, part, dirs):
                 for snr in spec["robustness"]["test_snrs"]:
                     for classifier in (train_with, case["classifier"]):
-                        records.append(ev.point(dirs[key], key, float(snr), classifier, variant="baseline"))
-        records += robustness_digital(spec, ev, records)
+                        _keep(records, ev.point(dirs[key], key, float(snr), classifier, variant="baseline"))
+        if not records:
+            return records
+        if final:
+            records += robustness_digital(spec, ev, records)
         plot_robustness([r for r in records if r["classifier"] != train_with], out_dir / "robustness.png",
                         title=f"{ev.dataset}: trained at one SNR, tested across SNR with other downstream models")
-        print(format_table(records, columns=("method", "channel", "ratio", "classifier", "snr_db", "psnr", "accuracy")))
+        say(format_table(records, columns=("method", "channel", "ratio", "classifier", "snr_db", "psnr", "accuracy")))
     elif part == "visual":
         v = spec["visual"]
         first_of_class = [int((ev.labels == c).nonzero()[0]) for c in range(min(v["images"], 10))]
         originals = ev.images[first_of_class]
         rows = {}
         for key in _finished(spec, part, dirs):
+            if not (dirs[key] / "run.json").is_file():     # drawn from the weights only
+                say(f"experiment: visual: no weights of {key.name} here, left out")
+                continue
             _, transceiver = ev.transceiver(dirs[key])
             channel = make_channel(key.channel, generator=torch.Generator().manual_seed(ev.seed))
             with torch.no_grad():
                 rows[key.method] = transceiver(originals, channel, key.snr).cpu()
-        save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
-                                 title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
+        if rows:
+            save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
+                                     title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
     elif part == "semre":
         a = spec["semre_ablation"]
         train = load_dataset(ev.dataset, "train").batch(range(int(a.get("probe_images", 5000))))
         for key in _finished(spec, part, dirs):
-            run = json.loads((dirs[key] / "run.json").read_text())
-            records.append(ev.point(dirs[key], key, key.snr, train_with, variant=key.variant or "reference",
-                                    latent_probe_accuracy=ev.latent_probe(dirs[key], key, *train),
+            run = ev.run_facts(dirs[key])
+            _keep(records, ev.point(dirs[key], key, key.snr, train_with, probe=train, variant=key.variant or "reference",
                                     epochs_run=sum(s.get("epochs_run", s["epochs"]) for s in run.get("stages", []))))
+        if not records:
+            return records
         table = format_table(records, columns=("method", "variant", "accuracy", "latent_probe_accuracy", "psnr",
                                                "epochs_run"))
         (out_dir / "semre.md").write_text(table + "\n")
-        print(table)
+        say(table)
     return records
 
 
@@ -458,23 +421,36 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
     configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])
-    classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides)
-    dirs = ensure_runs(configs, runs_dir, jobs, train, command)
+    ledger = Ledger(out_dir / "ledger")
+    classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides, ledger)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ev = None
+    if not train_only:
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        data_cfg = configs[keys[0]]["dataset"]
+        ev = Evaluator(classifiers, data_cfg["name"], int(spec.get("eval_samples", 10000)), device, ledger,
+                        root=data_cfg["root"])
+
+    def evaluate(finished: dict, final: bool) -> None:
+        for part in parts:
+            if final:
+                print(f"\nexperiment: part {part}")
+            records = run_part(part, spec, ev, finished, out_dir, final)
+            if records:
+                _write_records(out_dir / f"{part}.jsonl", records)
+                if final:
+                    print(f"experiment: {part}: {len(records)} records in {out_dir / (part + '.jsonl')}")
+            if final and part != "ablation" and (out_dir / f"{part}.png").is_file():
+                print(f"experiment: {part}: figure {out_dir / (part + '.png')}")
+
+    # each run is evaluated as soon as it is trained: its records reach the ledger before the next one ends
+    dirs = ensure_runs(configs, runs_dir, jobs, train, command, ledger,
+                       on_trained=None if ev is None else lambda _key, finished: evaluate(finished, final=False))
     if train_only:
         return out_dir
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    data_cfg = configs[keys[0]]["dataset"]
-    ev = _Evaluator(classifiers, data_cfg["name"], int(spec.get("eval_samples", 10000)), device, root=data_cfg["root"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for part in parts:
-        print(f"\nexperiment: part {part}")
-        records = run_part(part, spec, ev, dirs, out_dir)
-        if records:
-            _write_records(out_dir / f"{part}.jsonl", records)
-            print(f"experiment: {part}: {len(records)} records in {out_dir / (part + '.jsonl')}")
-        if part != "ablation" and (out_dir / f"{part}.png").is_file():
-            print(f"experiment: {part}: figure {out_dir / (part + '.png')}")
-    write_training_report({key.name: d for key, d in dirs.items()}, out_dir, "SemCC experiment")
+    evaluate(dirs, final=True)
+    held = {name: entry for name, entry in ledger.runs().items() if name in {key.name for key in dirs}}
+    write_training_report(held, out_dir, "SemCC experiment")
     if (out_dir / "ratios.jsonl").is_file():
         semcc_claims(out_dir, spec.get("digital_results"))
         print(f"experiment: the paper's claims in {out_dir / 'claims.md'}")

@@ -1,7 +1,7 @@
 """How a sweep's runs trained: epochs used, best epoch, early stops, seconds, and the validation curves.
 
-Reads what every image-family run folder already holds (``run.json`` and the CSV logs of each stage) and
-writes ``training.md`` (one row per run and stage, and the sweep's total training time) and
+Reads what every image-family run holds (``run.json`` and the validation curve of each stage, from the run
+folder's CSV logs or from the sweep's ledger) and writes ``training.md`` (one row per run and stage, and the sweep's total training time) and
 ``training_curves.png`` (the monitored validation value per epoch, one panel per method, one line per run,
 its best epoch marked).
 """
@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .figures import DPI  # noqa: E402
 
-__all__ = ["stage_curve", "write_training_report"]
+__all__ = ["stage_curve", "stage_curves", "write_training_report"]
 
 
 def stage_curve(run_dir: Path, log_name: str, metric: str) -> list[tuple[int, float]]:
@@ -37,20 +37,28 @@ def stage_curve(run_dir: Path, log_name: str, metric: str) -> list[tuple[int, fl
     return sorted(points.items())
 
 
-def write_training_report(dirs: dict[str, Path], out_dir: Path, title: str) -> Path:
-    """``training.md`` and ``training_curves.png`` in ``out_dir`` for the finished runs ``dirs`` (name ->
-    folder); returns the markdown file."""
+def stage_curves(run_dir: Path, run: dict) -> dict[str, list[tuple[int, float]]]:
+    """The monitored validation curve of each training stage of a finished run (stage name -> points)."""
+    return {stage["name"]: stage_curve(run_dir, f"{run['method']}-{stage['name']}", stage.get("monitor", "val/loss"))
+            for stage in run.get("stages", [])}
+
+
+def write_training_report(runs: dict[str, Path | dict], out_dir: Path, title: str) -> Path:
+    """``training.md`` and ``training_curves.png`` in ``out_dir`` for the finished runs ``runs`` (name -> run
+    folder, or a ledger entry with ``run`` and ``curves``); returns the markdown file."""
     out_dir = Path(out_dir)
     rows, curves, total = [], defaultdict(list), 0.0
-    for name, run_dir in sorted(dirs.items()):
-        path = Path(run_dir) / "run.json"
-        if not path.is_file():
+    for name, source in sorted(runs.items()):
+        if isinstance(source, dict):
+            run, stage_points = source["run"], source.get("curves", {})
+        elif (Path(source) / "run.json").is_file():
+            run = json.loads((Path(source) / "run.json").read_text())
+            stage_points = stage_curves(source, run)
+        else:
             continue
-        run = json.loads(path.read_text())
         total += float(run.get("seconds", 0.0))
         for stage in run.get("stages", []):
-            monitor = stage.get("monitor", "val/loss")
-            curve = stage_curve(run_dir, f"{run['method']}-{stage['name']}", monitor)
+            curve = [tuple(point) for point in stage_points.get(stage["name"], [])]
             if curve:
                 curves[run["method"]].append((name if len(run.get("stages", [])) == 1 else f"{name} ({stage['name']})",
                                               curve, stage.get("best_epoch")))
@@ -58,7 +66,7 @@ def write_training_report(dirs: dict[str, Path], out_dir: Path, title: str) -> P
                         f"| {stage.get('best_epoch', '-')} | {'yes' if stage.get('stopped_early') else 'no'} "
                         f"| {stage.get('seconds', '-')} |")
     text = [f"# {title}: how the runs trained", "",
-            f"{len(dirs)} runs; total training time {total / 3600:.2f} h (the sum of the runs' own seconds, "
+            f"{len(runs)} runs; total training time {total / 3600:.2f} h (the sum of the runs' own seconds, "
             "classifier included).", "",
             "| run | stage | epochs run / at most | best epoch | stopped early | seconds |", "|---|---|---|---|---|---|",
             *rows, "", "![validation curves](training_curves.png)"]

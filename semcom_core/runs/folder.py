@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from .. import __version__
 from .layering import ConfigError
 
-__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "is_global_zero", "say", "command_line", "finished_run", "logger", "read_run",
+__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "config_differences", "is_global_zero", "say", "command_line", "finished_run", "logger", "read_run",
            "state_to_file", "write_run"]
 
 RUN_FORMAT = "semcom-run/1"
@@ -102,6 +102,11 @@ def read_run(folder: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid JSON ({err})") from err
 
 
+def config_differences(saved: dict, cfg: dict, ignore=("trainer",)) -> list[str]:
+    """The top-level keys in which two run configs differ, keys in ``ignore`` aside."""
+    return sorted(k for k in set(saved) | set(cfg) if k not in ignore and saved.get(k) != cfg.get(k))
+
+
 def finished_run(folder: str | Path, cfg: dict, ignore=("trainer",), stage: str | None = None) -> bool:
     """True when ``folder`` holds a finished run of ``cfg`` (and of ``stage``, for families with several).
 
@@ -111,8 +116,7 @@ def finished_run(folder: str | Path, cfg: dict, ignore=("trainer",), stage: str 
     if not (Path(folder) / RUN_FILE).is_file():
         return False
     run = read_run(folder)
-    differ = sorted(k for k in set(run["config"]) | set(cfg)
-                    if k not in ignore and run["config"].get(k) != cfg.get(k))
+    differ = config_differences(run["config"], cfg, ignore)
     if run.get("stage") != stage:
         differ.append(f"stage ({run.get('stage')} instead of {stage})")
     if differ:

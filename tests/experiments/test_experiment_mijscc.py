@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,16 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
     assert "4-bit symbols reconstruct worse than 8-bit ones" in claims
     assert "| holds |" in claims or "| does not hold |" in claims
     assert " ± " in report.split("## Accuracy from the received latent")[1].split("##")[0]
+    # the run folders gone (a fresh checkout): the ledger in out/ holds every run and its records
+    shutil.rmtree(tmp_path / "runs")
+    carried = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
+    assert sorted(carried.read_text().splitlines()) == sorted(again.read_text().splitlines())
+    assert not (tmp_path / "runs" / "mijscc").exists()             # nothing was trained again
+    # a run the ledger lacks trains again, and so does 'mijscc', whose classifier it loads
+    (tmp_path / "out" / "ledger" / "4bit-seed1.json").unlink()
+    run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["4bit-seed1", "mijscc"]
+    assert (tmp_path / "out" / "ledger" / "4bit-seed1.json").is_file()
 
 
 def test_spec_without_the_base_variant_is_refused(tmp_path):

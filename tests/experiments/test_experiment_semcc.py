@@ -95,6 +95,37 @@ def test_finished_runs_are_reused(experiment, capsys):
     assert before == {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
 
 
+def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(experiment, tmp_path, capsys):
+    spec, _, out = experiment
+    shutil.copytree(out, tmp_path / "out")                   # the results as committed; no run folder
+    before = {part: read_records(out / f"{part}.jsonl") for part in ("ratios", "semre")}
+    run_experiment(spec, tmp_path / "runs", tmp_path / "out", parts=["ratios", "semre", "visual"], overrides=TINY,
+                   device="cpu")
+    said = capsys.readouterr().out
+    assert "10 runs reused, 0 to train" in said               # nothing trained again
+    assert "no weights of semcc-awgn-20dB-r1_24 here" in said  # the figure needs the weights: named, left out
+    for part, records in before.items():                      # the same records, read from the ledger
+        assert read_records(tmp_path / "out" / f"{part}.jsonl") == records
+    assert not (tmp_path / "runs" / "deepjscc-awgn-20dB-r1_24").exists()
+    # the shared classifier came back from the ledger, byte for byte
+    assert ((tmp_path / "runs" / "classifiers" / "resnet20.safetensors").read_bytes()
+            == (out / "ledger" / "classifiers" / "resnet20.safetensors").read_bytes())
+    entry = json.loads((out / "ledger" / "semre-awgn-20dB-r1_24-paper.json").read_text())
+    assert entry["run"]["method"] == "semre" and entry["curves"]["train"]   # run.json and its validation curve
+
+
+def test_a_damaged_or_foreign_ledger_entry_is_refused(experiment, tmp_path):
+    spec, _, out = experiment
+    shutil.copytree(out / "ledger", tmp_path / "out" / "ledger")
+    entry = tmp_path / "out" / "ledger" / "deepjscc-awgn-20dB-r1_24.json"
+    entry.write_text(entry.read_text()[:200])
+    with pytest.raises(ValueError, match="deepjscc-awgn-20dB-r1_24.json is not valid JSON"):
+        run_experiment(spec, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY, device="cpu")
+    shutil.copyfile(out / "ledger" / "deepsc-awgn-20dB-r1_24.json", entry)
+    with pytest.raises(ValueError, match="records a 'deepsc' run whose config differs in.*method"):
+        run_experiment(spec, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY, device="cpu")
+
+
 def test_a_run_folder_of_another_method_is_refused(experiment, tmp_path):
     spec, runs, _ = experiment
     shutil.copytree(runs / "classifiers", tmp_path / "runs" / "classifiers")
