@@ -28,6 +28,7 @@ from ..runs.config import ConfigError, load_config, parse_ratio
 from ..data import load_dataset
 from ..models import build_model
 from ..models.jscc import jscc_geometry
+from .ledger import Ledger
 from .figures import markdown_ratio_table, plot_versus_ratio, plot_versus_snr, ratio_table
 from .classical import best_per_point, points
 from .semcc import load_spec, train_classifiers
@@ -73,7 +74,9 @@ class _Setup:
         self.samples = min(int(spec.get("eval_samples", 1000)), len(data))
         self.images, self.labels = data.batch(range(self.samples))
         self.n = int(self.images[0].numel())
-        info = train_classifiers(semantic, [semantic["train_with"]], runs_dir, overrides)[semantic["train_with"]]
+        # the semantic sweep's classifier, from its ledger when the runs folder lacks it (the same weights)
+        ledger = Ledger(Path(spec["semantic_results"]) / "ledger") if spec.get("semantic_results") else None
+        info = train_classifiers(semantic, [semantic["train_with"]], runs_dir, overrides, ledger)[semantic["train_with"]]
         self.classifier_name = semantic["train_with"]
         self.classifier = build_model(info["spec"]).eval()
         self.classifier.load_state_dict(load_file(str(info["weights"])))
