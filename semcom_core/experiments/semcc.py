@@ -314,6 +314,23 @@ def _ablation_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _semre_table(records: list[dict], ablation: dict) -> str:
+    """SemRE's ablation as markdown: each variant's override, accuracy and latent-probe accuracy against the
+    DeepJSCC reference's, PSNR, epochs and training time."""
+    ref = next((r for r in records if r["variant"] == "reference"), None)
+    delta = lambda r, m: "" if ref is None or r is ref else f" ({100 * (r[m] - ref[m]):+.2f})"  # noqa: E731
+    lines = [f"# SemRE ablation: k/n {fraction_label(ablation['ratio'])}, {ablation['channel']} {ablation['snr']} dB",
+             "", "Accuracy (%) of the downstream classifier on the reconstruction and of a linear probe on the "
+             "received latent; in brackets the difference to the DeepJSCC reference.", "",
+             "| run | override | accuracy | latent probe | PSNR (dB) | epochs | training s |", "|---|---|---|---|---|---|---|"]
+    for r in records:
+        override = "DeepJSCC" if r is ref else json.dumps(ablation["variants"].get(r["variant"]) or {})
+        lines.append(f"| {r['method']} {r['variant']} | `{override}` | {100 * r['accuracy']:.2f}{delta(r, 'accuracy')} "
+                     f"| {100 * r['latent_probe_accuracy']:.2f}{delta(r, 'latent_probe_accuracy')} | {r['psnr']:.2f} "
+                     f"| {r['epochs_run']} | {r.get('train_seconds') or 0:.0f} |")
+    return "\n".join(lines)
+
+
 def _finished(spec: dict, part: str, dirs: dict) -> list[RunKey]:
     return [key for key in keys_for(spec, part) if key in dirs]
 
@@ -397,11 +414,11 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
         for key in _finished(spec, part, dirs):
             run = ev.run_facts(dirs[key])
             _keep(records, ev.point(dirs[key], key, key.snr, train_with, probe=train, variant=key.variant or "reference",
-                                    epochs_run=sum(s.get("epochs_run", s["epochs"]) for s in run.get("stages", []))))
+                                    epochs_run=sum(s.get("epochs_run", s["epochs"]) for s in run.get("stages", [])),
+                                    train_seconds=run.get("seconds")))
         if not records:
             return records
-        table = format_table(records, columns=("method", "variant", "accuracy", "latent_probe_accuracy", "psnr",
-                                               "epochs_run"))
+        table = _semre_table(records, a)
         (out_dir / "semre.md").write_text(table + "\n")
         say(table)
     return records

@@ -75,7 +75,9 @@ def test_every_part_writes_records_and_figures(experiment):
     assert sorted(r["variant"] for r in semre) == ["paper", "reference", "transmitted-only"]
     assert all(0.0 <= r["latent_probe_accuracy"] <= 1.0 and r["epochs_run"] == 1 for r in semre)
     assert (runs / "semre-awgn-20dB-r1_24-transmitted-only" / "run.json").is_file()
-    assert "latent_probe_accuracy" in (out / "semre.md").read_text()
+    table = (out / "semre.md").read_text()    # each variant against the DeepJSCC reference
+    assert "| semre transmitted-only | `{\"loss\": {\"semantic_views\": \"transmitted\"}}` |" in table
+    assert table.count(" (+") + table.count(" (-") == 4 and "| deepjscc reference | `DeepJSCC` |" in table
     training = (out / "training.md").read_text()     # how each run trained, and the curves
     assert "| semcc-awgn-20dB-r1_24 | finetune | 1 / 1 |" in training and "total training time" in training
     assert (out / "training_curves.png").stat().st_size > 10_000
