@@ -75,7 +75,9 @@ class Ledger:
         training (same ``created`` stamp) and dropped when it was trained again."""
         run = read_run(run_dir)
         old = self.entry(name)
-        points = old["points"] if old and old["run"].get("created") == run.get("created") else {}
+        if old and old["run"].get("created") == run.get("created"):
+            return old                                   # the same training, entered already
+        points = {}
         entry = {"format": LEDGER_FORMAT, "name": name, "run": run, "curves": stage_curves(run_dir, run),
                  "points": points}
         self._write(name, entry)
@@ -88,13 +90,14 @@ class Ledger:
     # --- records -------------------------------------------------------------------------------------
     def point(self, name: str, key: str, run_dir: Path | None, compute: Callable[[], object]):
         """The record(s) stored for run ``name`` under ``key``; otherwise ``compute()``'s, stored, when the
-        run folder is here (entered first if need be); None when neither is."""
+        run folder is here (entered first if need be); None when neither is. The sweeps enter every run
+        folder (:meth:`add_run`) before asking, so a run trained again has dropped its old records."""
         entry = self.entry(name)
-        if entry is not None and key in entry["points"] and not _fresher(run_dir, entry):
+        if entry is not None and key in entry["points"]:
             return entry["points"][key]
         if run_dir is None or not (Path(run_dir) / RUN_FILE).is_file():
             return None
-        entry = self.add_run(name, run_dir)
+        entry = entry or self.add_run(name, run_dir)
         entry["points"][key] = compute()
         self._write(name, entry)
         return entry["points"][key]
@@ -132,10 +135,3 @@ class Ledger:
         dst.mkdir(parents=True, exist_ok=True)
         for suffix in (".safetensors", ".json"):
             shutil.copyfile(src / f"{name}{suffix}", dst / f"{name}{suffix}")
-
-
-def _fresher(run_dir: Path | None, entry: dict) -> bool:
-    """True when ``run_dir`` holds another training of the run than the entry (trained again since)."""
-    if run_dir is None or not (Path(run_dir) / RUN_FILE).is_file():
-        return False
-    return read_run(run_dir).get("created") != entry["run"].get("created")

@@ -15,6 +15,7 @@ from ..channels import make_channel
 from ..data import load_dataset
 from ..models import build_model
 from ..records import make_record
+from ..runs.folder import RUN_FILE, read_run
 from ..runs.image import load_run
 from .classical import best_digital_records
 from .ledger import Ledger
@@ -55,9 +56,7 @@ class Evaluator:
 
     def run_facts(self, run_dir: Path) -> dict:
         """The run's ``run.json``, from its folder or else from the ledger."""
-        if (run_dir / "run.json").is_file():
-            return json.loads((run_dir / "run.json").read_text())
-        return self.ledger.entry(run_dir.name)["run"]
+        return read_run(run_dir) if (run_dir / RUN_FILE).is_file() else self.ledger.entry(run_dir.name)["run"]
 
     def point(self, run_dir: Path, key, snr: float, classifier: str, stage: str | None = None,
               probe: tuple | None = None, **extra) -> dict | None:

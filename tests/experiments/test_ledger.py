@@ -38,6 +38,7 @@ def test_a_run_trained_again_drops_the_records_of_its_old_weights(tmp_path):
     ledger.point("a", "20dB", run, lambda: {"psnr": 20.0})
     time.sleep(1.1)                                          # run.json's `created` has a resolution of 1 s
     _finished_run(run)
+    Ledger(tmp_path / "ledger").add_run("a", run)            # what the sweeps do with every finished folder
     assert Ledger(tmp_path / "ledger").point("a", "20dB", run, lambda: {"psnr": 25.0}) == {"psnr": 25.0}
     entry = json.loads((tmp_path / "ledger" / "a.json").read_text())
     assert entry["points"] == {"20dB": {"psnr": 25.0}}
