@@ -77,9 +77,8 @@ class Ledger:
         old = self.entry(name)
         if old and old["run"].get("created") == run.get("created"):
             return old                                   # the same training, entered already
-        points = {}
         entry = {"format": LEDGER_FORMAT, "name": name, "run": run, "curves": stage_curves(run_dir, run),
-                 "points": points}
+                 "points": {}}
         self._write(name, entry)
         return entry
 
