@@ -140,9 +140,12 @@ def run_config(spec: dict, key: RunKey, classifier_ckpt: Path, overrides: dict) 
                                                     "checkpoint": str(classifier_ckpt)}}
     if key.alpha is not None:
         point["loss"] = {"alpha2": key.alpha} if key.method == "deepsc" else {"alpha": key.alpha, "alpha2": key.alpha}
-    variant = spec["semre_ablation"]["variants"][key.variant] if key.variant is not None else {}
+    base, variant = {}, {}
+    if key.variant is not None:     # the SemRE ablation: its base setting, then the variant's change
+        base = spec["semre_ablation"].get("base") or {}
+        variant = spec["semre_ablation"]["variants"][key.variant] or {}
     point["seed"] = spec["seeds"][0] if key.seed is None else key.seed
-    return load_config(spec["methods"][key.method], overrides, variant or {}, point)
+    return load_config(spec["methods"][key.method], overrides, base, variant, point)
 
 
 def train_classifiers(spec: dict, names, runs_dir: Path, overrides: dict, ledger: Ledger | None = None
@@ -321,8 +324,9 @@ def _semre_table(records: list[dict], ablation: dict) -> str:
     delta = lambda r, m: "" if ref is None or r is ref else f" ({100 * (r[m] - ref[m]):+.2f})"  # noqa: E731
     lines = [f"# SemRE ablation: k/n {fraction_label(ablation['ratio'])}, {ablation['channel']} {ablation['snr']} dB",
              "", "Accuracy (%) of the downstream classifier on the reconstruction and of a linear probe on the "
-             "received latent; in brackets the difference to the DeepJSCC reference.", "",
-             "| run | override | accuracy | latent probe | PSNR (dB) | epochs | training s |", "|---|---|---|---|---|---|---|"]
+             "received latent; in brackets the difference to the DeepJSCC reference."
+             + (f" Every SemRE run is `{json.dumps(ablation['base'])}` plus its override." if ablation.get("base") else ""),
+             "", "| run | override | accuracy | latent probe | PSNR (dB) | epochs | training s |", "|---|---|---|---|---|---|---|"]
     for r in records:
         override = "DeepJSCC" if r is ref else json.dumps(ablation["variants"].get(r["variant"]) or {})
         lines.append(f"| {r['method']} {r['variant']} | `{override}` | {100 * r['accuracy']:.2f}{delta(r, 'accuracy')} "

@@ -31,6 +31,7 @@ def _spec(tmp_path: Path) -> Path:
                                                          "classifier": "shufflenet_v2"}]},
         "visual": {"ratio": "1/24", "snr": 20, "channel": "awgn", "images": 4},
         "semre_ablation": {"ratio": "1/24", "snr": 20, "channel": "awgn", "probe_images": 200,
+                           "base": {"loss": {"alpha": "ratio"}},
                            "variants": {"paper": {}, "transmitted-only": {"loss": {"semantic_views": "transmitted"}}}},
         "seeds": [0, 1], "seeded_points": [{"channel": "awgn", "snr": 20, "ratios": ["1/24"]}],
     }
@@ -77,6 +78,14 @@ def test_every_part_writes_records_and_figures(experiment):
     assert (runs / "semre-awgn-20dB-r1_24-transmitted-only" / "run.json").is_file()
     table = (out / "semre.md").read_text()    # each variant against the DeepJSCC reference
     assert "| semre transmitted-only | `{\"loss\": {\"semantic_views\": \"transmitted\"}}` |" in table
+    # every variant starts from the ablation's base (the paper's alpha = k/n), the sweep's SemRE from semre.yaml
+    def loss_of(name):
+        return json.loads((runs / name / "run.json").read_text())["config"]["loss"]
+    assert loss_of("semre-awgn-20dB-r1_24-transmitted-only")["alpha"] == "ratio"
+    assert loss_of("semre-awgn-20dB-r1_24-paper")["alpha"] == "ratio"
+    assert loss_of("semre-awgn-20dB-r1_24")["alpha"] == yaml.safe_load(
+        (REPO / "configs/semcc/fmnist/semre.yaml").read_text())["loss"]["alpha"] != "ratio"
+    assert '`{"loss": {"alpha": "ratio"}}` plus its override' in table
     assert table.count(" (+") + table.count(" (-") == 4 and "| deepjscc reference | `DeepJSCC` |" in table
     training = (out / "training.md").read_text()     # how each run trained, and the curves
     assert "| semcc-awgn-20dB-r1_24 | finetune | 1 / 1 |" in training and "total training time" in training
