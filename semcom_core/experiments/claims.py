@@ -4,7 +4,7 @@ A claim compares two systems at one point (the mean over seeds of each). "Beats"
 the larger standard deviation over seeds and by more than the test set's resolution (0.1 dB of PSNR, 0.01 of
 a metric in [0, 1]: the binomial spread of an accuracy near 0.85 on 2000 test images is 0.008); "close" means
 within 1 dB of PSNR, or 0.03 of a metric in [0, 1]. Each check gives a row: the claim, the paper's figure and number, ours
-(mean ± std), and the verdict.
+(mean ± std), the verdict, and for a claim that does not hold the measured reason (from ablation records).
 """
 
 from __future__ import annotations
@@ -55,16 +55,20 @@ def close(a: Stats, b: Stats, metric: str) -> bool:
 
 
 def claim_row(claim: str, paper: str, a_name: str, a: Stats | None, b_name: str, b: Stats | None, metric: str,
-              want: str = "beats") -> dict:
-    """One row: ``a`` against ``b`` on ``metric``; ``want`` "beats" or "close". Missing records: "not measured"."""
+              want: str = "beats", reason=None) -> dict:
+    """One row: ``a`` against ``b`` on ``metric``; ``want`` "beats" or "close". Missing records: "not measured".
+    ``reason``: a callable giving the measured reason, asked only when the claim does not hold (the ablation
+    records it cites may be missing: it then returns "")."""
     if a is None or b is None:
-        return {"claim": claim, "paper": paper, "ours": "-", "verdict": "not measured"}
+        return {"claim": claim, "paper": paper, "ours": "-", "verdict": "not measured", "reason": ""}
     holds = beats(a, b, metric) if want == "beats" else close(a, b, metric)
     ours = f"{a_name} {a.text(metric)} vs {b_name} {b.text(metric)}"
-    return {"claim": claim, "paper": paper, "ours": ours, "verdict": "holds" if holds else "does not hold"}
+    return {"claim": claim, "paper": paper, "ours": ours, "verdict": "holds" if holds else "does not hold",
+            "reason": "" if holds or reason is None else reason()}
 
 
 def claims_markdown(rows: list[dict]) -> str:
-    lines = ["| claim | paper | ours (mean ± std over seeds) | verdict |", "|---|---|---|---|"]
-    lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {r['verdict']} |" for r in rows]
+    lines = ["| claim | paper | ours (mean ± std over seeds) | verdict | measured reason, where it does not hold |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} | {r['verdict']} | {r.get('reason', '')} |" for r in rows]
     return "\n".join(lines)

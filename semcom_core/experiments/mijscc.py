@@ -35,14 +35,15 @@ from ..methods.latent_classifier import encode_all, knn_predict
 from ..metrics import psnr, ssim
 from .classical import best_digital_records
 from .semcc import _train_one
-from .claims import claim_row, claims_markdown, stats_of
+from .claims import claims_markdown
 from .ledger import Ledger
+from .mijscc_claims import mijscc_claims
 from .spec import read_spec
 from .mijscc_figures import curve_name, plot_constellation, plot_lambda_tradeoff, plot_metrics
 from .training_report import write_training_report
 
 SPEC_KEYS = {"base", "adaptive", "variants", "adaptive_variants", "snrs", "samples", "label_fractions", "knn_k",
-             "probe", "cross_channel", "digital", "tradeoff_snr", "seed", "seeds", "seeded"}
+             "probe", "cross_evaluation", "digital", "tradeoff_snr", "seed", "seeds", "seeded"}
 ORIGIN = "semcom experiment mijscc"
 
 
@@ -51,6 +52,15 @@ def load_mijscc_spec(path: str | Path) -> dict:
     spec = read_spec(path, SPEC_KEYS)
     if "mijscc" not in spec.get("variants", {}):
         raise ConfigError(f"experiment spec {path}: variants must include 'mijscc' (A-MIJSCC starts from it)")
+    names = {*spec["variants"], *(spec.get("adaptive_variants") or {})}
+    for case in spec.get("cross_evaluation", []):
+        if not isinstance(case, dict) or case.get("variant") not in names \
+                or set(case) - {"variant", "channel", "quant_bits", "label"}:
+            raise ConfigError(f"experiment spec {path}: a cross_evaluation case is a variant of the spec with "
+                              f"'channel', 'quant_bits' and 'label', got {case!r}")
+        if not case.get("label") and "name" not in (case.get("channel") or {}):
+            raise ConfigError(f"experiment spec {path}: the cross_evaluation case {case!r} keeps the training "
+                              "channel, so its records need a 'label' to tell them from the run's own")
     return spec
 
 
@@ -170,10 +180,11 @@ def _decode_all(method, z_hat: torch.Tensor, batch: int = 500) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_run(name: str, run_dir: Path, data: _Data, spec: dict, channel: dict | None = None,
-                 progress: bool = True) -> list[dict]:
-    """Records of one trained run at every SNR of the spec (on its own channel, or `channel`)."""
+                 progress: bool = True, **test_change) -> list[dict]:
+    """Records of one trained run at every SNR of the spec (on its own channel, or `channel`; with its own
+    quantiser, or ``quant_bits=`` another: None analog)."""
     torch.manual_seed(int(spec.get("seed", 0)))
-    method, cfg = load_method(run_dir, channel)
+    method, cfg = load_method(run_dir, channel, **test_change)
     probe = spec.get("probe", {})
     train_images, train_labels = data.train_split(cfg)
     z_train = encode_all(method.transceiver.encoder, train_images)
@@ -247,11 +258,11 @@ SEED_METRICS = ("psnr", "ssim", "accuracy", "accuracy_10", "accuracy_knn", "accu
 
 
 def aggregate_seeds(records: list[dict]) -> list[dict]:
-    """One record per (method, variant, channel, training channel, SNR): the mean over its seeds, with
+    """One record per (method, variant, channel, training channel, test change, SNR): the mean over its seeds, with
     ``<metric>_std`` (population std; 0 for one seed) and ``seeds`` (how many)."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        key = (r["method"], r.get("variant"), r["channel"], r.get("train_channel"), r["snr_db"])
+        key = (r["method"], r.get("variant"), r["channel"], r.get("train_channel"), r.get("tested_with"), r["snr_db"])
         groups.setdefault(key, []).append(r)
     out = []
     for rs in groups.values():
@@ -266,53 +277,6 @@ def aggregate_seeds(records: list[dict]) -> list[dict]:
     return out
 
 
-def mijscc_claims(records: list[dict], snr: float = 12.0, low: float = 6.0, high: float = 21.0) -> list[dict]:
-    """The MIJSCC paper's claims (Figs. 6, 8, 11, 12, Tables III-IV) checked against the records (mean
-    ± std over seeds at each point): ``snr`` the middle point, ``low``/``high`` the ends the paper names."""
-    def at(variant, metric, point_snr=snr, channel="awgn"):
-        return stats_of(records, metric, variant=variant, channel=channel, snr_db=float(point_snr),
-                        train_channel=channel)
-
-    rows = [
-        claim_row(f"MI terms make the received latent classify better than MSE alone ({snr:g} dB)",
-                  "Fig. 6(a): larger lam, higher accuracy; MSE-only latents do not classify", "MIJSCC (lam 0.01)",
-                  at("mijscc", "accuracy"), "MSE only", at("mse", "accuracy"), "accuracy"),
-        claim_row(f"lam = 0.001 loses little PSNR against MSE alone at low SNR ({low:g} dB)",
-                  "Fig. 6(b): negligible loss", "lam 0.001", at("lam0.001", "psnr", low), "MSE only",
-                  at("mse", "psnr", low), "psnr", want="close"),
-        claim_row(f"lam = 0.001 beats MSE alone in PSNR on a good channel ({high:g} dB)",
-                  "Fig. 6(b): MI maximisation helps the reconstruction", "lam 0.001", at("lam0.001", "psnr", high),
-                  "MSE only", at("mse", "psnr", high), "psnr"),
-        claim_row(f"LS channel estimation costs little accuracy against perfect CSI (Rayleigh, {snr:g} dB)",
-                  "Fig. 8: negligible impact", "LS", at("rayleigh-ls", "accuracy", channel="rayleigh"), "perfect CSI",
-                  at("rayleigh-perfect", "accuracy", channel="rayleigh"), "accuracy", want="close"),
-        claim_row(f"LS channel estimation costs little PSNR against perfect CSI (Rayleigh, {snr:g} dB)",
-                  "Fig. 8: negligible impact", "LS", at("rayleigh-ls", "psnr", channel="rayleigh"), "perfect CSI",
-                  at("rayleigh-perfect", "psnr", channel="rayleigh"), "psnr", want="close"),
-        claim_row(f"8-bit symbols classify about as well as analog ones ({snr:g} dB)", "Fig. 11(a): a slight reduction",
-                  "8-bit", at("mijscc", "accuracy"), "analog", at("analog", "accuracy"), "accuracy", want="close"),
-        claim_row(f"8-bit symbols keep the PSNR of analog ones ({snr:g} dB)", "Fig. 11(b): almost unchanged",
-                  "8-bit", at("mijscc", "psnr"), "analog", at("analog", "psnr"), "psnr", want="close"),
-        claim_row(f"4-bit symbols reconstruct worse than 8-bit ones ({high:g} dB)", "Fig. 11(b): deteriorates",
-                  "8-bit", at("mijscc", "psnr", high), "4-bit", at("4bit", "psnr", high), "psnr"),
-        claim_row(f"4-bit symbols classify worse than 8-bit ones ({high:g} dB)", "Fig. 11(a): deteriorates",
-                  "8-bit", at("mijscc", "accuracy", high), "4-bit", at("4bit", "accuracy", high), "accuracy"),
-        claim_row(f"A-MIJSCC (eta 1.2) classifies about as well as MIJSCC fine-tuned as long ({high:g} dB)",
-                  "Table IV, Fig. 12: similar task performance", "A-MIJSCC", at("a-eta1.2", "accuracy", high),
-                  "MIJSCC", at("mijscc-ft", "accuracy", high), "accuracy", want="close"),
-        claim_row(f"attention enhancement raises A-MIJSCC's PSNR (eta 1.2, {high:g} dB)",
-                  "Table III: 26.54 vs 26.13 dB at 21 dB", "with attention", at("a-eta1.2", "psnr", high),
-                  "without", at("a-eta1.2-noattn", "psnr", high), "psnr"),
-    ]
-    saving = stats_of(records, "gamma", variant="a-eta1.2", channel="awgn", snr_db=float(high), train_channel="awgn")
-    rows.append({"claim": f"A-MIJSCC (eta 1.2) sends fewer symbols on a good channel ({high:g} dB)",
-                 "paper": "Fig. 12: active fraction falls with SNR", "ours": "-" if saving is None else
-                 f"gamma {saving.mean:.2f}" + (f" ± {saving.std:.2f}" if saving.n > 1 else ""),
-                 "verdict": "not measured" if saving is None else ("holds" if saving.mean < 1 - saving.std - 1e-9
-                                                                   else "does not hold")})
-    return rows
-
-
 def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
     """Figures (PNG) and results.md from all records (averaged over seeds), with the claims table."""
     snrs = [float(x) for x in spec["snrs"]]
@@ -321,7 +285,10 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
     records = aggregate_seeds(records)
     sem = [r for r in records if r["method"] in ("mijscc", "a-mijscc")]
     digital = [r for r in records if r["method"] not in ("mijscc", "a-mijscc")]
-    by = lambda names, channel="awgn": [r for r in sem if r["variant"] in names and r["channel"] == channel]  # noqa: E731
+    def by(names, channel="awgn", tested_too=False):
+        return [r for r in sem if r["variant"] in names and r["channel"] == channel
+                and (tested_too or not r.get("tested_with"))]
+
     figs = {}
     main_vs = by({"mijscc", "mse"}) + [r for r in digital if r["channel"] == "awgn"]
     figs["fig6-versus-snr.png"] = plot_metrics(main_vs, ("accuracy", "psnr", "ssim"), out_dir / "fig6-versus-snr.png",
@@ -333,7 +300,8 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
     figs["fig9-mi-terms.png"] = plot_metrics(by({"mijscc", "no-local", "no-global", "mse"}),
                                              ("accuracy", "accuracy_10", "accuracy_knn", "psnr"),
                                              out_dir / "fig9-mi-terms.png", "Removing the local or global MI term")
-    figs["fig11-quantisation.png"] = plot_metrics(by({"analog", "mijscc", "4bit"}), ("accuracy", "psnr"),
+    figs["fig11-quantisation.png"] = plot_metrics(by({"analog", "mijscc", "4bit"}, tested_too=True),
+                                                  ("accuracy", "psnr"),
                                                   out_dir / "fig11-quantisation.png", "Analog, 8-bit and 4-bit symbols")
     # A-MIJSCC beside MIJSCC, and beside MIJSCC fine-tuned as long as A-MIJSCC was ('mijscc-ft')
     adaptive = by({r["variant"] for r in sem if r["method"] == "a-mijscc"} | {"mijscc", "mijscc-ft"})
@@ -379,19 +347,28 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
     evaluation = {key: spec.get(key) for key in ("snrs", "seed", "probe", "label_fractions", "knn_k")}
 
     def run_records(name: str, run_dir: Path) -> list[dict]:
-        """The run's records on its own channel and on each cross-channel case of its variant (the ledger's
-        when it holds them)."""
-        channels = [None] + [case["channel"] for case in spec.get("cross_channel", [])
-                             if case["variant"] == variant_of(name)]
+        """The run's records on its own setting and on each cross-evaluation case of its variant (the
+        ledger's when it holds them), with the epochs it trained."""
+        cases = [{}] + [case for case in spec.get("cross_evaluation", []) if case["variant"] == variant_of(name)]
+        entry = ledger.entry(name)
+        epochs = sum(s.get("epochs_run", s["epochs"]) for s in entry["run"].get("stages", [])) if entry else None
         records = []
-        for channel in channels:
-            key = json.dumps({**evaluation, "channel": channel, "samples": data.samples}, sort_keys=True, default=str)
+        for case in cases:
+            change = {key: case[key] for key in ("channel", "quant_bits") if key in case}
+            key = json.dumps({**evaluation, "channel": change.get("channel"), "samples": data.samples,
+                              **({"quant_bits": case["quant_bits"]} if "quant_bits" in case else {})},
+                             sort_keys=True, default=str)
             found = ledger.point(name, key, run_dir, lambda: evaluate_run(variant_of(name), run_dir, data, spec,
-                                                                          channel, progress))
+                                                                          progress=progress, **change))
             if found is None:
-                print(f"experiment: {name}: no records on {channel or 'its channel'} in the ledger and no weights "
-                      f"in {run_dir}: left out (delete its ledger entry to train it again)")
-            records += found or []
+                print(f"experiment: {name}: no records {case.get('label') or 'on its own setting'} in the ledger "
+                      f"and no weights in {run_dir}: left out (delete its ledger entry to train it again)")
+            found = [dict(record) for record in found or []]     # annotated here, not in the ledger
+            for record in found:
+                record["epochs_run"] = epochs
+                if case.get("label"):
+                    record["tested_with"] = case["label"]
+            records += found
         return records
 
     dirs = ensure_variant_runs(configs, runs_dir, jobs, train, ledger,

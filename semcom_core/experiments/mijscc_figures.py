@@ -16,17 +16,25 @@ from ..runs.image import load_method  # noqa: E402
 from ..symbols import SymbolCodec, complex_to_real  # noqa: E402
 from .figures import DPI  # noqa: E402
 
-__all__ = ["curve_name", "plot_constellation", "plot_lambda_tradeoff", "plot_metrics"]
+__all__ = ["curve_name", "own_setting", "plot_constellation", "plot_lambda_tradeoff", "plot_metrics"]
 
 _LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "accuracy": "accuracy (MLP, all labels)",
            "accuracy_10": "accuracy (MLP, 10 % labels)", "accuracy_knn": "accuracy (kNN)",
            "accuracy_recon": "accuracy (classifier on reconstruction)", "gamma": "gamma (active fraction)"}
 
 
+def own_setting(r: dict) -> bool:
+    """True for a record measured on the channel and quantiser its run was trained with."""
+    return r.get("train_channel", r["channel"]) == r["channel"] and not r.get("tested_with")
+
+
 def curve_name(r: dict) -> str:
-    """The legend name of a record's curve: the variant (and the channel it was trained on, when another)."""
+    """The legend name of a record's curve: the variant (and the channel it was trained on, when another, or
+    what changed at test)."""
     if r["method"] in ("mijscc", "a-mijscc"):
         name = r["variant"]
+        if r.get("tested_with"):
+            return f"{name} ({r['tested_with']})"
         return name if r.get("train_channel", r["channel"]) == r["channel"] else f"{name} (trained on {r['train_channel']})"
     return r["method"]
 
@@ -56,8 +64,9 @@ def plot_metrics(records: list[dict], metrics, out_path: Path, title: str, x_key
 
 def plot_lambda_tradeoff(records: list[dict], snr: float, out_path: Path) -> Path:
     """Fig. 5: PSNR and accuracy against lam at one SNR."""
-    rs = sorted((r for r in records if r["method"] == "mijscc" and r["snr_db"] == snr and r["variant"] in
-                 _LAMBDA_VARIANTS(records)), key=lambda r: r["lam"])
+    own = [r for r in records if own_setting(r)]
+    rs = sorted((r for r in own if r["method"] == "mijscc" and r["snr_db"] == snr and r["variant"] in
+                 _LAMBDA_VARIANTS(own)), key=lambda r: r["lam"])
     fig, ax = plt.subplots(figsize=(5, 3.6))
     x = [max(r["lam"], 1e-4) for r in rs]
     ax.semilogx(x, [r["psnr"] for r in rs], "o-", color="C0")
@@ -78,8 +87,7 @@ def plot_lambda_tradeoff(records: list[dict], snr: float, out_path: Path) -> Pat
 def _LAMBDA_VARIANTS(records):  # noqa: N802 - the variants that differ from 'mijscc' only in lam
     main = next(r for r in records if r["variant"] == "mijscc")
     return {r["variant"] for r in records if r["method"] == "mijscc" and r["q"] == main["q"]
-            and r["mu1"] == main["mu1"] and r["mu2"] == main["mu2"] and r["channel"] == main["channel"]
-            and r.get("train_channel") == main["channel"]}
+            and r["mu1"] == main["mu1"] and r["mu2"] == main["mu2"] and r["channel"] == main["channel"]}
 
 
 @torch.no_grad()

@@ -260,13 +260,17 @@ def load_run(run_dir: str | Path, stage: str | None = None):
     return run, transceiver.eval(), classifier.eval()
 
 
-def load_method(run_dir: str | Path, channel: dict | None = None):
+def load_method(run_dir: str | Path, channel: dict | None = None, **test_change):
     """A trained method (LightningModule) from its run folder, in eval mode, with its downstream
-    classifier; ``channel`` replaces the training channel (to evaluate on another one)."""
+    classifier; ``channel`` updates the training channel (to evaluate on another one), and
+    ``quant_bits=`` replaces the trained quantiser (None: analog)."""
     run = read_run(run_dir)
     cfg = copy.deepcopy(run["config"])
     if channel is not None:
         cfg["channel"] = {**cfg["channel"], **channel}
+    if set(test_change) - {"quant_bits"}:
+        raise TypeError(f"load_method: only quant_bits can be changed at test, got {sorted(test_change)}")
+    cfg.update(test_change)
     method = build_method(cfg, run["image_shape"])
     trained_part(method).load_state_dict(load_file(str(Path(run_dir) / "method.safetensors")), strict=False)
     classifier = build_model(run["classifier_spec"])

@@ -38,4 +38,15 @@ def test_one_seed_needs_more_than_the_resolution():
 def test_missing_points_are_not_measured():
     row = claim_row("a beats b", "Fig. 1", "A", None, "B", stats_of(_records("b", [0.5]), "accuracy"), "accuracy")
     assert row["verdict"] == "not measured"
-    assert "| a beats b | Fig. 1 | - | not measured |" in claims_markdown([row])
+    assert "| a beats b | Fig. 1 | - | not measured |  |" in claims_markdown([row])
+
+
+def test_the_reason_is_asked_only_where_the_claim_does_not_hold():
+    records = _records("a", [0.80, 0.86]) + _records("b", [0.81, 0.81]) + _records("c", [0.95])
+    st = lambda m: stats_of(records, "accuracy", method=m)  # noqa: E731
+    asked = []
+    why = lambda: asked.append(1) or "the ablation says so"  # noqa: E731
+    fails = claim_row("a beats b", "Fig. 1", "A", st("a"), "B", st("b"), "accuracy", reason=why)
+    holds = claim_row("c beats b", "Fig. 1", "C", st("c"), "B", st("b"), "accuracy", reason=why)
+    assert fails["reason"] == "the ablation says so" and holds["reason"] == "" and len(asked) == 1
+    assert claims_markdown([fails]).endswith("| does not hold | the ablation says so |")
