@@ -182,7 +182,7 @@ def _decode_all(method, z_hat: torch.Tensor, batch: int = 500) -> torch.Tensor:
 def evaluate_run(name: str, run_dir: Path, data: _Data, spec: dict, channel: dict | None = None,
                  progress: bool = True, **test_change) -> list[dict]:
     """Records of one trained run at every SNR of the spec (on its own channel, or `channel`; with its own
-    quantiser, or ``quant_bits=`` another: None analog)."""
+    quantiser, or ``quant_bits=`` another q)."""
     torch.manual_seed(int(spec.get("seed", 0)))
     method, cfg = load_method(run_dir, channel, **test_change)
     probe = spec.get("probe", {})
@@ -300,9 +300,9 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
     figs["fig9-mi-terms.png"] = plot_metrics(by({"mijscc", "no-local", "no-global", "mse"}),
                                              ("accuracy", "accuracy_10", "accuracy_knn", "psnr"),
                                              out_dir / "fig9-mi-terms.png", "Removing the local or global MI term")
-    figs["fig11-quantisation.png"] = plot_metrics(by({"analog", "mijscc", "4bit"}, tested_too=True),
+    figs["fig11-quantisation.png"] = plot_metrics(by({"analog", "mijscc", "4bit", "16bit"}, tested_too=True),
                                                   ("accuracy", "psnr"),
-                                                  out_dir / "fig11-quantisation.png", "Analog, 8-bit and 4-bit symbols")
+                                                  out_dir / "fig11-quantisation.png", "Analog, 4-, 8- and 16-bit symbols")
     # A-MIJSCC beside MIJSCC, and beside MIJSCC fine-tuned as long as A-MIJSCC was ('mijscc-ft')
     adaptive = by({r["variant"] for r in sem if r["method"] == "a-mijscc"} | {"mijscc", "mijscc-ft"})
     figs["fig12-gamma.png"] = plot_metrics(adaptive, ("gamma", "accuracy", "psnr"), out_dir / "fig12-gamma.png",

@@ -26,6 +26,7 @@ from ..link import Transceiver
 from ..methods import METHODS, ClassifierModule
 from ..methods.base import monitor_mode
 from ..models import build_model
+from .config import ConfigError
 from .folder import check_launch, logger, read_run, say, state_to_file, write_run
 from .resume import RunProgress
 
@@ -263,13 +264,17 @@ def load_run(run_dir: str | Path, stage: str | None = None):
 def load_method(run_dir: str | Path, channel: dict | None = None, **test_change):
     """A trained method (LightningModule) from its run folder, in eval mode, with its downstream
     classifier; ``channel`` updates the training channel (to evaluate on another one), and
-    ``quant_bits=`` replaces the trained quantiser (None: analog)."""
+    ``quant_bits=`` replaces the trained quantiser by another q (analog stays analog)."""
     run = read_run(run_dir)
     cfg = copy.deepcopy(run["config"])
     if channel is not None:
         cfg["channel"] = {**cfg["channel"], **channel}
     if set(test_change) - {"quant_bits"}:
         raise TypeError(f"load_method: only quant_bits can be changed at test, got {sorted(test_change)}")
+    if "quant_bits" in test_change and (test_change["quant_bits"] is None) != (cfg["quant_bits"] is None):
+        raise ConfigError(f"{run_dir} was trained with quant_bits={cfg['quant_bits']}: it can be tested with another "
+                          "q, but not across analog and quantised (the decoder reads a quantised latent in its own "
+                          "units, an analog one as power-normalised symbols)")
     cfg.update(test_change)
     method = build_method(cfg, run["image_shape"])
     trained_part(method).load_state_dict(load_file(str(Path(run_dir) / "method.safetensors")), strict=False)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from semcom_core.runs.config import ConfigError
+from semcom_core.runs.image import load_method
 from semcom_core.experiments.mijscc import load_mijscc_spec, run_mijscc_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +70,9 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
     assert "| holds |" in claims or "| does not hold |" in claims
     assert " ± " in report.split("## Accuracy from the received latent")[1].split("##")[0]
     assert "| 4bit (8-bit at test) |" in report
+    # a quantised run cannot be tested analog: its decoder reads the latent in other units
+    with pytest.raises(ConfigError, match="analog and quantised"):
+        load_method(tmp_path / "runs" / "4bit", quant_bits=None)
     # the run folders gone (a fresh checkout): the ledger in out/ holds every run and its records
     shutil.rmtree(tmp_path / "runs")
     carried = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
