@@ -5,6 +5,8 @@ CSI, or another quantiser than it was trained with)."""
 
 from __future__ import annotations
 
+import statistics
+
 from .claims import Stats, beats, claim_row, stats_of
 
 __all__ = ["mijscc_claims"]
@@ -77,11 +79,10 @@ def _epochs_reason(r: _Records, snr: float) -> str:
 
 
 def _correlation(points: list[tuple[float, float]]) -> float:
-    n = len(points)
-    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
-    sxy = sum((x - mx) * (y - my) for x, y in points)
-    sxx, syy = sum((x - mx) ** 2 for x, _ in points), sum((y - my) ** 2 for _, y in points)
-    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else 0.0
+    try:
+        return statistics.correlation([x for x, _ in points], [y for _, y in points])
+    except statistics.StatisticsError:            # a constant column: no correlation to speak of
+        return 0.0
 
 
 def _ls_reason(r: _Records, metric: str, snr: float) -> str:
