@@ -35,13 +35,13 @@ import torch
 import yaml
 
 from ..channels import make_channel
-from ..records import format_table, read_records
+from ..records import format_table
 from ..runs.config import ConfigError, load_config, parse_ratio
 from ..runs.folder import finished_run, state_to_file
 from ..runs.image import split, train_classifier
 from ..data import load_dataset
-from .claims import claim_row, claims_markdown, stats_of
 from .ledger import Ledger
+from .semcc_claims import semcc_claims
 from .semcc_evaluation import Evaluator, robustness_digital
 from .training_report import write_training_report
 from .spec import read_spec
@@ -236,60 +236,6 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
             if on_trained is not None:
                 on_trained(key, {k: d for k, d in dirs.items() if k not in pending})
     return dirs
-
-
-def semcc_claims(out_dir: Path, digital_dir: Path | None = None) -> list[dict]:
-    """The SemCC paper's claims (Figs. 4-5, 10, Tables I-II; CIFAR-10 there) checked against the records in
-    ``out_dir`` (and the classical link's in ``digital_dir``): written to ``claims.md``, returned as rows."""
-    def read(name):
-        return read_records(out_dir / name) if (out_dir / name).is_file() else []
-
-    ratios, ablation = read("ratios.jsonl"), read("ablation.jsonl")
-    digital = []
-    if digital_dir is not None and (Path(digital_dir) / "digital.jsonl").is_file():
-        digital = [r for r in read_records(Path(digital_dir) / "digital.jsonl") if r.get("config") == "best"]
-
-    def at(method, channel, snr, ratio, metric="accuracy", records=ratios, **extra):
-        return stats_of(records, metric, method=method, channel=channel, snr_db=float(snr), ratio=float(ratio),
-                        **extra)
-
-    rows = []
-    for ratio, paper in ((1 / 24, "Fig. 4: 88.81 % vs about 86.8 %"), (1 / 12, "Fig. 4: 89.85 % vs about 87.9 %")):
-        rows.append(claim_row(f"SemCC beats DeepSC in accuracy, AWGN 20 dB, k/n {fraction_label(ratio)}", paper,
-                              "SemCC", at("semcc", "awgn", 20, ratio), "DeepSC", at("deepsc", "awgn", 20, ratio),
-                              "accuracy"))
-    rows.append(claim_row("SemCC beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24", "Fig. 4: up to +40 points",
-                          "SemCC", at("semcc", "awgn", 20, 1 / 24), "DeepJSCC", at("deepjscc", "awgn", 20, 1 / 24),
-                          "accuracy"))
-    rows.append(claim_row("SemRE beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24", "Fig. 4: up to +25 points",
-                          "SemRE", at("semre", "awgn", 20, 1 / 24), "DeepJSCC", at("deepjscc", "awgn", 20, 1 / 24),
-                          "accuracy"))
-    rows.append(claim_row("SemCC's PSNR close to DeepJSCC's at k/n 1/2.5, AWGN 20 dB", "Fig. 5: 38.31 vs 39.07 dB",
-                          "SemCC", at("semcc", "awgn", 20, 1 / 2.5, "psnr"), "DeepJSCC",
-                          at("deepjscc", "awgn", 20, 1 / 2.5, "psnr"), "psnr", want="close"))
-    top = max((r["ratio"] for r in ratios), default=None)
-    if top is not None:
-        best_semantic = max((at(m, "awgn", 20, top, "psnr") for m in ("deepjscc", "deepsc", "semcc", "semre")),
-                            key=lambda st: -1e9 if st is None else st.mean)
-        rows.append(claim_row(f"the digital link has the best PSNR above k/n 1/3 (at {fraction_label(top)}, AWGN 20 dB)",
-                              "Fig. 5: BPG + LDPC 3/4 + 64-QAM on top", "BPG+LDPC",
-                              at("bpg+ldpc", "awgn", 20, top, "psnr", records=digital), "best semantic",
-                              best_semantic, "psnr"))
-    for other, name, paper in (("deepsc", "DeepSC", "Fig. 10: up to +18.65 points"),
-                               ("deepjscc", "DeepJSCC", "Fig. 10: up to +57 points")):
-        rows.append(claim_row(f"SemCC beats {name} in accuracy, Rayleigh 5 dB, k/n 1/24", paper, "SemCC",
-                              at("semcc", "rayleigh", 5, 1 / 24), name, at(other, "rayleigh", 5, 1 / 24), "accuracy"))
-    for variant, paper in (("w/o FT", "Table I: fine-tuning adds accuracy"), ("w/o CL", "Table I: CL adds accuracy")):
-        for channel in dict.fromkeys(r["channel"] for r in ablation):
-            ratio = min(r["ratio"] for r in ablation)
-            snr = ablation[0]["snr_db"]
-            rows.append(claim_row(f"SemCC beats its ablation {variant}, {channel} {snr:g} dB, k/n {fraction_label(ratio)}",
-                                  paper, "SemCC", at("semcc", channel, snr, ratio, records=ablation, variant="baseline"),
-                                  variant, at("semcc", channel, snr, ratio, records=ablation, variant=variant),
-                                  "accuracy"))
-    (out_dir / "claims.md").write_text("# SemCC / SemRE: the paper's claims on the embedded Fashion-MNIST\n\n"
-                                       + claims_markdown(rows) + "\n")
-    return rows
 
 
 def _write_records(path: Path, records: list[dict]) -> None:
