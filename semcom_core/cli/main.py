@@ -16,6 +16,10 @@ from pathlib import Path
 
 import yaml
 
+#: `semcom bench train-precision`'s modes (semcom_core.experiments.train_precision.MODES; not imported here,
+#: so that the command line starts without torch)
+TRAINING_MODES = ("32-true", "32-compiled", "bf16-mixed", "bf16-compiled")
+
 DEFAULT_BUNDLE = "bundles/deepjscc-fmnist-1_12"
 #: The commands ``gnuradio.semcom.cli`` adds: top-level ones and those of ``semcom bench``.
 GNURADIO_COMMANDS = ("demo", "grc", "capture")
@@ -238,9 +242,9 @@ def cmd_bench_train_precision(args) -> None:
 
     rows = check_train_precision(args.methods, args.runs, args.out, train_size=args.train_size, epochs=args.epochs,
                                  finetune_epochs=args.finetune_epochs, classifier=args.classifier,
-                                 samples=args.samples)
+                                 samples=args.samples, reference=args.reference, candidate=args.candidate)
     print((Path(args.out) / "results.md").read_text())
-    print(f"bench train-precision: bf16 holds for {sum(r['bf16_ok'] for r in rows)} of {len(rows)} methods")
+    print(f"bench train-precision: {args.candidate} holds for {sum(r['holds'] for r in rows)} of {len(rows)} methods")
 
 
 def cmd_bench_ota(args) -> None:
@@ -374,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
                    help="float32, or bfloat16 autocast (trainer.precision: bf16-mixed)")
     b.set_defaults(func=cmd_bench_train_step)
-    b = bench.add_parser("train-precision", help="train each method in float32 and in bf16-mixed with a short budget "
-                                                 "and compare the models (evaluated in float32)")
+    b = bench.add_parser("train-precision", help="train each method in two modes (default float32 and bf16-mixed) with "
+                                                 "a short budget and compare the models (evaluated in float32)")
     b.add_argument("--methods", nargs="+", default=None,
                    help="deepjscc, deepsc, semcc, semre, mijscc (default: all)")
     b.add_argument("--train-size", type=positive_int, default=5000, help="training images per run")
@@ -385,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--classifier", default=None, help="downstream classifier weights to share (.safetensors); "
                                                       "default: each run trains its config's")
     b.add_argument("--samples", type=positive_int, default=2000, help="test images per evaluation")
+    b.add_argument("--reference", default="32-true", choices=list(TRAINING_MODES),
+                   help="the mode the candidate is judged against")
+    b.add_argument("--candidate", default="bf16-mixed", choices=list(TRAINING_MODES),
+                   help="bf16-mixed: bfloat16 autocast; *-compiled: the same with trainer.compile (torch.compile)")
     b.add_argument("--runs", default="runs/train-precision", help="run folders (reused when present)")
     b.add_argument("--out", default="results/train-precision", help="folder for records.jsonl and results.md")
     b.set_defaults(func=cmd_bench_train_precision)

@@ -1,11 +1,12 @@
-"""``semcom bench train-precision``: does training in bfloat16 (``trainer.precision: bf16-mixed``) give models
-as good as float32 ones, method by method?
+"""``semcom bench train-precision``: does a faster way of training give models as good as the reference one,
+method by method? By default bfloat16 (``trainer.precision: bf16-mixed``) against float32; ``32-compiled`` and
+``bf16-compiled`` add ``trainer.compile`` (torch.compile) to either.
 
 Each method's config is trained twice with the same seed, data and budget (a short one: the question is
-whether the losses' numerics hold, not how good a model gets), once per precision. Both are then evaluated
+whether the losses' numerics hold, not how good a model gets), once per mode. Both are then evaluated
 the same way, in float32, on the same test images and channel noise, so any difference comes from training.
-A method may train in bf16 when its PSNR is no more than ``psnr_tolerance_db`` and its accuracy no more than
-``accuracy_tolerance`` below float32's. Runs are reused when their folder holds the same config.
+A method may train in the candidate mode when its PSNR is no more than ``psnr_tolerance_db`` and its accuracy
+no more than ``accuracy_tolerance`` below the reference's. Runs are reused when their folder holds the same config.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from ..records import make_record
 from ..runs.config import ConfigError, load_config
 from ..runs.folder import finished_run, read_run
 from ..runs.image import load_run, train_run
-from .bench import PRECISIONS as TRAIN_PRECISIONS
 
 METHOD_CONFIGS = {
     "deepjscc": "configs/semcc/fmnist/deepjscc.yaml",
@@ -33,15 +33,24 @@ METHOD_CONFIGS = {
     "semre": "configs/semcc/fmnist/semre.yaml",
     "mijscc": "configs/mijscc/fmnist/mijscc.yaml",
 }
-PRECISIONS = tuple(TRAIN_PRECISIONS)    # float32, then bf16-mixed
+#: the modes' names in tables
+LABELS = {"32-true": "float32", "32-compiled": "float32 + torch.compile", "bf16-mixed": "bf16",
+          "bf16-compiled": "bf16 + torch.compile"}
+#: training mode -> its trainer settings
+MODES = {"32-true": {"precision": "32-true", "compile": False},
+         "32-compiled": {"precision": "32-true", "compile": True},
+         "bf16-mixed": {"precision": "bf16-mixed", "compile": False},
+         "bf16-compiled": {"precision": "bf16-mixed", "compile": True}}
 
 
 def check_config(path: str, train_size: int, epochs: int, finetune_epochs: int, classifier: str | None,
-                 seed: int, precision: str, overrides: dict | None = None) -> dict:
+                 seed: int, mode: str, overrides: dict | None = None) -> dict:
     """The method's config (with ``overrides``) and the short budget every run of the check gets: no early
-    stop, so both precisions train as long; a fine-tuning stage only where the method has one."""
+    stop, so both modes train as long; a fine-tuning stage only where the method has one."""
+    if mode not in MODES:
+        raise ValueError(f"unknown training mode {mode!r}; known: {', '.join(MODES)}")
     layer = {"seed": int(seed), "dataset": {"train_size": int(train_size)},
-             "trainer": {"max_epochs": int(epochs), "patience": int(epochs) + 1, "precision": precision}}
+             "trainer": {"max_epochs": int(epochs), "patience": int(epochs) + 1, **MODES[mode]}}
     if classifier:
         layer["classifier"] = {"checkpoint": str(classifier)}
     if load_config(path, overrides)["finetune"]["epochs"] > 0:
@@ -49,10 +58,10 @@ def check_config(path: str, train_size: int, epochs: int, finetune_epochs: int, 
     return load_config(path, overrides, layer)
 
 
-def verdict(fp32: dict, bf16: dict, psnr_tolerance_db: float = 0.1, accuracy_tolerance: float = 0.01) -> bool:
-    """True when the bf16-trained model is at least as good as the float32 one, within the tolerances."""
-    return (bf16["psnr"] >= fp32["psnr"] - psnr_tolerance_db
-            and bf16["accuracy"] >= fp32["accuracy"] - accuracy_tolerance)
+def verdict(reference: dict, candidate: dict, psnr_tolerance_db: float = 0.1, accuracy_tolerance: float = 0.01) -> bool:
+    """True when the candidate-trained model is at least as good as the reference one, within the tolerances."""
+    return (candidate["psnr"] >= reference["psnr"] - psnr_tolerance_db
+            and candidate["accuracy"] >= reference["accuracy"] - accuracy_tolerance)
 
 
 @functools.lru_cache(maxsize=2)
@@ -76,9 +85,10 @@ def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir
                           train_size: int = 5000, epochs: int = 5, finetune_epochs: int = 2,
                           classifier: str | None = None, samples: int = 2000, seed: int = 0,
                           psnr_tolerance_db: float = 0.1, accuracy_tolerance: float = 0.01,
-                          configs: dict | None = None, overrides: dict | None = None) -> list[dict]:
-    """Train every method in both precisions (or reuse the runs), evaluate both in float32 and write
-    ``records.jsonl`` and ``results.md`` to ``out_dir``. Returns one row per method.
+                          configs: dict | None = None, overrides: dict | None = None, reference: str = "32-true",
+                          candidate: str = "bf16-mixed") -> list[dict]:
+    """Train every method in the ``reference`` and the ``candidate`` mode (or reuse the runs), evaluate both in
+    float32 and write ``records.jsonl`` and ``results.md`` to ``out_dir``. Returns one row per method.
 
     ``configs``: method -> config file (default :data:`METHOD_CONFIGS`); ``overrides``: a config layer under
     the check's budget (the tests' tiny models)."""
@@ -90,59 +100,64 @@ def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     records, rows = [], []
     for method in methods:
-        by_precision = {}
-        for precision in PRECISIONS:
-            cfg = check_config(configs[method], train_size, epochs, finetune_epochs, classifier, seed, precision,
+        by_mode = {}
+        for mode in (reference, candidate):
+            cfg = check_config(configs[method], train_size, epochs, finetune_epochs, classifier, seed, mode,
                                overrides)
-            run_dir = runs_dir / f"{method}-{precision}"
-            if finished_run(run_dir, cfg):      # ignores trainer settings, but the budget must match
-                trained = {k: read_run(run_dir)["config"]["trainer"][k] for k in ("max_epochs", "precision")}
+            run_dir = runs_dir / f"{method}-{mode}"
+            if finished_run(run_dir, cfg):      # ignores trainer settings, but the budget and mode must match
+                had = read_run(run_dir)["config"]["trainer"]
+                trained = {"max_epochs": had["max_epochs"], "precision": had["precision"],
+                           "compile": had.get("compile", False)}
                 if trained != {k: cfg["trainer"][k] for k in trained}:
                     raise ConfigError(f"{run_dir} was trained with {trained}; choose another --runs folder")
             else:
-                print(f"train-precision: training {method} in {precision} ({epochs} epochs of {train_size} images)",
+                print(f"train-precision: training {method} in {mode} ({epochs} epochs of {train_size} images)",
                       flush=True)
                 started = time.time()
                 train_run(cfg, run_dir)
-                print(f"train-precision: {method} {precision} trained in {time.time() - started:.0f} s", flush=True)
+                print(f"train-precision: {method} {mode} trained in {time.time() - started:.0f} s", flush=True)
             run = read_run(run_dir)
             metrics = _evaluate(run_dir, samples, seed)
             record = make_record(method, cfg["dataset"]["name"], cfg["channel"]["name"], cfg["val_snr_db"],
                                  cfg["ratio"], {k: metrics[k] for k in ("psnr", "ssim", "accuracy")},
-                                 metrics["samples"], seed, source="train-precision", precision=precision,
+                                 metrics["samples"], seed, source="train-precision", mode=mode,
+                                 precision=cfg["trainer"]["precision"], compile=cfg["trainer"]["compile"],
                                  train_seconds=run.get("seconds"), train_size=int(train_size),
                                  epochs=[s.get("epochs_run") for s in run.get("stages", [])])
-            by_precision[precision] = record
+            by_mode[mode] = record
             records.append(record)
-        fp32, bf16 = by_precision["32-true"], by_precision["bf16-mixed"]
-        rows.append({"method": method, "psnr_fp32": fp32["psnr"], "psnr_bf16": bf16["psnr"],
-                     "accuracy_fp32": fp32["accuracy"], "accuracy_bf16": bf16["accuracy"],
-                     "seconds_fp32": fp32["train_seconds"], "seconds_bf16": bf16["train_seconds"],
-                     "speedup": (fp32["train_seconds"] / bf16["train_seconds"]
-                                 if fp32["train_seconds"] and bf16["train_seconds"] else float("nan")),
-                     "bf16_ok": verdict(fp32, bf16, psnr_tolerance_db, accuracy_tolerance)})
+        ref, cand = by_mode[reference], by_mode[candidate]
+        rows.append({"method": method, "psnr_reference": ref["psnr"], "psnr_candidate": cand["psnr"],
+                     "accuracy_reference": ref["accuracy"], "accuracy_candidate": cand["accuracy"],
+                     "seconds_reference": ref["train_seconds"], "seconds_candidate": cand["train_seconds"],
+                     "speedup": (ref["train_seconds"] / cand["train_seconds"]
+                                 if ref["train_seconds"] and cand["train_seconds"] else float("nan")),
+                     "holds": verdict(ref, cand, psnr_tolerance_db, accuracy_tolerance)})
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "records.jsonl").open("w") as f:
         for r in records:
             f.write(json.dumps(r, sort_keys=True) + "\n")
-    (out_dir / "results.md").write_text(results_markdown(rows, train_size, epochs, finetune_epochs, samples,
-                                                         psnr_tolerance_db, accuracy_tolerance))
+    (out_dir / "results.md").write_text(results_markdown(rows, reference, candidate, train_size, epochs,
+                                                         finetune_epochs, samples, psnr_tolerance_db,
+                                                         accuracy_tolerance))
     return rows
 
 
-def results_markdown(rows, train_size, epochs, finetune_epochs, samples, psnr_tolerance_db,
+def results_markdown(rows, reference, candidate, train_size, epochs, finetune_epochs, samples, psnr_tolerance_db,
                      accuracy_tolerance) -> str:
-    lines = ["# Training in bfloat16 against float32", "",
+    ref, cand = LABELS.get(reference, reference), LABELS.get(candidate, candidate)
+    lines = [f"# Training in {cand} against {ref}", "",
              f"Each method trained twice with the same seed and data, {epochs} epochs of {train_size} training "
-             f"images (fine-tuning stages {finetune_epochs}), once per precision; both evaluated in float32 on "
+             f"images (fine-tuning stages {finetune_epochs}), once per mode; both evaluated in float32 on "
              f"{samples} test images with the same channel noise, at the method's training SNR. Written by "
-             "`semcom bench train-precision`.", "",
-             f"bf16 holds when its PSNR is at most {psnr_tolerance_db:g} dB and its accuracy at most "
-             f"{accuracy_tolerance:g} below float32's.", "",
-             "| method | PSNR fp32 (dB) | PSNR bf16 (dB) | accuracy fp32 | accuracy bf16 | training s fp32 | "
-             "training s bf16 | speed-up | bf16 holds |", "|---|---|---|---|---|---|---|---|---|"]
+             f"`semcom bench train-precision --reference {reference} --candidate {candidate}`.", "",
+             f"{cand} holds when its PSNR is at most {psnr_tolerance_db:g} dB and its accuracy at most "
+             f"{accuracy_tolerance:g} below {ref}'s.", "",
+             f"| method | PSNR {ref} (dB) | PSNR {cand} (dB) | accuracy {ref} | accuracy {cand} | training s {ref} | "
+             f"training s {cand} | speed-up | {cand} holds |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['psnr_fp32']:.2f} | {r['psnr_bf16']:.2f} | {r['accuracy_fp32']:.4f} | "
-                     f"{r['accuracy_bf16']:.4f} | {r['seconds_fp32']:.0f} | {r['seconds_bf16']:.0f} | "
-                     f"{r['speedup']:.2f} | {'yes' if r['bf16_ok'] else 'no'} |")
+        lines.append(f"| {r['method']} | {r['psnr_reference']:.2f} | {r['psnr_candidate']:.2f} | "
+                     f"{r['accuracy_reference']:.4f} | {r['accuracy_candidate']:.4f} | {r['seconds_reference']:.0f} | "
+                     f"{r['seconds_candidate']:.0f} | {r['speedup']:.2f} | {'yes' if r['holds'] else 'no'} |")
     return "\n".join(lines) + "\n"

@@ -114,6 +114,13 @@ class JSCCMethod(L.LightningModule):
     def training_loss(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 
+    def compile_loss(self) -> None:
+        """Run the training objective (training and validation) through ``torch.compile``: the same
+        computation in fewer, fused kernels. Each stage and each batch size (training, validation, the last
+        validation batch) pays a compilation first; shapes stay static (the channel's complex noise does not
+        trace with a symbolic batch size)."""
+        self.training_loss = torch.compile(self.training_loss, dynamic=False)
+
     def training_step(self, batch, _):
         x, labels = batch
         loss, parts = self.training_loss(x, labels)

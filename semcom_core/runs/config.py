@@ -55,7 +55,7 @@ IMAGE = {
     "trainer": {"max_epochs": 200, "patience": None, "min_delta": 0.0, "monitor": "val/loss",
                 "batch_size": 128, "limit_train_batches": None,
                 "accelerator": "auto", "devices": "auto", "num_nodes": 1, "strategy": "auto", "precision": "32-true",
-                "num_workers": 0,
+                "compile": False, "num_workers": 0,
                 "progress_bar": True},
     "classifier": {"arch": "resnet_cifar", "depth": 20, "width": None, "checkpoint": None, "max_epochs": 30,
                    "lr": 1.0e-3, "batch_size": 128, "augment": True},

@@ -10,6 +10,8 @@ bundle (:mod:`.export`).
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -158,6 +160,16 @@ def train_classifier(cfg: dict, full, train, val, out_dir: Path) -> tuple[torch.
     return module.net, spec, {"classifier_val_accuracy": correct / len(val)}
 
 
+def check_compile(trainer: dict) -> None:
+    """``trainer.compile`` on the CPU needs a C++ compiler (torch.compile's CPU backend builds its kernels):
+    refuse before anything trains rather than at the first step."""
+    on_cpu = trainer["accelerator"] == "cpu" or (trainer["accelerator"] == "auto" and not torch.cuda.is_available())
+    compiler = os.environ.get("CXX", "g++")
+    if trainer["compile"] and on_cpu and shutil.which(compiler) is None:
+        raise ConfigError(f"trainer.compile needs a C++ compiler on the CPU ({compiler!r} not found; set CXX or "
+                          "install g++), or set trainer.compile: false")
+
+
 def build_method(cfg: dict, image_shape):
     """The method's LightningModule from a config (raises before any data is read)."""
     if cfg["method"] not in METHODS:
@@ -177,6 +189,7 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
     An interrupted run resumes from its last finished epoch when trained again into the same folder with
     the same config (:mod:`.resume`)."""
     check_launch(cfg["trainer"])
+    check_compile(cfg["trainer"])
     out_dir = Path(out_dir)
     started = time.time()
     L.seed_everything(cfg["seed"], workers=True)
@@ -195,6 +208,8 @@ def train_run(cfg: dict, out_dir: str | Path, command: str | None = None) -> Pat
         init_from_run(method, Path(cfg["init_from"]))
 
     t = cfg["trainer"]
+    if t["compile"]:
+        method.compile_loss()
     train_dl, val_dl = _loaders(train, val, t["batch_size"], t["num_workers"])
     plan = method.stages()
     done = progress.restore_finished_stages(method)

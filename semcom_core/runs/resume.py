@@ -28,8 +28,8 @@ from lightning.pytorch.callbacks import Checkpoint
 from .folder import is_global_zero, say
 
 RESUME_DIR = "resume"
-# Settings that change how a run is watched, not what it trains.
-_IGNORED = {"trainer": ("progress_bar", "num_workers")}
+# Settings that change how a run is watched or executed, not what it trains.
+_IGNORED = {"trainer": ("progress_bar", "num_workers", "compile")}
 
 
 def fingerprint(cfg: dict) -> str:

@@ -115,6 +115,7 @@ class ImageTrainer(_Section):
     num_nodes: PositiveInt
     strategy: str
     precision: str
+    compile: StrictBool
     num_workers: Count
     progress_bar: StrictBool
 

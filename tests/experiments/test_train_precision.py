@@ -45,7 +45,7 @@ def test_both_precisions_train_and_evaluate(tmp_path):
         run = read_run(tmp_path / "runs" / f"deepjscc-{record['precision']}")
         assert run["config"]["trainer"]["precision"] == record["precision"]
         assert record["psnr"] > 5 and 0 <= record["accuracy"] <= 1 and record["samples"] == 64
-    assert rows[0]["bf16_ok"] == verdict(*records)
+    assert rows[0]["holds"] == verdict(*records)
     assert "| deepjscc |" in (tmp_path / "out" / "results.md").read_text()
     # a second call reuses both runs
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/run.json")}
@@ -54,3 +54,16 @@ def test_both_precisions_train_and_evaluate(tmp_path):
     # another budget in the same folder is refused, not silently reused
     with pytest.raises(ConfigError, match="choose another --runs folder"):
         check_train_precision(**{**kwargs, "epochs": 2})
+
+
+
+def test_the_compiled_mode_is_bf16_with_torch_compile():
+    path = str(REPO / "configs/semcc/fmnist/deepjscc.yaml")
+    compiled, eager = (check_config(path, 500, 3, 2, None, 0, mode)["trainer"] for mode in ("bf16-compiled", "bf16-mixed"))
+    assert (compiled["precision"], compiled["compile"]) == ("bf16-mixed", True)
+    assert (eager["precision"], eager["compile"]) == ("bf16-mixed", False)
+    from semcom_core.cli.main import TRAINING_MODES
+    from semcom_core.experiments.train_precision import MODES
+    assert TRAINING_MODES == tuple(MODES)                     # what the command line offers
+    with pytest.raises(ValueError, match="unknown training mode 'fp8'"):
+        check_config(path, 500, 3, 2, None, 0, "fp8")

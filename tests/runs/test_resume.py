@@ -79,7 +79,7 @@ def test_progress_of_another_config_is_discarded(tmp_path, capsys):
     assert "another config" in capsys.readouterr().out and not (tmp_path / "resume").exists()
 
 
-@pytest.mark.parametrize("setting", ["progress_bar", "num_workers"])
+@pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile"])
 def test_watching_settings_do_not_change_the_fingerprint(setting):
     from semcom_core.runs.resume import fingerprint
     cfg = load_config(CONFIG, _overrides())

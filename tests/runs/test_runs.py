@@ -147,3 +147,17 @@ def test_a_torchrun_launch_the_config_does_not_ask_for_is_refused(family, path, 
     check_launch({**cfg["trainer"], "devices": 2})      # asked for: the processes join one training
     monkeypatch.setenv("WORLD_SIZE", "1")
     check_launch(cfg["trainer"])                         # one process: nothing to check
+
+
+def test_compiled_training_without_a_cpp_compiler_is_refused_before_anything_trains(tmp_path, monkeypatch):
+    from semcom_core.runs.config import ConfigError, load_config
+    from semcom_core.runs.image import check_compile, train_run
+
+    cfg = load_config(REPO / "configs/semcc/fmnist/deepjscc.yaml", {"trainer": {"compile": True, "accelerator": "cpu"}})
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(ConfigError, match="trainer.compile needs a C\\+\\+ compiler.*'no-such-compiler' not found"):
+        train_run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    check_compile({**cfg["trainer"], "compile": False})     # eager training needs no compiler
+    monkeypatch.setenv("CXX", "sh")                          # a program that is on the PATH passes
+    check_compile(cfg["trainer"])
