@@ -17,10 +17,6 @@ __all__ = ["semcc_claims"]
 NAMES = {"deepjscc": "DeepJSCC", "deepsc": "DeepSC", "semcc": "SemCC", "semre": "SemRE", "bpg+ldpc": "BPG+LDPC"}
 
 
-def _text(st: Stats | None, metric: str) -> str:
-    return "-" if st is None else st.text(metric)
-
-
 class _Records:
     """The experiment's record files, read once; ``at`` gives the seed statistics of one point."""
 
