@@ -40,6 +40,7 @@ from ..runs.config import ConfigError, load_config, parse_ratio
 from ..runs.folder import finished_run, state_to_file
 from ..runs.image import split, train_classifier
 from ..data import load_dataset
+from .claims import stats_of
 from .ledger import Ledger
 from .semcc_claims import semcc_claims
 from .semcc_evaluation import Evaluator, robustness_digital
@@ -91,15 +92,19 @@ def load_spec(path: str | Path) -> dict:
     spec["seeds"] = [int(s) for s in spec.get("seeds", [0])]
     for point in spec.get("seeded_points", []):
         point["ratios"] = [parse_ratio(r) for r in point["ratios"]]
+        unknown = set(point.get("methods", [])) - set(spec["methods"])
+        if unknown:
+            raise ConfigError(f"seeded_points names methods the spec does not train: {', '.join(sorted(unknown))}")
     return spec
 
 
 def extra_seeds(spec: dict, key: RunKey) -> list[RunKey]:
     """The same run on the spec's other seeds, when its point is one the claims rest on (``seeded_points``:
-    channel, training SNR and ratios; every method there)."""
+    channel, training SNR, ratios and the methods compared there, every method when none are named)."""
     for point in spec.get("seeded_points", []):
         if (key.channel == point["channel"] and key.snr == float(point["snr"]) and key.alpha is None
-                and key.variant is None and any(abs(key.ratio - r) < 1e-9 for r in point["ratios"])):
+                and key.variant is None and any(abs(key.ratio - r) < 1e-9 for r in point["ratios"])
+                and key.method in point.get("methods", spec["methods"])):
             return [RunKey(key.method, key.ratio, key.channel, key.snr, seed=s) for s in spec["seeds"][1:]]
     return []
 
@@ -111,7 +116,8 @@ def keys_for(spec: dict, part: str) -> list[RunKey]:
         return keys + [extra for key in keys for extra in extra_seeds(spec, key)]
     if part == "ablation":
         a = spec["ablation"]
-        return [RunKey(m, r, c, float(a["snr"])) for c in a["channels"] for r in a["ratios"] for m in ("semcc", "deepsc")]
+        keys = [RunKey(m, r, c, float(a["snr"])) for c in a["channels"] for r in a["ratios"] for m in ("semcc", "deepsc")]
+        return keys + [extra for key in keys for extra in extra_seeds(spec, key)]
     if part == "alpha":
         a = spec["alpha"]
         return [RunKey(m, a["ratio"], a["channel"], float(a["snr"]), float(v)) for m in a["methods"] for v in a["values"]]
@@ -244,21 +250,23 @@ def _write_records(path: Path, records: list[dict]) -> None:
 
 
 def _ablation_table(records: list[dict]) -> str:
+    """Table I: each variant's mean over seeds (± std when several), and its difference to the baseline's."""
     lines = ["| channel | k/n | metric | baseline | w/o FT | w/o CL |", "|---|---|---|---|---|---|"]
-    cells = {(r["channel"], r["ratio"], r["variant"]): r for r in records}
     for channel in dict.fromkeys(r["channel"] for r in records):
         for ratio in sorted({r["ratio"] for r in records if r["channel"] == channel}):
-            base = cells.get((channel, ratio, "baseline"))
-            for metric, scale, unit in (("accuracy", 100, "ACC (%)"), ("psnr", 1, "PSNR (dB)")):
+            for metric, unit in (("accuracy", "ACC (%)"), ("psnr", "PSNR (dB)")):
+                scale = 100 if metric == "accuracy" else 1
+                cell = {v: stats_of(records, metric, channel=channel, ratio=ratio, variant=v)
+                        for v in ("baseline", "w/o FT", "w/o CL")}
                 row = [channel, fraction_label(ratio), unit]
-                for variant in ("baseline", "w/o FT", "w/o CL"):
-                    r = cells.get((channel, ratio, variant))
-                    if r is None:
+                for variant, st in cell.items():
+                    if st is None:
                         row.append("-")
                         continue
-                    value = scale * r[metric]
-                    delta = "" if variant == "baseline" or base is None else f" ({value - scale * base[metric]:+.2f})"
-                    row.append(f"{value:.2f}{delta}")
+                    spread = f" ± {scale * st.std:.2f}" if st.n > 1 else ""
+                    base = cell["baseline"]
+                    delta = "" if variant == "baseline" or base is None else f" ({scale * (st.mean - base.mean):+.2f})"
+                    row.append(f"{scale * st.mean:.2f}{spread}{delta}")
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

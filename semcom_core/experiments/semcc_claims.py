@@ -52,12 +52,12 @@ def _table1_reason(r: _Records, channel: str) -> str:
         return ""
     parts = []
     for ratio in sorted({x["ratio"] for x in rows}):
-        cell = {x["variant"]: x for x in rows if x["ratio"] == ratio}
-        if {"baseline", "w/o FT", "w/o CL"} <= cell.keys():
-            base = cell["baseline"]["accuracy"]
-            parts.append(f"{fraction_label(ratio)}: SemCC {100 * base:.1f} %, w/o FT "
-                         f"{100 * (cell['w/o FT']['accuracy'] - base):+.1f}, w/o CL (DeepSC's recipe) "
-                         f"{100 * (cell['w/o CL']['accuracy'] - base):+.1f} points")
+        cell = {v: stats_of(rows, "accuracy", ratio=ratio, variant=v) for v in ("baseline", "w/o FT", "w/o CL")}
+        if None not in cell.values():
+            base = cell["baseline"].mean
+            parts.append(f"{fraction_label(ratio)}: SemCC {cell['baseline'].text('accuracy')}, w/o FT "
+                         f"{100 * (cell['w/o FT'].mean - base):+.1f}, w/o CL (DeepSC's recipe) "
+                         f"{100 * (cell['w/o CL'].mean - base):+.1f} points")
     snr = rows[0]["snr_db"]
     return f"Table I ablation ({channel} {snr:g} dB): " + "; ".join(parts) if parts else ""
 

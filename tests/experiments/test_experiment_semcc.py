@@ -11,7 +11,8 @@ import yaml
 
 from semcom_core.runs.config import ConfigError
 from semcom_core.records import read_records
-from semcom_core.experiments.semcc import load_spec, run_experiment
+from semcom_core.experiments.figures import fraction_label
+from semcom_core.experiments.semcc import keys_for, load_spec, run_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
@@ -59,9 +60,10 @@ def test_every_part_writes_records_and_figures(experiment):
     assert " ± " in (out / "ratios.md").read_text()
     assert all(r["source"] == "experiment" and r["classifier"] == "resnet20" and r["samples"] == 100 for r in ratios)
     assert all(0.0 <= r["accuracy"] <= 1.0 and r["psnr"] > 0 for r in ratios)
-    ablation = read_records(out / "ablation.jsonl")
-    assert sorted(r["variant"] for r in ablation) == ["baseline", "w/o CL", "w/o FT"]
-    assert "w/o FT" in (out / "ablation.md").read_text()
+    ablation = read_records(out / "ablation.jsonl")     # the claim point: Table I on both seeds, with its spread
+    assert sorted((r["variant"], r["seed"]) for r in ablation) == [(v, s) for v in ("baseline", "w/o CL", "w/o FT")
+                                                                   for s in (0, 1)]
+    assert "w/o FT" in (out / "ablation.md").read_text() and " ± " in (out / "ablation.md").read_text()
     assert [r["alpha"] for r in read_records(out / "alpha.jsonl")] == [0.5]
     robustness = read_records(out / "robustness.jsonl")
     semantic = [r for r in robustness if r["method"] in ("deepjscc", "deepsc", "semcc", "semre")]
@@ -156,3 +158,21 @@ def test_spec_errors_are_caught_before_training(tmp_path):
     with pytest.raises(ConfigError, match="no channel use"):
         run_experiment(bad, tmp_path / "runs", tmp_path / "out", parts=["ratios"], overrides=TINY)
     assert not (tmp_path / "runs").exists()
+
+
+def test_seeded_points_name_the_methods_their_claims_compare(tmp_path):
+    spec = yaml.safe_load(_spec(tmp_path).read_text())
+    spec["ratios"], spec["seeds"] = ["1/24", "1/12"], [0, 1, 2]
+    spec["seeded_points"] = [{"channel": "awgn", "snr": 20, "ratios": ["1/12"], "methods": ["semcc", "deepsc"]},
+                             {"channel": "awgn", "snr": 20, "ratios": ["1/24"]}]
+    path = tmp_path / "seeded.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    seeded = {(k.method, fraction_label(k.ratio), k.seed) for k in keys_for(load_spec(path), "ratios") if k.seed}
+    assert seeded == {(m, "1/12", s) for m in ("semcc", "deepsc") for s in (1, 2)} | \
+        {(m, "1/24", s) for m in ("deepjscc", "deepsc", "semcc", "semre") for s in (1, 2)}
+    # Table I's ablation at a seeded point trains on the same seeds (the same runs as the ratio sweep's)
+    assert {k.seed for k in keys_for(load_spec(path), "ablation")} == {None, 1, 2}
+    spec["seeded_points"][0]["methods"] = ["semcc", "sem-cc"]
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="seeded_points names methods the spec does not train: sem-cc"):
+        load_spec(path)
