@@ -232,9 +232,9 @@ def cmd_bench_train_step(args) -> None:
     from ..records import format_table
 
     results = bench_train_step(ratio=args.ratio, batch_size=args.batch_size, steps=args.steps, device=args.device,
-                               precision=args.precision)
+                               precision=args.precision, compile=args.compile)
     print(format_table(results, columns=("method", "stage", "k", "batch_size", "ms_per_step", "images_per_s",
-                                         "relative_to_deepjscc", "device", "precision", "threads")))
+                                         "relative_to_deepjscc", "device", "precision", "compile", "threads")))
 
 
 def cmd_bench_train_precision(args) -> None:
@@ -377,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
                    help="float32, or bfloat16 autocast (trainer.precision: bf16-mixed)")
+    b.add_argument("--compile", action="store_true",
+                   help="run the loss through torch.compile, as trainer.compile: true (compiled in the warm-up)")
     b.set_defaults(func=cmd_bench_train_step)
     b = bench.add_parser("train-precision", help="train each method in two modes (default float32 and bf16-mixed) with "
                                                  "a short budget and compare the models (evaluated in float32)")

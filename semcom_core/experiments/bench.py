@@ -31,12 +31,18 @@ def _step_fn(method, x, labels, precision: str = "32-true"):
 
 
 def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_size: int = 128, steps: int = 20,
-                     warmup: int = 3, device: str = "cpu", seed: int = 0, precision: str = "32-true") -> list[dict]:
+                     warmup: int = 3, device: str = "cpu", seed: int = 0, precision: str = "32-true",
+                     compile: bool = False) -> list[dict]:
     """Images per second of one optimiser step (forward, loss, backward, update) for each method and stage,
-    in ``precision`` ("32-true" or "bf16-mixed", the autocast Lightning's bf16-mixed uses)."""
+    in ``precision`` ("32-true" or "bf16-mixed", the autocast Lightning's bf16-mixed uses); with ``compile``
+    the loss runs through ``torch.compile`` as ``trainer.compile: true`` does, compiled in the warm-up steps
+    (at least one), so the timed steps leave compilation out."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    from ..runs.image import build_method, classifier_spec
+    from ..runs.image import build_method, check_compile, classifier_spec
+
+    check_compile({"accelerator": "cuda" if device.startswith("cuda") else "cpu", "compile": compile})
+    warmup = max(warmup, 1) if compile else warmup
 
     torch.manual_seed(seed)
     results = []
@@ -46,6 +52,8 @@ def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_siz
         method = build_method(cfg, info["image_shape"])
         method.attach_downstream(build_model(classifier_spec(cfg, info["image_shape"], info["num_classes"])))
         method.to(device).train()
+        if compile:
+            method.compile_loss()
         x = torch.rand(batch_size, *info["image_shape"], device=device)
         labels = torch.randint(0, info["num_classes"], (batch_size,), device=device)
         for stage in method.stages():
@@ -64,7 +72,7 @@ def bench_train_step(configs: dict | None = None, ratio: str = "1/24", batch_siz
             results.append({"method": name, "stage": stage.name, "k": method.transceiver.k,
                             "batch_size": batch_size, "ms_per_step": 1000 * seconds,
                             "images_per_s": batch_size / seconds, "device": device, "precision": precision,
-                            "threads": torch.get_num_threads()})
+                            "compile": compile, "threads": torch.get_num_threads()})
     reference = next((r["images_per_s"] for r in results if r["method"] == "deepjscc"), None)
     for r in results:
         r["relative_to_deepjscc"] = r["images_per_s"] / reference if reference else None

@@ -48,7 +48,7 @@ class EpochCheckpoint(Checkpoint):
 
     def on_train_epoch_end(self, trainer, module):
         partial = self.path.with_name(self.path.name + ".partial")
-        trainer.save_checkpoint(str(partial))
+        trainer.save_checkpoint(str(partial), weights_only=False)  # the whole state: optimizer, loops, callbacks
         if trainer.is_global_zero:
             os.replace(partial, self.path)
         self.progress.write()
