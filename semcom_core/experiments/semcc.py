@@ -42,7 +42,7 @@ from ..runs.image import split, train_classifier
 from ..data import load_dataset
 from .claims import stats_of
 from .ledger import Ledger
-from .semcc_claims import semcc_claims
+from .semcc_report import write_results
 from .semcc_evaluation import Evaluator, robustness_digital
 from .training_report import write_training_report
 from .spec import read_spec
@@ -427,6 +427,5 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     held = {name: entry for name, entry in ledger.runs().items() if name in {key.name for key in dirs}}
     write_training_report(held, out_dir, "SemCC experiment")
     if (out_dir / "ratios.jsonl").is_file():
-        semcc_claims(out_dir, spec.get("digital_results"))
-        print(f"experiment: the paper's claims in {out_dir / 'claims.md'}")
+        print(f"experiment: the paper's claims and every part's table in {write_results(out_dir, spec.get('digital_results'))}")
     return out_dir

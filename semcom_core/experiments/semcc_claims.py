@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..records import read_records
-from .claims import Stats, claim_row, claims_markdown, stats_of
+from .claims import Stats, claim_row, stats_of
 from .figures import fraction_label
 
 __all__ = ["semcc_claims"]
@@ -121,8 +121,8 @@ def _digital_reason(r: _Records, channel: str, snr: float) -> str:
 
 
 def semcc_claims(out_dir: Path, digital_dir: Path | None = None) -> list[dict]:
-    """The claims table (mean ± std over seeds at each point) written to ``out_dir / claims.md`` from the
-    records there (and the classical link's in ``digital_dir``); returned as rows."""
+    """The claims table's rows (mean ± std over seeds at each point) from the records in ``out_dir`` (and the
+    classical link's in ``digital_dir``)."""
     out_dir = Path(out_dir)
     r = _Records(out_dir, digital_dir)
     at = r.at
@@ -160,6 +160,4 @@ def semcc_claims(out_dir: Path, digital_dir: Path | None = None) -> list[dict]:
                                   paper, "SemCC", at("semcc", channel, snr, ratio, records=r.ablation, variant="baseline"),
                                   variant, at("semcc", channel, snr, ratio, records=r.ablation, variant=variant),
                                   "accuracy", reason=lambda channel=channel: _table1_reason(r, channel)))
-    (out_dir / "claims.md").write_text("# SemCC / SemRE: the paper's claims on the embedded Fashion-MNIST\n\n"
-                                       + claims_markdown(rows) + "\n")
     return rows

@@ -92,9 +92,12 @@ def test_every_part_writes_records_and_figures(experiment):
     training = (out / "training.md").read_text()     # how each run trained, and the curves
     assert "| semcc-awgn-20dB-r1_24 | finetune | 1 / 1 |" in training and "total training time" in training
     assert (out / "training_curves.png").stat().st_size > 10_000
-    claims = (out / "claims.md").read_text()        # the paper's claims, from the records just written
-    assert "SemRE beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24" in claims
-    assert claims.count("| holds |") + claims.count("| does not hold |") >= 5
+    results = (out / "results.md").read_text()       # the paper's results, from the records just written, then
+    for section in ("## Accuracy (%) / PSNR (dB) versus k/n", "## Tables I-II", "## SemRE ablation", "![alpha.png]",
+                    "![visual.png]", "![training_curves.png]"):     # every part's table and figure
+        assert section in results, section
+    assert "SemRE beats DeepJSCC in accuracy, AWGN 20 dB, k/n 1/24" in results
+    assert results.count("| holds |") + results.count("| does not hold |") >= 5
     semcc_run = runs / "semcc-awgn-20dB-r1_24"
     assert (semcc_run / "transceiver.pretrain.safetensors").is_file()  # weights for "w/o FT"
     assert json.loads((semcc_run / "run.json").read_text())["stages"][1]["name"] == "finetune"

@@ -3,6 +3,7 @@ records (the clean images' accuracy, Table I's ablation, SemRE's ablation, the c
 
 import json
 
+from semcom_core.experiments.claims import claims_markdown
 from semcom_core.experiments.semcc_claims import semcc_claims
 
 
@@ -23,7 +24,7 @@ def _rows(tmp_path, ratios, semre=(), ablation=(), digital=()):
     (tmp_path / "digital").mkdir()
     _write(tmp_path / "digital" / "digital.jsonl", digital)
     rows = semcc_claims(tmp_path, tmp_path / "digital")
-    return {r["claim"]: r for r in rows}, (tmp_path / "claims.md").read_text()
+    return {r["claim"]: r for r in rows}, claims_markdown(rows)
 
 
 def test_semre_behind_deepjscc_cites_its_ablation(tmp_path):
