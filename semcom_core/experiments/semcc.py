@@ -234,8 +234,10 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
         futures = {pool.submit(_train_one, configs[key], dirs[key], jobs, origin): key for key in missing}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             key = futures[future]
+            elapsed = time.time() - started
             print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {future.result():.0f} s "
-                  f"({time.time() - started:.0f} s elapsed)", flush=True)
+                  f"({elapsed:.0f} s elapsed; at this pace about {elapsed / done * (len(missing) - done) / 3600:.1f} h "
+                  "left)", flush=True)
             pending.discard(key)
             if ledger is not None:
                 ledger.add_run(key.name, dirs[key])
