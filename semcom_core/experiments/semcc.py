@@ -429,5 +429,6 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     held = {name: entry for name, entry in ledger.runs().items() if name in {key.name for key in dirs}}
     write_training_report(held, out_dir, "SemCC experiment")
     if (out_dir / "ratios.jsonl").is_file():
-        print(f"experiment: the paper's claims and every part's table in {write_results(out_dir, spec.get('digital_results'))}")
+        results = write_results(out_dir, spec.get("digital_results"))
+        print(f"experiment: the paper's claims and every part's table in {results}")
     return out_dir
