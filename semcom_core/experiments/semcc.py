@@ -37,7 +37,7 @@ import yaml
 from ..channels import make_channel
 from ..records import format_table
 from ..runs.config import ConfigError, load_config, parse_ratio
-from ..runs.folder import finished_run, state_to_file
+from ..runs.folder import finished_run, read_run, state_to_file
 from ..runs.image import split, train_classifier
 from ..data import load_dataset
 from .claims import stats_of
@@ -230,14 +230,18 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
     print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
     started = time.time()
     pending = set(missing)
+    run_seconds = []     # each finished run's training time over every attempt, resumed ones included
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_train_one, configs[key], dirs[key], jobs, origin): key for key in missing}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             key = futures[future]
-            elapsed = time.time() - started
-            print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {future.result():.0f} s "
-                  f"({elapsed:.0f} s elapsed; at this pace about {elapsed / done * (len(missing) - done) / 3600:.1f} h "
-                  "left)", flush=True)
+            this_call = future.result()
+            run_seconds.append(float(read_run(dirs[key]).get("seconds") or this_call))
+            pace = sum(run_seconds) / len(run_seconds)
+            print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {this_call:.0f} s "
+                  f"({run_seconds[-1]:.0f} s over every attempt; {time.time() - started:.0f} s elapsed in this call; "
+                  f"at {pace:.0f} s a run, {max(1, jobs)} at a time, about "
+                  f"{pace * (len(missing) - done) / max(1, jobs) / 3600:.1f} h left)", flush=True)
             pending.discard(key)
             if ledger is not None:
                 ledger.add_run(key.name, dirs[key])

@@ -12,7 +12,7 @@ import yaml
 from semcom_core.runs.config import ConfigError
 from semcom_core.records import read_records
 from semcom_core.experiments.figures import fraction_label
-from semcom_core.experiments.semcc import keys_for, load_spec, run_experiment
+from semcom_core.experiments.semcc import RunKey, ensure_runs, keys_for, load_spec, run_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
@@ -109,6 +109,20 @@ def test_finished_runs_are_reused(experiment, capsys):
     run_experiment(spec, runs, out, parts=["ratios"], overrides=TINY, jobs=1, device="cpu")
     assert "8 runs reused, 0 to train" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in runs.glob("*/run.json")}
+
+
+def test_progress_counts_a_runs_training_over_every_attempt(experiment, tmp_path, capsys):
+    """The time-left estimate rests on each run's recorded training time (resumed attempts included), not
+    on this call's share of it."""
+    _, runs, _ = experiment
+    cfg = yaml.safe_load((runs / "deepjscc-awgn-20dB-r1_24" / "config.yaml").read_text())
+    key = RunKey("deepjscc", 1 / 24, "awgn", 20.0)
+    ensure_runs({key: cfg}, tmp_path, jobs=1)
+    said = capsys.readouterr().out
+    recorded = json.loads((tmp_path / key.name / "run.json").read_text())["seconds"]
+    assert f"[1/1] {key.name} trained in" in said
+    assert f"({recorded:.0f} s over every attempt;" in said
+    assert "at " in said and "1 at a time, about 0.0 h left)" in said
 
 
 def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(experiment, tmp_path, capsys):
