@@ -94,13 +94,23 @@ def _trainer(cfg: dict, out_dir: Path, name: str, max_epochs: int, callbacks=())
                      enable_progress_bar=bool(t["progress_bar"]), callbacks=list(callbacks))
 
 
+class _EarlyStopping(EarlyStopping):
+    """Lightning's early stopping, except that a resumed stage keeps the config's patience rather than the
+    checkpoint's (the fingerprint leaves patience out, so a run may be resumed with more of it)."""
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        patience = self.patience
+        super().load_state_dict(state_dict)
+        self.patience = patience
+
+
 def _stage_callbacks(cfg: dict) -> list:
     """Early stopping on the monitored validation value (when ``trainer.patience`` is set) and the best
     epoch's weights kept."""
     t = cfg["trainer"]
     if t["patience"] is None:
         return []
-    return [EarlyStopping(monitor=t["monitor"], mode=monitor_mode(t["monitor"]), patience=int(t["patience"]),
+    return [_EarlyStopping(monitor=t["monitor"], mode=monitor_mode(t["monitor"]), patience=int(t["patience"]),
                           min_delta=float(t["min_delta"])),
             KeepBest(t["monitor"])]
 

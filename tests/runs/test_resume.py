@@ -22,18 +22,18 @@ SETTINGS = ["dataset.train_size=256", "dataset.val_size=128", "model.width=8", "
             "trainer.progress_bar=false", "trainer.max_epochs=6", "trainer.patience=50"]
 
 
-def _overrides() -> dict:
+def _overrides(settings: list[str] = SETTINGS) -> dict:
     out: dict = {}
-    for pair in SETTINGS:
+    for pair in settings:
         key, value = pair.split("=")
         section, name = key.split(".")
         out.setdefault(section, {})[name] = {"true": True, "false": False}.get(value, value)
     return out
 
 
-def _kill_after_first_epoch(run_dir: Path) -> None:
+def _kill_after_first_epoch(run_dir: Path, settings: list[str] = SETTINGS) -> None:
     cmd = [sys.executable, "-m", "semcom_core.cli.main", "train", "--config", str(CONFIG), "--out", str(run_dir)]
-    for pair in SETTINGS:
+    for pair in settings:
         cmd += ["--set", pair]
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -79,7 +79,19 @@ def test_progress_of_another_config_is_discarded(tmp_path, capsys):
     assert "another config" in capsys.readouterr().out and not (tmp_path / "resume").exists()
 
 
-@pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile"])
+def test_a_run_resumes_with_the_patience_now_configured(tmp_path, capsys):
+    """Patience is not in the fingerprint, and the resumed stage stops by the config's patience, not the
+    checkpoint's: with no epoch counted as progress after the first, patience 1 stops it after epoch 2."""
+    run_dir, never_better = tmp_path / "run", [*SETTINGS, "trainer.min_delta=1e9"]
+    _kill_after_first_epoch(run_dir, never_better)
+    cfg = load_config(CONFIG, _overrides([*never_better, "trainer.patience=1"]))
+    stage = read_run(train_run(cfg, run_dir))["stages"][0]
+    assert "resuming from" in capsys.readouterr().out
+    assert stage["resumed"] is True and stage["stopped_early"] is True
+    assert stage["epochs_run"] == 2          # with the checkpoint's patience (50) it would run all 6
+
+
+@pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile", "patience"])
 def test_watching_settings_do_not_change_the_fingerprint(setting):
     from semcom_core.runs.resume import fingerprint
     cfg = load_config(CONFIG, _overrides())
