@@ -98,6 +98,12 @@ class _EarlyStopping(EarlyStopping):
     """Lightning's early stopping, except that a resumed stage keeps the config's patience rather than the
     checkpoint's (the fingerprint leaves patience out, so a run may be resumed with more of it)."""
 
+    @property
+    def state_key(self) -> str:
+        """Lightning's own key, so that a checkpoint written by either class resumes into the other."""
+        return EarlyStopping._generate_state_key(self, monitor=self.monitor, mode=self.mode).replace(
+            type(self).__qualname__, EarlyStopping.__qualname__, 1)
+
     def load_state_dict(self, state_dict: dict) -> None:
         patience = self.patience
         super().load_state_dict(state_dict)

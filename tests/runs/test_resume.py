@@ -91,6 +91,16 @@ def test_a_run_resumes_with_the_patience_now_configured(tmp_path, capsys):
     assert stage["epochs_run"] == 2          # with the checkpoint's patience (50) it would run all 6
 
 
+def test_early_stopping_state_is_found_under_lightnings_own_key():
+    """A checkpoint written with Lightning's EarlyStopping (runs begun before the patience change) resumes
+    with its wait count and best value, not afresh."""
+    from lightning.pytorch.callbacks import EarlyStopping
+    from semcom_core.runs.image import _EarlyStopping
+    ours, theirs = _EarlyStopping(monitor="val/loss", mode="min", patience=8), EarlyStopping(monitor="val/loss",
+                                                                                           mode="min", patience=4)
+    assert ours.state_key == theirs.state_key == "EarlyStopping{'monitor': 'val/loss', 'mode': 'min'}"
+
+
 @pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile", "patience"])
 def test_watching_settings_do_not_change_the_fingerprint(setting):
     from semcom_core.runs.resume import fingerprint
