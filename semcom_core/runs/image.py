@@ -101,8 +101,7 @@ class _EarlyStopping(EarlyStopping):
     @property
     def state_key(self) -> str:
         """Lightning's own key, so that a checkpoint written by either class resumes into the other."""
-        return EarlyStopping._generate_state_key(self, monitor=self.monitor, mode=self.mode).replace(
-            type(self).__qualname__, EarlyStopping.__qualname__, 1)
+        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
 
     def load_state_dict(self, state_dict: dict) -> None:
         patience = self.patience

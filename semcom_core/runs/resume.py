@@ -28,7 +28,6 @@ from lightning.pytorch.callbacks import Checkpoint
 from .folder import is_global_zero, say
 
 RESUME_DIR = "resume"
-# Settings that change how a run is watched or executed, not what it trains.
 # Settings that do not change what a run trains up to now: how it is watched and compiled, and the patience
 # of early stopping (a stopped stage is already recorded, so a run may resume with more or less patience).
 _IGNORED = {"trainer": ("progress_bar", "num_workers", "compile", "patience")}
