@@ -92,7 +92,7 @@ def test_a_run_resumes_with_the_patience_now_configured(tmp_path, capsys):
 
 
 def test_early_stopping_state_is_found_under_lightnings_own_key():
-    """A checkpoint written with Lightning's EarlyStopping (runs begun before the patience change) resumes
+    """A checkpoint written with Lightning's own EarlyStopping resumes into ours
     with its wait count and best value, not afresh."""
     from lightning.pytorch.callbacks import EarlyStopping
     from semcom_core.runs.image import _EarlyStopping
