@@ -58,8 +58,9 @@ class Ledger:
             self._entries[name] = entry
         return self._entries[name]
 
-    def holds(self, name: str, cfg: dict, ignore=("trainer",)) -> bool:
-        """True when the ledger has run ``name`` trained with ``cfg`` (keys in ``ignore`` aside); ConfigError
+    def holds(self, name: str, cfg: dict, ignore=()) -> bool:
+        """True when the ledger has run ``name`` trained with ``cfg`` (as :func:`config_differences` compares
+        them, keys in ``ignore`` aside); ConfigError
         when it has a run of that name with another config, as for a run folder."""
         entry = self.entry(name)
         if entry is None:

@@ -115,8 +115,9 @@ def variant_of(run: str) -> str:
 
 
 def _same_run(run_dir: Path, cfg: dict) -> bool:
-    """True when run_dir holds a finished run of this config (trainer and classifier settings aside)."""
-    return finished_run(run_dir, cfg, ignore=("trainer", "classifier"))
+    """True when run_dir holds a finished run of this config (classifier settings and the trainer's device
+    settings aside)."""
+    return finished_run(run_dir, cfg, ignore=("classifier",))
 
 
 def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True,
@@ -131,7 +132,7 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
             if ledger is not None:
                 ledger.add_run(name, dirs[name])
             return True
-        return ledger is not None and ledger.holds(name, configs[name], ignore=("trainer", "classifier"))
+        return ledger is not None and ledger.holds(name, configs[name], ignore=("classifier",))
 
     missing = {name for name in configs if not finished(name)}
     if train and missing:

@@ -212,7 +212,7 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
     trained and the missing keys are left out (and listed)."""
     keys = list(configs)
     dirs = {key: runs_dir / key.name for key in keys}
-    ignore = ("trainer", "classifier")
+    ignore = ("classifier",)
 
     def finished(key: RunKey) -> bool:
         if finished_run(dirs[key], configs[key], ignore=ignore):

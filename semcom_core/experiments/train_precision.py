@@ -105,12 +105,11 @@ def check_train_precision(methods=None, runs_dir="runs/train-precision", out_dir
             cfg = check_config(configs[method], train_size, epochs, finetune_epochs, classifier, seed, mode,
                                overrides)
             run_dir = runs_dir / f"{method}-{mode}"
-            if finished_run(run_dir, cfg):      # ignores trainer settings, but the budget and mode must match
-                had = read_run(run_dir)["config"]["trainer"]
-                trained = {"max_epochs": had["max_epochs"], "precision": had["precision"],
-                           "compile": had.get("compile", False)}
-                if trained != {k: cfg["trainer"][k] for k in trained}:
-                    raise ConfigError(f"{run_dir} was trained with {trained}; choose another --runs folder")
+            if finished_run(run_dir, cfg):      # checks the budget and precision; the mode's compile too:
+                compiled = read_run(run_dir)["config"]["trainer"].get("compile", False)
+                if compiled != cfg["trainer"]["compile"]:
+                    raise ConfigError(f"{run_dir} was trained with trainer.compile={compiled}; choose another "
+                                      "--runs folder")
             else:
                 print(f"train-precision: training {method} in {mode} ({epochs} epochs of {train_size} images)",
                       flush=True)

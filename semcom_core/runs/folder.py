@@ -23,11 +23,15 @@ from safetensors.torch import save_file
 from .. import __version__
 from .layering import ConfigError
 
-__all__ = ["RUN_FILE", "RUN_FORMAT", "check_launch", "config_differences", "is_global_zero", "say", "command_line", "finished_run", "logger", "read_run",
-           "state_to_file", "write_run"]
+__all__ = ["RUN_FILE", "RUN_FORMAT", "TRAINING_SETTINGS", "check_launch", "config_differences", "is_global_zero",
+           "say", "command_line", "finished_run", "logger", "read_run", "state_to_file", "write_run"]
 
 RUN_FORMAT = "semcom-run/1"
 RUN_FILE = "run.json"
+#: The trainer settings that decide what a run trains: when its stages stop, on what, with what batches and
+#: arithmetic. The others (accelerator, devices, compile, workers, progress bar) only decide where and how.
+TRAINING_SETTINGS = ("max_epochs", "patience", "min_delta", "monitor", "batch_size", "limit_train_batches",
+                     "precision")
 
 
 def is_global_zero() -> bool:
@@ -102,16 +106,22 @@ def read_run(folder: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid JSON ({err})") from err
 
 
-def config_differences(saved: dict, cfg: dict, ignore=("trainer",)) -> list[str]:
-    """The top-level keys in which two run configs differ, keys in ``ignore`` aside."""
-    return sorted(k for k in set(saved) | set(cfg) if k not in ignore and saved.get(k) != cfg.get(k))
+def config_differences(saved: dict, cfg: dict, ignore=()) -> list[str]:
+    """The keys in which two run configs differ, top-level keys in ``ignore`` aside. Of ``trainer`` only the
+    settings that decide what a run trains count (``trainer.monitor``, ...); where and how it ran do not."""
+    skip = {*ignore, "trainer"}
+    differ = sorted(k for k in set(saved) | set(cfg) if k not in skip and saved.get(k) != cfg.get(k))
+    if "trainer" not in ignore:
+        had, now = saved.get("trainer") or {}, cfg.get("trainer") or {}
+        differ += [f"trainer.{k}" for k in TRAINING_SETTINGS if had.get(k) != now.get(k)]
+    return differ
 
 
-def finished_run(folder: str | Path, cfg: dict, ignore=("trainer",), stage: str | None = None) -> bool:
+def finished_run(folder: str | Path, cfg: dict, ignore=(), stage: str | None = None) -> bool:
     """True when ``folder`` holds a finished run of ``cfg`` (and of ``stage``, for families with several).
 
-    Keys in ``ignore`` (display and device settings) may differ; any other difference raises ConfigError,
-    so a runs folder never silently mixes configs.
+    Top-level keys in ``ignore`` and the trainer's device and display settings may differ; any other
+    difference raises ConfigError, so a runs folder never silently mixes configs.
     """
     if not (Path(folder) / RUN_FILE).is_file():
         return False

@@ -28,7 +28,7 @@ def test_a_record_is_measured_once_and_then_read(tmp_path):
     assert Ledger(tmp_path / "ledger").point("a", "20dB", None, measure) == {"psnr": 21.0}   # read back, no weights
     assert len(calls) == 1
     assert Ledger(tmp_path / "ledger").point("a", "5dB", None, measure) is None  # never measured, weights gone
-    assert Ledger(tmp_path / "ledger").holds("a", {**CONFIG, "trainer": {"max_epochs": 9}})  # trainer keys aside
+    assert Ledger(tmp_path / "ledger").holds("a", {**CONFIG, "trainer": {"max_epochs": 3, "compile": True}})
     with pytest.raises(ConfigError, match="differs in ratio"):
         Ledger(tmp_path / "ledger").holds("a", {**CONFIG, "ratio": 1 / 12})
 
@@ -58,3 +58,14 @@ def test_the_shared_classifier_travels_with_the_ledger(tmp_path):
     (elsewhere / "classifiers" / "net.safetensors").write_bytes(b"retrained")
     with pytest.raises(ConfigError, match="not the one the ledger"):
         ledger.restore_classifier("net", elsewhere)
+
+
+def test_a_run_stopped_by_other_training_settings_is_not_the_same_run(tmp_path):
+    """Where a run ran (devices, compilation) may differ; when and on what it stopped may not: an entry
+    trained under another cap or early-stopping monitor is refused, not reused as if it were this recipe's."""
+    ledger = Ledger(tmp_path / "ledger")
+    ledger.add_run("a", _finished_run(tmp_path / "runs" / "a", trainer={"max_epochs": 3, "monitor": "val/loss"}))
+    same_place = {**CONFIG, "trainer": {"max_epochs": 3, "monitor": "val/loss", "devices": 4, "compile": True}}
+    assert Ledger(tmp_path / "ledger").holds("a", same_place)
+    with pytest.raises(ConfigError, match=r"differs in trainer\.max_epochs, trainer\.monitor"):
+        Ledger(tmp_path / "ledger").holds("a", {**CONFIG, "trainer": {"max_epochs": 9, "monitor": "val/psnr"}})

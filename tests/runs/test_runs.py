@@ -45,7 +45,10 @@ def test_finished_run_check(tmp_path):
     write_run(tmp_path / "run", "multimodal", "proposed", cfg, stage="pretrain", seconds=1.0)
     assert read_run(tmp_path / "run")["format"] == "semcom-run/1"
     assert finished_run(tmp_path / "run", cfg, stage="pretrain")
-    assert finished_run(tmp_path / "run", {**cfg, "trainer": {"devices": 4}}, stage="pretrain")   # ignored key
+    assert finished_run(tmp_path / "run", {**cfg, "trainer": {**cfg["trainer"], "devices": 4}}, stage="pretrain")
+    with pytest.raises(ConfigError, match=r"differs in trainer\.precision"):          # decides what it trains
+        finished_run(tmp_path / "run", {**cfg, "trainer": {**cfg["trainer"], "precision": "bf16-mixed"}},
+                     stage="pretrain")
     with pytest.raises(ConfigError, match="differs in seed"):
         finished_run(tmp_path / "run", {**cfg, "seed": 1}, stage="pretrain")
     with pytest.raises(ConfigError, match="stage"):
