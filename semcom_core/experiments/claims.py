@@ -3,7 +3,8 @@
 A claim compares two systems at one point (the mean over seeds of each). "Beats" means ahead by more than
 the larger standard deviation over seeds and by more than the test set's resolution (0.1 dB of PSNR, 0.01 of
 a metric in [0, 1]: the binomial spread of an accuracy near 0.85 on 2000 test images is 0.008); "close" means
-within 1 dB of PSNR, or 0.03 of a metric in [0, 1]. Each check gives a row: the claim, the paper's figure and number, ours
+within 1 dB of PSNR, or 0.03 of a metric in [0, 1], either way; "keeps up" means not behind by more than
+that (level or ahead). Each check gives a row: the claim, the paper's figure and number, ours
 (mean ± std), the verdict, and for a claim that does not hold the measured reason (from ablation records).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CLOSE", "Stats", "beats", "claim_row", "claims_markdown", "close", "stats_of"]
+__all__ = ["CLOSE", "Stats", "beats", "claim_row", "claims_markdown", "close", "keeps_up", "stats_of"]
 
 CLOSE = {"psnr": 1.0, "ssim": 0.03}
 CLOSE_DEFAULT = 0.03
@@ -54,14 +55,23 @@ def close(a: Stats, b: Stats, metric: str) -> bool:
     return abs(a.mean - b.mean) <= CLOSE.get(metric, CLOSE_DEFAULT)
 
 
+def keeps_up(a: Stats, b: Stats, metric: str) -> bool:
+    return a.mean >= b.mean - CLOSE.get(metric, CLOSE_DEFAULT)
+
+
+VERDICTS = {"beats": beats, "close": close, "keeps up": keeps_up}
+
+
 def claim_row(claim: str, paper: str, a_name: str, a: Stats | None, b_name: str, b: Stats | None, metric: str,
               want: str = "beats", reason=None) -> dict:
-    """One row: ``a`` against ``b`` on ``metric``; ``want`` "beats" or "close". Missing records: "not measured".
+    """One row: ``a`` against ``b`` on ``metric``; ``want`` one of :data:`VERDICTS`. Missing records: "not measured".
     ``reason``: a callable giving the measured reason, asked only when the claim does not hold (the ablation
     records it cites may be missing: it then returns "")."""
+    if want not in VERDICTS:
+        raise ValueError(f"want must be one of {', '.join(VERDICTS)}, got {want!r}")
     if a is None or b is None:
         return {"claim": claim, "paper": paper, "ours": "-", "verdict": "not measured", "reason": ""}
-    holds = beats(a, b, metric) if want == "beats" else close(a, b, metric)
+    holds = VERDICTS[want](a, b, metric)
     ours = f"{a_name} {a.text(metric)} vs {b_name} {b.text(metric)}"
     return {"claim": claim, "paper": paper, "ours": ours, "verdict": "holds" if holds else "does not hold",
             "reason": "" if holds or reason is None else reason()}

@@ -1,5 +1,7 @@
 """The claims rule: "beats" needs a lead beyond the seeds' spread and the test set's resolution; "close"
-a gap within 1 dB / 0.03; a missing point is "not measured"."""
+a gap within 1 dB / 0.03 either way, "keeps up" only behind; a missing point is "not measured"."""
+
+import pytest
 
 from semcom_core.experiments.claims import claim_row, claims_markdown, stats_of
 
@@ -33,6 +35,17 @@ def test_one_seed_needs_more_than_the_resolution():
     assert claim_row("", "", "A", p, "B", q, "psnr", want="close")["verdict"] == "holds"
     far = stats_of(_records("b", [17.5], "psnr"), "psnr")
     assert claim_row("", "", "A", p, "B", far, "psnr", want="close")["verdict"] == "does not hold"
+
+
+def test_keeping_up_is_one_sided():
+    """"Keeps up": level within the closeness margin, or ahead by any amount; only falling behind fails it."""
+    ahead, level = stats_of(_records("a", [21.0], "psnr"), "psnr"), stats_of(_records("a", [18.5], "psnr"), "psnr")
+    behind, ref = stats_of(_records("a", [17.5], "psnr"), "psnr"), stats_of(_records("b", [19.0], "psnr"), "psnr")
+    verdict = lambda a, want: claim_row("", "", "A", a, "B", ref, "psnr", want=want)["verdict"]  # noqa: E731
+    assert [verdict(a, "keeps up") for a in (ahead, level, behind)] == ["holds", "holds", "does not hold"]
+    assert [verdict(a, "close") for a in (ahead, level, behind)] == ["does not hold", "holds", "does not hold"]
+    with pytest.raises(ValueError, match="want must be one of"):
+        verdict(ahead, "about")
 
 
 def test_missing_points_are_not_measured():

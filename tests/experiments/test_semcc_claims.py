@@ -4,7 +4,7 @@ records (the clean images' accuracy, Table I's ablation, SemRE's ablation, the c
 import json
 
 from semcom_core.experiments.claims import claims_markdown
-from semcom_core.experiments.semcc_claims import semcc_claims
+from semcom_core.experiments.semcc_claims import PSNR_CLAIM, semcc_claims
 
 
 def _write(path, records):
@@ -57,7 +57,7 @@ def test_a_claim_that_holds_has_no_reason_and_a_lost_one_cites_the_headroom_and_
     assert "clean test images at 93.0 %, so DeepSC leaves 18.5 points to gain and SemCC takes -0.5" in lost["reason"]
     assert "1/24: SemCC 74.0 %, w/o FT -8.0, w/o CL (DeepSC's recipe) +0.5 points" in lost["reason"]
     assert rows["SemCC beats its ablation w/o CL, rayleigh 5 dB, k/n 1/24"]["verdict"] == "does not hold"
-    assert rows["SemCC's PSNR close to DeepJSCC's at k/n 1/2.5, AWGN 20 dB"]["verdict"] == "not measured"
+    assert rows[PSNR_CLAIM]["verdict"] == "not measured"
 
 
 def test_the_digital_claim_lists_the_link_against_the_best_semantic_method_by_ratio(tmp_path):
@@ -69,7 +69,7 @@ def test_the_digital_claim_lists_the_link_against_the_best_semantic_method_by_ra
     row = rows["the digital link has the best PSNR above k/n 1/3 (at 1/2.5, AWGN 20 dB)"]
     assert row["verdict"] == "does not hold" and row["ours"] == "BPG+LDPC 30.00 dB vs best semantic 31.00 dB"
     assert row["reason"].endswith("1/12: 12.00 vs DeepJSCC 24.00 dB; 1/2.5: 30.00 vs DeepJSCC 31.00 dB")
-    psnr = rows["SemCC's PSNR close to DeepJSCC's at k/n 1/2.5, AWGN 20 dB"]
+    psnr = rows[PSNR_CLAIM]
     assert psnr["verdict"] == "does not hold" and "(awgn 20 dB): 1/2.5: -8.00 dB" in psnr["reason"]
 
 
@@ -78,6 +78,6 @@ def test_the_psnr_reason_cites_the_alpha_sweep(tmp_path):
                                       for a, acc, psnr in ((0.9, 0.80, 19.0), (0.01, 0.82, 15.4))])
     ratios = [_point("semcc", 0.9, 25.0, ratio=1 / 2.5), _point("deepjscc", 0.9, 30.0, ratio=1 / 2.5)]
     rows, _ = _rows(tmp_path, ratios)
-    reason = rows["SemCC's PSNR close to DeepJSCC's at k/n 1/2.5, AWGN 20 dB"]["reason"]
+    reason = rows[PSNR_CLAIM]["reason"]
     assert "the alpha sweep (k/n 1/24, awgn 5 dB) gives alpha 0.01: 15.40 dB / 82.0 %, alpha 0.9: 19.00 dB / 80.0 %" \
         in reason
