@@ -28,9 +28,10 @@ from lightning.pytorch.callbacks import Checkpoint
 from .folder import is_global_zero, say
 
 RESUME_DIR = "resume"
-# Settings that do not change what a run trains up to now: how it is watched and compiled, and the patience
-# of early stopping (a stopped stage is already recorded, so a run may resume with more or less patience).
-_IGNORED = {"trainer": ("progress_bar", "num_workers", "compile", "patience")}
+# Settings that do not change what a run trains up to now: how it is watched and compiled, and when early
+# stopping gives up (patience, and min_delta, the least change that counts as progress): a stopped stage is
+# already recorded, so a run may resume with more or less of either.
+_IGNORED = {"trainer": ("progress_bar", "num_workers", "compile", "patience", "min_delta")}
 
 
 def fingerprint(cfg: dict) -> str:

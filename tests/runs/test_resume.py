@@ -101,7 +101,7 @@ def test_early_stopping_state_is_found_under_lightnings_own_key():
     assert ours.state_key == theirs.state_key == "EarlyStopping{'monitor': 'val/loss', 'mode': 'min'}"
 
 
-@pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile", "patience"])
+@pytest.mark.parametrize("setting", ["progress_bar", "num_workers", "compile", "patience", "min_delta"])
 def test_watching_settings_do_not_change_the_fingerprint(setting):
     from semcom_core.runs.resume import fingerprint
     cfg = load_config(CONFIG, _overrides())
