@@ -60,8 +60,8 @@ class Ledger:
 
     def holds(self, name: str, cfg: dict, ignore=()) -> bool:
         """True when the ledger has run ``name`` trained with ``cfg`` (as :func:`config_differences` compares
-        them, keys in ``ignore`` aside); ConfigError
-        when it has a run of that name with another config, as for a run folder."""
+        them, keys in ``ignore`` aside); ConfigError when it has a run of that name with another config, as
+        for a run folder."""
         entry = self.entry(name)
         if entry is None:
             return False
