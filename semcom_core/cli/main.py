@@ -83,6 +83,16 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def duration(text: str) -> float:
+    """An argparse type: a positive duration in seconds, written as 2h30m, 90m, 1.5h or 5400."""
+    from ..experiments.schedule import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def cmd_train(args) -> None:
     from ..runs.config import load_config
 
@@ -140,6 +150,8 @@ EXPERIMENT_DEFAULTS = {  # paper -> (spec, runs, out)
 def cmd_experiment(args) -> None:
     spec, runs, out = (given or default for given, default in
                        zip((args.spec, args.runs, args.out), EXPERIMENT_DEFAULTS[args.paper]))
+    if args.time_budget is not None and args.paper not in ("semcc", "mijscc"):
+        raise SystemExit(f"semcom experiment {args.paper}: --time-budget applies to semcc and mijscc only")
     if args.paper == "digital":
         from ..experiments.digital import run_digital
 
@@ -159,13 +171,13 @@ def cmd_experiment(args) -> None:
         from ..experiments.mijscc import run_mijscc_experiment
 
         run_mijscc_experiment(spec, runs, out, overrides=_overrides(args.set), jobs=args.jobs,
-                              train=not args.no_train)
+                              train=not args.no_train, time_budget=args.time_budget)
         return
     from ..experiments.semcc import run_experiment
 
     run_experiment(spec, runs, out, parts=args.part, overrides=_overrides(args.set), jobs=args.jobs,
                    device=args.device, train_only=args.train_only, train=not args.no_train,
-                   command=_command_line())
+                   command=_command_line(), time_budget=args.time_budget)
 
 
 def cmd_multimodal(args) -> None:
@@ -341,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-only", action="store_true", help="train what is missing, evaluate nothing")
     p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value of every method config")
+    p.add_argument("--time-budget", type=duration, default=None, metavar="DURATION",
+                   help="semcc, mijscc: start only the runs expected to finish within DURATION (2h30m, 90m, "
+                        "5400), judged by the median time of each method's finished runs; the rest wait for a "
+                        "later call (for batch jobs and machines lent for a fixed time)")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("multimodal", help="multi-modal devices: pre-train, fine-tune over the channel, evaluate")

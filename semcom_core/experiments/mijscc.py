@@ -37,6 +37,7 @@ from .classical import best_digital_records
 from .semcc import _train_one
 from .claims import claims_markdown
 from .ledger import Ledger
+from .schedule import describe, sweep_budget
 from .mijscc_claims import mijscc_claims
 from .spec import read_spec
 from .mijscc_figures import curve_name, plot_constellation, plot_lambda_tradeoff, plot_metrics
@@ -121,10 +122,13 @@ def _same_run(run_dir: Path, cfg: dict) -> bool:
 
 
 def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, train: bool = True,
-                        ledger: Ledger | None = None, on_trained=None) -> dict[str, Path]:
+                        ledger: Ledger | None = None, on_trained=None, deadline: float | None = None
+                        ) -> dict[str, Path]:
     """Train what is missing ('mijscc' first: the others need its classifier or weights) and enter each run in
     the ledger, handing it to ``on_trained(name)``. A run the ledger holds counts as finished, unless a run to
-    be trained needs its weights (the classifier of 'mijscc', A-MIJSCC's starting point): it trains again."""
+    be trained needs its weights (the classifier of 'mijscc', A-MIJSCC's starting point): it trains again.
+    With a ``deadline`` (a time.time() value) training stops at the first run not expected to end before it
+    (the runs go in order: later ones may need its weights); that run and the rest are left out (and listed)."""
     dirs = {name: Path(runs_dir) / name for name in configs}
 
     def finished(name: str) -> bool:
@@ -135,6 +139,7 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
         return ledger is not None and ledger.holds(name, configs[name], ignore=("classifier",))
 
     missing = {name for name in configs if not finished(name)}
+    held = set(configs) - missing
     if train and missing:
         needed = {Path(configs[name]["init_from"]).name for name in missing if configs[name].get("init_from")}
         needed |= {"mijscc"} if missing - {"mijscc"} else set()
@@ -145,8 +150,14 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
             print(f"experiment: {len(missing)} runs missing, left out: {', '.join(missing)}")
         return {n: d for n, d in dirs.items() if n not in missing}
     print(f"experiment: {len(configs) - len(missing)} runs reused, {len(missing)} to train")
+    budget = sweep_budget(deadline, (e["run"] for e in ledger.runs().values()) if ledger else [], configs, dirs)
     started = time.time()
     for number, name in enumerate(missing, 1):
+        if not budget.fits(name):
+            left = missing[number - 1:]
+            print(f"experiment: {len(left)} runs left for a later call ({name} is not expected to finish in the "
+                  f"{describe(max(0.0, budget.time_left()))} left of the time budget): {', '.join(left)}")
+            return {n: d for n, d in dirs.items() if n not in left or n in held}   # held: the ledger's records
         seconds = _train_one(configs[name], dirs[name], jobs, ORIGIN)
         print(f"experiment: [{number}/{len(missing)}] {name} trained in {seconds:.0f} s "
               f"({time.time() - started:.0f} s elapsed)", flush=True)
@@ -338,7 +349,8 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
 
 
 def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None = None, jobs: int = 1,
-                          train: bool = True, progress: bool = True) -> Path:
+                          train: bool = True, progress: bool = True, time_budget: float | None = None) -> Path:
+    deadline = None if time_budget is None else time.time() + time_budget
     spec = load_mijscc_spec(spec_path)
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -373,7 +385,7 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
         return records
 
     dirs = ensure_variant_runs(configs, runs_dir, jobs, train, ledger,
-                               on_trained=lambda name: run_records(name, Path(runs_dir) / name))
+                               on_trained=lambda name: run_records(name, Path(runs_dir) / name), deadline=deadline)
     records = [record for name, run_dir in dirs.items() for record in run_records(name, run_dir)]
     four_bit = [n for n, c in configs.items() if c["quant_bits"] == 4 and n in dirs and n == variant_of(n)]
     if four_bit and (dirs[four_bit[0]] / "run.json").is_file():     # drawn from the weights only

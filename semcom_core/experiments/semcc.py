@@ -42,6 +42,7 @@ from ..runs.image import split, train_classifier
 from ..data import load_dataset
 from .claims import stats_of
 from .ledger import Ledger
+from .schedule import describe, sweep_budget
 from .semcc_report import write_results
 from .semcc_evaluation import Evaluator, robustness_digital
 from .training_report import write_training_report
@@ -203,13 +204,14 @@ def _train_one(cfg: dict, run_dir: Path, jobs: int, origin: str) -> float:
 
 def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, train: bool = True,
                 origin: str = "semcom experiment semcc", ledger: Ledger | None = None,
-                on_trained=None) -> dict[RunKey, Path]:
+                on_trained=None, deadline: float | None = None) -> dict[RunKey, Path]:
     """Train the runs that are missing, `jobs` at a time; return the run folder of every finished key
     (finished in `runs_dir` or held by the ledger; the folder may then be absent).
 
     `configs` maps each key to its resolved config (`run_config`). Each run trained is entered in the
     ledger and handed to `on_trained(key, dirs of the runs finished so far)`. With train=False nothing is
-    trained and the missing keys are left out (and listed)."""
+    trained and the missing keys are left out (and listed). With a `deadline` (a time.time() value) a run
+    starts only when it is expected to end before it (`schedule.Budget`); the others are left (and listed)."""
     keys = list(configs)
     dirs = {key: runs_dir / key.name for key in keys}
     ignore = ("classifier",)
@@ -228,13 +230,22 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
                   + ", ".join(key.name for key in missing))
         return {key: d for key, d in dirs.items() if key not in missing}
     print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
+    budget = sweep_budget(deadline, (entry["run"] for entry in ledger.runs().values()) if ledger else [], configs,
+                          dirs)
     started = time.time()
-    pending = set(missing)
+    pending, queue, running = set(missing), list(missing), {}
     run_seconds = []     # each finished run's training time over every attempt, resumed ones included
+    done = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_train_one, configs[key], dirs[key], jobs, origin): key for key in missing}
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            key = futures[future]
+        while True:
+            while len(running) < max(1, jobs) and (key := budget.next_run(queue)) is not None:
+                queue.remove(key)
+                running[pool.submit(_train_one, configs[key], dirs[key], jobs, origin)] = key
+            if not running:
+                break
+            ended, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            future = next(iter(ended))
+            key, done = running.pop(future), done + 1
             this_call = future.result()
             run_seconds.append(float(read_run(dirs[key]).get("seconds") or this_call))
             pace = sum(run_seconds) / len(run_seconds)
@@ -247,7 +258,11 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
                 ledger.add_run(key.name, dirs[key])
             if on_trained is not None:
                 on_trained(key, {k: d for k, d in dirs.items() if k not in pending})
-    return dirs
+    if queue:
+        print(f"experiment: {len(queue)} runs left for a later call (none expected to finish in the "
+              f"{describe(max(0.0, budget.time_left()))} left of the time budget): "
+              + ", ".join(key.name for key in queue), flush=True)
+    return {key: d for key, d in dirs.items() if key not in queue}
 
 
 def _write_records(path: Path, records: list[dict]) -> None:
@@ -390,7 +405,11 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
 
 def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | Path, parts=PARTS,
                    overrides: dict | None = None, jobs: int = 1, device: str | None = None,
-                   train_only: bool = False, train: bool = True, command: str = "semcom experiment semcc") -> Path:
+                   train_only: bool = False, train: bool = True, command: str = "semcom experiment semcc",
+                   time_budget: float | None = None) -> Path:
+    """Train what the parts need and is missing, then evaluate and write every part's records, tables and
+    figures. With `time_budget` (seconds from now) only the runs expected to finish in it are started."""
+    deadline = None if time_budget is None else time.time() + time_budget
     spec = load_spec(spec_path)
     overrides = overrides or {}
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
@@ -426,7 +445,8 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
 
     # each run is evaluated as soon as it is trained: its records reach the ledger before the next one ends
     dirs = ensure_runs(configs, runs_dir, jobs, train, command, ledger,
-                       on_trained=None if ev is None else lambda _key, finished: evaluate(finished, final=False))
+                       on_trained=None if ev is None else lambda _key, finished: evaluate(finished, final=False),
+                       deadline=deadline)
     if train_only:
         return out_dir
     evaluate(dirs, final=True)

@@ -41,6 +41,16 @@ def fingerprint(cfg: dict) -> str:
     return hashlib.sha256(yaml.safe_dump(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def seconds_spent(out_dir: str | Path, cfg: dict) -> float:
+    """Training time an interrupted run of ``cfg`` has saved in ``out_dir`` (0 when there is none, or when
+    what is there is from another config). Reads only: nothing is discarded."""
+    try:
+        saved = json.loads((Path(out_dir) / RESUME_DIR / "progress.json").read_text())
+        return float(saved.get("seconds", 0.0)) if saved.get("config") == fingerprint(cfg) else 0.0
+    except (FileNotFoundError, ValueError, AttributeError, TypeError):
+        return 0.0
+
+
 class EpochCheckpoint(Checkpoint):
     """Saves the whole training state after every epoch (written whole, then renamed into place). As a
     Lightning ``Checkpoint`` it runs after the method's own epoch-end work (SemRE's soft update)."""

@@ -78,8 +78,13 @@ def test_tiny_experiment_writes_records_tables_and_figures(tmp_path):
     carried = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
     assert sorted(carried.read_text().splitlines()) == sorted(again.read_text().splitlines())
     assert not (tmp_path / "runs" / "mijscc").exists()             # nothing was trained again
-    # a run the ledger lacks trains again, and so does 'mijscc', whose classifier it loads
+    # a run the ledger lacks trains again, and so does 'mijscc', whose classifier it loads; not when the time
+    # budget is shorter than 'mijscc' took: both wait, and the ledger's 'mijscc' records stay
     (tmp_path / "out" / "ledger" / "4bit-seed1.json").unlink()
+    short = run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False,
+                                  time_budget=0.01)
+    assert not (tmp_path / "runs" / "mijscc").exists()
+    assert {json.loads(line)["variant"] for line in short.read_text().splitlines()} >= {"mijscc", "a-eta2"}
     run_mijscc_experiment(path, tmp_path / "runs", tmp_path / "out", overrides=TINY, progress=False)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["4bit-seed1", "mijscc"]
     assert (tmp_path / "out" / "ledger" / "4bit-seed1.json").is_file()

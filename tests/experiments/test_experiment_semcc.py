@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import yaml
 from semcom_core.runs.config import ConfigError
 from semcom_core.records import read_records
 from semcom_core.experiments.figures import fraction_label
+from semcom_core.experiments.ledger import Ledger
+from semcom_core.experiments.schedule import RunTimes
 from semcom_core.experiments.semcc import RunKey, ensure_runs, keys_for, load_spec, run_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,6 +126,26 @@ def test_progress_counts_a_runs_training_over_every_attempt(experiment, tmp_path
     assert f"[1/1] {key.name} trained in" in said
     assert f"({recorded:.0f} s over every attempt;" in said
     assert "at " in said and "1 at a time, about 0.0 h left)" in said
+
+
+def test_a_time_budget_starts_only_the_runs_expected_to_finish(experiment, tmp_path, capsys):
+    """A run whose method's finished runs took longer than the budget left is not started (it would be cut
+    off), and is listed; given the time, it trains."""
+    _, runs, out = experiment
+    shutil.copytree(out / "ledger", tmp_path / "ledger")
+    ledger = Ledger(tmp_path / "ledger")
+    cfg = yaml.safe_load((runs / "deepjscc-awgn-20dB-r1_24" / "config.yaml").read_text())
+    took = RunTimes(entry["run"] for entry in ledger.runs().values()).expected(cfg)
+    key = RunKey("deepjscc", 1 / 24, "awgn", 20.0, seed=7)
+    configs = {key: {**cfg, "seed": 7}}
+    dirs = ensure_runs(configs, tmp_path / "runs", ledger=ledger, deadline=time.time() + took / 2)
+    said = capsys.readouterr().out
+    assert dirs == {} and not (tmp_path / "runs" / key.name).exists()
+    assert "expected run times: deepjscc" in said
+    assert f"1 runs left for a later call (none expected to finish in the 0 min left of the time budget): " \
+           f"{key.name}" in said
+    dirs = ensure_runs(configs, tmp_path / "runs", ledger=ledger, deadline=time.time() + 100 * took)
+    assert (dirs[key] / "run.json").is_file() and "left for a later call" not in capsys.readouterr().out
 
 
 def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(experiment, tmp_path, capsys):

@@ -13,7 +13,7 @@ import pytest
 from semcom_core.runs.config import load_config
 from semcom_core.runs.folder import read_run
 from semcom_core.runs.image import train_run
-from semcom_core.runs.resume import RunProgress
+from semcom_core.runs.resume import RunProgress, seconds_spent
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs/semcc/fmnist/deepjscc.yaml"
@@ -53,6 +53,8 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, capsys):
     assert saved["stages"] == [] and saved["seconds"] > 0
 
     cfg = load_config(CONFIG, _overrides())
+    assert seconds_spent(run_dir, cfg) == saved["seconds"]            # what a time budget counts as done
+    assert seconds_spent(run_dir, {**cfg, "ratio": cfg["ratio"] / 2}) == 0 and (run_dir / "resume").is_dir()
     run = read_run(train_run(cfg, run_dir))
     out = capsys.readouterr().out
     assert "classifier loaded from" in out and "resuming from" in out
