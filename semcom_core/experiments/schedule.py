@@ -85,8 +85,8 @@ class Budget:
         return float("inf") if self.deadline is None else self.deadline - time.time()
 
     def fits(self, key: Key) -> bool:
-        expected = self.expected_left(key)
-        return expected is None or expected <= self.time_left()
+        expected, left = self.expected_left(key), self.time_left()
+        return left > 0 and (expected is None or expected <= left)
 
     def next_run(self, queue: Sequence[Key]) -> Key | None:
         """The first run in ``queue`` expected to finish in time; None when none is."""

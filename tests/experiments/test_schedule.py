@@ -58,7 +58,7 @@ def test_the_first_run_in_order_that_fits_starts_next():
     assert budget.next_run(["long", "unknown"]) == "unknown"            # nothing known: it may fit
     assert budget.next_run(["long"]) is None
     assert Budget(None, expected.get).next_run(["long"]) == "long"     # no budget: everything fits
-    assert Budget(time.time() - 1, expected.get).next_run(["short"]) is None   # the time is up
+    assert Budget(time.time() - 1, expected.get).next_run(["short", "unknown"]) is None   # the time is up
 
 
 def test_durations_are_described_in_hours_and_minutes():
