@@ -150,7 +150,7 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
             print(f"experiment: {len(missing)} runs missing, left out: {', '.join(missing)}")
         return {n: d for n, d in dirs.items() if n not in missing}
     print(f"experiment: {len(configs) - len(missing)} runs reused, {len(missing)} to train")
-    budget = sweep_budget(deadline, (e["run"] for e in ledger.runs().values()) if ledger else [], configs, dirs)
+    budget = sweep_budget(deadline, ledger, configs, dirs)
     started = time.time()
     for number, name in enumerate(missing, 1):
         if not budget.fits(name):

@@ -93,11 +93,12 @@ class Budget:
         return next((key for key in queue if self.fits(key)), None)
 
 
-def sweep_budget(deadline: float | None, finished_runs: Iterable[dict], configs: Mapping[Key, dict],
-                 dirs: Mapping[Key, Path]) -> Budget:
-    """The budget of a sweep whose runs have these configs and folders: each expected to take as long as
-    ``finished_runs`` say (:class:`RunTimes`), less what its folder has spent already. Says what it expects."""
-    times = RunTimes(finished_runs if deadline is not None else [])
+def sweep_budget(deadline: float | None, ledger, configs: Mapping[Key, dict], dirs: Mapping[Key, Path]) -> Budget:
+    """The budget of a sweep whose runs have these configs and folders: each expected to take as long as the
+    finished runs in ``ledger`` (a :class:`Ledger` or None) say (:class:`RunTimes`), less what its folder has
+    spent already. Says what it expects. Without a deadline the ledger is not read."""
+    use_ledger = deadline is not None and ledger is not None
+    times = RunTimes(entry["run"] for entry in ledger.runs().values()) if use_ledger else RunTimes([])
 
     def expected_left(key: Key) -> float | None:
         expected = times.expected(configs[key])

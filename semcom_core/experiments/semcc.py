@@ -230,8 +230,7 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
                   + ", ".join(key.name for key in missing))
         return {key: d for key, d in dirs.items() if key not in missing}
     print(f"experiment: {len(keys) - len(missing)} runs reused, {len(missing)} to train ({jobs} at a time)")
-    budget = sweep_budget(deadline, (entry["run"] for entry in ledger.runs().values()) if ledger else [], configs,
-                          dirs)
+    budget = sweep_budget(deadline, ledger, configs, dirs)
     started = time.time()
     pending, queue, running = set(missing), list(missing), {}
     run_seconds = []     # each finished run's training time over every attempt, resumed ones included
