@@ -161,6 +161,7 @@ def ensure_variant_runs(configs: dict[str, dict], runs_dir: Path, jobs: int, tra
         seconds = _train_one(configs[name], dirs[name], jobs, ORIGIN)
         print(f"experiment: [{number}/{len(missing)}] {name} trained in {seconds:.0f} s "
               f"({time.time() - started:.0f} s elapsed)", flush=True)
+        budget.observe(name, read_run(dirs[name]))
         if ledger is not None:
             ledger.add_run(name, dirs[name])
         if on_trained is not None:

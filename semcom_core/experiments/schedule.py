@@ -3,8 +3,10 @@
 A run cut off by the end of the budget is lost unless its folder survives, so a sweep given a budget starts
 only the runs that can be expected to finish in the time left: the first such run in the sweep's order, so a
 short run can use the last hour that a long one would not. A run's expected time is the median training time
-of the same method's finished runs in the ledger (:class:`RunTimes`), less the time its folder has already
-spent (a resumed run); a method without a finished run yet is expected to fit.
+of the same method's finished runs in the ledger (:class:`RunTimes`), scaled by this machine's pace, less the
+time its folder has already spent (a resumed run); a method without a finished run yet is expected to fit.
+Machines differ threefold in time per epoch, so each run finished in the call measures the pace: its time per
+epoch against the ledger's for its method (:meth:`Budget.observe`).
 """
 
 from __future__ import annotations
@@ -41,22 +43,36 @@ def _settings(config: dict) -> tuple:
     return tuple(str(trainer.get(name)) for name in TRAINING_SETTINGS)
 
 
+def epochs_trained(run: dict) -> int:
+    """The epochs a finished run (its ``run.json`` dict) trained, over all its stages."""
+    return sum(int(stage.get("epochs_run") or 0) for stage in run.get("stages") or ())
+
+
 class RunTimes:
     """How long a run is expected to train: the median time (over every attempt) of the finished runs (the
     ``run.json`` dicts given) of its method under the same training settings (max epochs, patience, ...), or
-    of all its method's runs when none was trained under them; None for a method without a finished run."""
+    of all its method's runs when none was trained under them; None for a method without a finished run.
+    Likewise their median time per epoch."""
 
     def __init__(self, runs: Iterable[dict]):
         self.by_settings, self.by_method = defaultdict(list), defaultdict(list)
         for run in runs:
             if run.get("seconds"):
-                self.by_settings[run.get("method"), _settings(run.get("config") or {})].append(float(run["seconds"]))
-                self.by_method[run.get("method")].append(float(run["seconds"]))
+                entry = (float(run["seconds"]), epochs_trained(run))
+                self.by_settings[run.get("method"), _settings(run.get("config") or {})].append(entry)
+                self.by_method[run.get("method")].append(entry)
+
+    def _runs(self, config: dict) -> list[tuple[float, int]]:
+        return (self.by_settings.get((config.get("method"), _settings(config)))
+                or self.by_method.get(config.get("method")) or [])
 
     def expected(self, config: dict) -> float | None:
-        seconds = (self.by_settings.get((config.get("method"), _settings(config)))
-                   or self.by_method.get(config.get("method")))
+        seconds = [s for s, _ in self._runs(config)]
         return statistics.median(seconds) if seconds else None
+
+    def seconds_per_epoch(self, config: dict) -> float | None:
+        rates = [s / epochs for s, epochs in self._runs(config) if epochs]
+        return statistics.median(rates) if rates else None
 
     def summary(self, configs: Iterable[dict]) -> str:
         """The expected time of each method among ``configs`` (their first config's settings)."""
@@ -74,12 +90,33 @@ def describe(seconds: float) -> str:
 
 
 class Budget:
-    """When to stop starting runs. ``expected_left(key)`` is a run's expected remaining time, None where
-    nothing is known; ``deadline`` is a ``time.time()`` value, None for no budget."""
+    """When to stop starting runs. ``deadline`` is a ``time.time()`` value, None for no budget;
+    ``expected(key)`` a run's expected training time at the ledger's pace, None where nothing is known;
+    ``spent(key)`` the seconds its folder has trained already; ``per_epoch(key)`` the ledger's seconds per
+    epoch for its method, None where unknown. ``pace`` (this machine's time per epoch over the ledger's)
+    starts at 1 and is measured by :meth:`observe`."""
 
-    def __init__(self, deadline: float | None, expected_left: Callable[[Key], float | None]):
-        self.deadline = deadline
-        self.expected_left = expected_left
+    def __init__(self, deadline: float | None, expected: Callable[[Key], float | None],
+                 spent: Callable[[Key], float] = lambda key: 0.0,
+                 per_epoch: Callable[[Key], float | None] = lambda key: None):
+        self.deadline, self.expected, self.spent, self.per_epoch = deadline, expected, spent, per_epoch
+        self.pace, self._paces = 1.0, []
+
+    def expected_left(self, key: Key) -> float | None:
+        expected = self.expected(key)
+        return None if expected is None else max(0.0, expected * self.pace - self.spent(key))
+
+    def observe(self, key: Key, run: dict) -> None:
+        """Measure the pace on a run finished in this call (its ``run.json`` dict): its seconds per epoch over
+        the ledger's for its method. The pace is the median over the runs observed; says when it changes."""
+        reference, epochs = self.per_epoch(key), epochs_trained(run)
+        if self.deadline is None or not reference or not epochs or not run.get("seconds"):
+            return
+        self._paces.append(float(run["seconds"]) / epochs / reference)
+        self.pace = statistics.median(self._paces)
+        print(f"experiment: runs train at {self.pace:.2f}x the ledger's time per epoch here "
+              f"(median of {len(self._paces)} run{'s' if len(self._paces) > 1 else ''} of this call); "
+              f"expected times are scaled by it", flush=True)
 
     def time_left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.time()
@@ -96,15 +133,14 @@ class Budget:
 def sweep_budget(deadline: float | None, ledger, configs: Mapping[Key, dict], dirs: Mapping[Key, Path]) -> Budget:
     """The budget of a sweep whose runs have these configs and folders: each expected to take as long as the
     finished runs in ``ledger`` (a :class:`Ledger` or None) say (:class:`RunTimes`), less what its folder has
-    spent already. Says what it expects. Without a deadline the ledger is not read."""
+    spent already, at the pace the call's finished runs measure. Says what it expects. Without a deadline the
+    ledger is not read."""
     use_ledger = deadline is not None and ledger is not None
     times = RunTimes(entry["run"] for entry in ledger.runs().values()) if use_ledger else RunTimes([])
-
-    def expected_left(key: Key) -> float | None:
-        expected = times.expected(configs[key])
-        return None if expected is None else max(0.0, expected - seconds_spent(dirs[key], configs[key]))
 
     if deadline is not None:
         print(f"experiment: time budget {describe(max(0.0, deadline - time.time()))}; expected run times: "
               + times.summary(configs.values()), flush=True)
-    return Budget(deadline, expected_left)
+    return Budget(deadline, lambda key: times.expected(configs[key]),
+                  spent=lambda key: seconds_spent(dirs[key], configs[key]),
+                  per_epoch=lambda key: times.seconds_per_epoch(configs[key]))

@@ -245,14 +245,15 @@ def ensure_runs(configs: dict[RunKey, dict], runs_dir: Path, jobs: int = 1, trai
             ended, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             future = next(iter(ended))
             key, done = running.pop(future), done + 1
-            this_call = future.result()
-            run_seconds.append(float(read_run(dirs[key]).get("seconds") or this_call))
+            this_call, run = future.result(), read_run(dirs[key])
+            run_seconds.append(float(run.get("seconds") or this_call))
             pace = sum(run_seconds) / len(run_seconds)
             print(f"experiment: [{done}/{len(missing)}] {key.name} trained in {this_call:.0f} s "
                   f"({run_seconds[-1]:.0f} s over every attempt; {time.time() - started:.0f} s elapsed in this call; "
                   f"at {pace:.0f} s a run, {max(1, jobs)} at a time, about "
                   f"{pace * (len(missing) - done) / max(1, jobs) / 3600:.1f} h left)", flush=True)
             pending.discard(key)
+            budget.observe(key, run)
             if ledger is not None:
                 ledger.add_run(key.name, dirs[key])
             if on_trained is not None:

@@ -33,8 +33,9 @@ def test_the_command_line_refuses_a_bad_budget_and_a_paper_without_one(capsys):
         args.func(args)
 
 
-def _run(method: str, seconds: float | None, max_epochs: int = 100) -> dict:
-    return {"method": method, "seconds": seconds, "config": {"method": method, "trainer": {"max_epochs": max_epochs}}}
+def _run(method: str, seconds: float | None, max_epochs: int = 100, epochs: int = 0) -> dict:
+    return {"method": method, "seconds": seconds, "config": {"method": method, "trainer": {"max_epochs": max_epochs}},
+            "stages": [{"name": "pretrain", "epochs_run": epochs // 2}, {"name": "finetune", "epochs_run": epochs - epochs // 2}]}
 
 
 def test_a_runs_expected_time_is_the_median_of_its_methods_runs_under_the_same_settings():
@@ -59,6 +60,29 @@ def test_the_first_run_in_order_that_fits_starts_next():
     assert budget.next_run(["long"]) is None
     assert Budget(None, expected.get).next_run(["long"]) == "long"     # no budget: everything fits
     assert Budget(time.time() - 1, expected.get).next_run(["short", "unknown"]) is None   # the time is up
+
+
+def test_the_time_per_epoch_is_the_median_over_runs_that_say_their_epochs():
+    times = RunTimes([_run("deepsc", 2000.0, epochs=40), _run("deepsc", 3000.0, epochs=50),
+                      _run("deepsc", 900.0, epochs=10), _run("deepsc", 5000.0)])      # no epochs: not counted
+    assert times.seconds_per_epoch(_run("deepsc", 0)["config"]) == 60.0
+    assert times.seconds_per_epoch(_run("semcc", 0)["config"]) is None
+
+
+def test_a_slower_machine_measured_on_a_finished_run_stops_a_run_that_no_longer_fits(capsys):
+    expected, spent = {"a": 1000.0, "b": 1000.0, "c": None}, {"a": 0.0, "b": 800.0, "c": 0.0}
+    budget = Budget(time.time() + 1500, expected.get, spent=spent.get, per_epoch=lambda key: 10.0)
+    assert budget.next_run(["a"]) == "a" and budget.expected_left("b") == 200.0
+    budget.observe("a", _run("deepsc", 2000.0, epochs=100))            # 20 s an epoch here, 10 s in the ledger
+    assert budget.pace == 2.0 and "2.00x the ledger's time per epoch" in capsys.readouterr().out
+    assert budget.next_run(["a", "b", "c"]) == "b"                      # a: 2000 s; b: 2000 - 800 s spent
+    budget.observe("b", _run("deepsc", 500.0, epochs=100))              # paces 2 and 0.5: their median
+    assert budget.pace == 1.25 and "(median of 2 runs of this call)" in capsys.readouterr().out
+    budget.observe("c", {"seconds": 100.0, "stages": []})               # no epochs: tells nothing
+    assert budget.pace == 1.25
+    unbudgeted = Budget(None, expected.get, per_epoch=lambda key: 10.0)
+    unbudgeted.observe("a", _run("deepsc", 2000.0, epochs=100))         # no budget: nothing to say
+    assert unbudgeted.pace == 1.0 and capsys.readouterr().out == ""
 
 
 def test_durations_are_described_in_hours_and_minutes():
