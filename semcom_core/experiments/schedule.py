@@ -5,7 +5,7 @@ only the runs that can be expected to finish in the time left: the first such ru
 short run can use the last hour that a long one would not. A run's expected time is the median training time
 of the same method's finished runs in the ledger (:class:`RunTimes`), scaled by this machine's pace, less the
 time its folder has already spent (a resumed run); a method without a finished run yet is expected to fit.
-Machines differ threefold in time per epoch, so each run finished in the call measures the pace: its time per
+Machines differ several-fold in time per epoch, so each run finished in the call measures the pace: its time per
 epoch against the ledger's for its method (:meth:`Budget.observe`).
 """
 
@@ -108,7 +108,7 @@ class Budget:
 
     def observe(self, key: Key, run: dict) -> None:
         """Measure the pace on a run finished in this call (its ``run.json`` dict): its seconds per epoch over
-        the ledger's for its method. The pace is the median over the runs observed; says when it changes."""
+        the ledger's for its method. The pace is the median over the runs observed; says it."""
         reference, epochs = self.per_epoch(key), epochs_trained(run)
         if self.deadline is None or not reference or not epochs or not run.get("seconds"):
             return
