@@ -37,7 +37,7 @@ from .classical import best_digital_records
 from .semcc import _train_one
 from .claims import claims_markdown
 from .ledger import Ledger
-from .schedule import describe, sweep_budget
+from .schedule import describe, epochs_trained, sweep_budget
 from .mijscc_claims import mijscc_claims
 from .spec import read_spec
 from .mijscc_figures import curve_name, plot_constellation, plot_lambda_tradeoff, plot_metrics
@@ -365,7 +365,7 @@ def run_mijscc_experiment(spec_path, runs_dir, out_dir, overrides: dict | None =
         ledger's when it holds them), with the epochs it trained."""
         cases = [{}] + [case for case in spec.get("cross_evaluation", []) if case["variant"] == variant_of(name)]
         entry = ledger.entry(name)
-        epochs = sum(s.get("epochs_run", s["epochs"]) for s in entry["run"].get("stages", [])) if entry else None
+        epochs = epochs_trained(entry["run"]) if entry else None
         records = []
         for case in cases:
             change = {key: case[key] for key in ("channel", "quant_bits") if key in case}

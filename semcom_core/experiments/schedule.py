@@ -44,8 +44,9 @@ def _settings(config: dict) -> tuple:
 
 
 def epochs_trained(run: dict) -> int:
-    """The epochs a finished run (its ``run.json`` dict) trained, over all its stages."""
-    return sum(int(stage.get("epochs_run") or 0) for stage in run.get("stages") or ())
+    """The epochs a finished run (its ``run.json`` dict) trained, over all its stages (a stage from before
+    early stopping records only its fixed ``epochs``)."""
+    return sum(int(stage.get("epochs_run", stage.get("epochs")) or 0) for stage in run.get("stages") or ())
 
 
 class RunTimes:

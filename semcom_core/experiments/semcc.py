@@ -42,7 +42,7 @@ from ..runs.image import split, train_classifier
 from ..data import load_dataset
 from .claims import stats_of
 from .ledger import Ledger
-from .schedule import describe, sweep_budget
+from .schedule import describe, epochs_trained, sweep_budget
 from .semcc_report import write_results
 from .semcc_evaluation import Evaluator, robustness_digital
 from .training_report import write_training_report
@@ -393,7 +393,7 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
         for key in _finished(spec, part, dirs):
             run = ev.run_facts(dirs[key])
             _keep(records, ev.point(dirs[key], key, key.snr, train_with, probe=train, variant=key.variant or "reference",
-                                    epochs_run=sum(s.get("epochs_run", s["epochs"]) for s in run.get("stages", [])),
+                                    epochs_run=epochs_trained(run),
                                     train_seconds=run.get("seconds")))
         if not records:
             return records
