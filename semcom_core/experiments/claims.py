@@ -1,8 +1,10 @@
 """A paper's claims checked against records, with "beats" and "close" defined once.
 
 A claim compares two systems at one point (the mean over seeds of each). "Beats" means ahead by more than
-the larger standard deviation over seeds and by more than the test set's resolution (0.1 dB of PSNR, 0.01 of
-a metric in [0, 1]: the binomial spread of an accuracy near 0.85 on 2000 test images is 0.008); "close" means
+the larger standard deviation over seeds and by more than the test set's resolution: for an accuracy, the
+binomial standard error of the difference of the two accuracies at their test-set sizes (the records'
+``samples``: 0.0044 for two accuracies near 0.89 on 10 000 images each, 0.011 near 0.85 on 2000); 0.1 dB
+of PSNR; 0.01 of another metric in [0, 1], or of an accuracy whose test-set size is not recorded. "Close" means
 within 1 dB of PSNR, or 0.03 of a metric in [0, 1], either way; "keeps up" means not behind by more than
 that (level or ahead). Each check gives a row: the claim, the paper's figure and number, ours
 (mean ± std), the verdict, and for a claim that does not hold the measured reason (from ablation records).
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CLOSE", "Stats", "beats", "claim_row", "claims_markdown", "close", "keeps_up", "stats_of"]
+__all__ = ["CLOSE", "Stats", "beats", "claim_row", "claims_markdown", "close", "keeps_up", "resolution", "stats_of"]
 
 CLOSE = {"psnr": 1.0, "ssim": 0.03}
 CLOSE_DEFAULT = 0.03
@@ -21,11 +23,13 @@ RESOLUTION_DEFAULT = 0.01
 
 
 class Stats(tuple):
-    """(mean, std, n) of a metric over a point's seeds."""
+    """(mean, std, n[, samples]) of a metric over a point's seeds; ``samples``: the smallest test set among
+    them, None when a record does not say."""
 
     mean = property(lambda self: self[0])
     std = property(lambda self: self[1])
     n = property(lambda self: self[2])
+    samples = property(lambda self: self[3] if len(self) > 3 else None)
 
     def text(self, metric: str) -> str:
         scale, digits, unit = (1.0, 2, " dB") if metric == "psnr" else (100.0, 1, " %")
@@ -34,21 +38,31 @@ class Stats(tuple):
 
 
 def stats_of(records: list[dict], metric: str, **match) -> Stats | None:
-    """The mean, std (population) and count of ``metric`` over the records matching every ``match`` item
-    (floats compared to 1e-9); None when none has it."""
-    values = []
+    """The mean, std (population), count and smallest test set (``samples``) of ``metric`` over the records
+    matching every ``match`` item (floats compared to 1e-9); None when none has it."""
+    values, sizes = [], []
     for r in records:
         if all(abs(r.get(k, math.nan) - v) < 1e-9 if isinstance(v, float) else r.get(k) == v for k, v in match.items()):
             if r.get(metric) is not None and math.isfinite(float(r[metric])):
                 values.append(float(r[metric]))
+                sizes.append(r.get("samples"))
     if not values:
         return None
     mean = sum(values) / len(values)
-    return Stats((mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)))
+    samples = None if None in sizes else min(int(n) for n in sizes)
+    return Stats((mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values), samples))
+
+
+def resolution(a: Stats, b: Stats, metric: str) -> float:
+    """The smallest difference the test sets resolve: for accuracies with known test-set sizes the binomial
+    standard error of their difference, else the fixed figure for the metric."""
+    if metric == "accuracy" and a.samples and b.samples:
+        return math.sqrt(a.mean * (1 - a.mean) / a.samples + b.mean * (1 - b.mean) / b.samples)
+    return RESOLUTION.get(metric, RESOLUTION_DEFAULT)
 
 
 def beats(a: Stats, b: Stats, metric: str) -> bool:
-    return a.mean - b.mean > max(a.std, b.std, RESOLUTION.get(metric, RESOLUTION_DEFAULT))
+    return a.mean - b.mean > max(a.std, b.std, resolution(a, b, metric))
 
 
 def close(a: Stats, b: Stats, metric: str) -> bool:

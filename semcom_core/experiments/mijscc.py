@@ -342,7 +342,8 @@ def write_report(records: list[dict], out_dir: Path, spec: dict) -> Path:
             ("A-MIJSCC gamma (mijscc-ft: MIJSCC fine-tuned as long, all symbols sent)", a_only, "gamma", 2)):
         if rs:
             text += [f"## {title}", "", _pivot(rs, metric, digits), ""]
-    text += ["## The paper's claims", "", "\"Beats\": ahead by more than the larger std over seeds; \"close\": within "
+    text += ["## The paper's claims", "", "\"Beats\": ahead by more than the larger std over seeds and the test set's "
+             "resolution (for accuracy, the binomial standard error of the difference); \"close\": within "
              "1 dB of PSNR or 0.03 of accuracy.", "", claims_markdown(claims), ""]
     text += ["## Figures", ""] + [f"![{name}]({name})" for name in [*figs, "fig10-constellation.png"]]
     (out_dir / "results.md").write_text("\n".join(text) + "\n")
