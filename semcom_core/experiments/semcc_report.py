@@ -34,7 +34,7 @@ def write_results(out_dir: Path, digital_dir: Path | None = None) -> Path:
             "deviation where there are several.", "",
             "## The paper's claims", "",
             "\"Beats\": ahead by more than the larger std over seeds and the test set's resolution (for accuracy, "
-            "the binomial standard error of the difference: 0.44 points on 10 000 images); \"close\": "
+            "the binomial standard error of the difference at the test-set sizes); \"close\": "
             "within 1 dB of PSNR or 0.03 of accuracy; \"keeps up\": not behind by more than that.", "",
             claims_markdown(semcc_claims(out_dir, digital_dir)), ""]
     for table, figure, title in SECTIONS:
