@@ -23,13 +23,13 @@ RESOLUTION_DEFAULT = 0.01
 
 
 class Stats(tuple):
-    """(mean, std, n[, samples]) of a metric over a point's seeds; ``samples``: the smallest test set among
+    """(mean, std, n, samples) of a metric over a point's seeds; ``samples``: the smallest test set among
     them, None when a record does not say."""
 
     mean = property(lambda self: self[0])
     std = property(lambda self: self[1])
     n = property(lambda self: self[2])
-    samples = property(lambda self: self[3] if len(self) > 3 else None)
+    samples = property(lambda self: self[3])
 
     def text(self, metric: str) -> str:
         scale, digits, unit = (1.0, 2, " dB") if metric == "psnr" else (100.0, 1, " %")
