@@ -8,6 +8,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("gnuradio.gr", reason="GNU Radio is not importable by this Python")
@@ -18,7 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "mfmsc-embedded"
 
 
-def _library(snr_db: float, n: int, seeds=(0, 1)) -> dict:
+NOISE_SEEDS = range(6)
+
+
+def _library(snr_db: float, n: int, seeds=NOISE_SEEDS) -> dict:
     """Per task: the library's metric on the first ``n`` test instances, one value per noise seed."""
     from semcom_core.bundles.mfmsc import load_mfmsc_bundle
     from semcom_core.data.mfmsc.tasks import build_tasks
@@ -29,6 +33,14 @@ def _library(snr_db: float, n: int, seeds=(0, 1)) -> dict:
     _, test, _ = build_tasks(card["config"], splits=("test",), tokenizer=tokenizer)
     return {name: [evaluate_task(system, data.head(n), "awgn", snr_db, seed=s)[METRIC_OF_KIND[data.spec.kind]]
                    for s in seeds] for name, data in test.items()}
+
+
+def _assert_within_the_noise(task: str, got: float, library: list, floor: float) -> None:
+    """``got`` is one more draw of the channel noise: within four standard deviations of the library's runs
+    with different noise seeds, plus ``floor`` for metrics the noise barely moves (where the flowgraph's noise
+    still lands on other instances: its batches, and so its draws, follow the scheduler)."""
+    mean, spread = float(np.mean(library)), float(np.std(library, ddof=1))
+    assert abs(got - mean) <= 4 * spread + floor, (task, got, library)
 
 
 def _two_processes(tmp_path, tx: str, rx: str, n: int, **tx_options) -> dict:
@@ -70,12 +82,9 @@ def test_mixed_task_flowgraph_scores_every_task_like_the_library():
     summary = running.run_mfmsc(str(BUNDLE), "all", snr_db=10.0, num_instances=n)
     assert summary["complete"] and summary["count"] == 8 * n and summary["problems"] == 0, summary
     library = _library(10.0, n)
-    for task, (first, second) in library.items():
+    for task, values in library.items():
         got = summary["tasks"][task]
-        # within the metric's own noise: four times the spread of two library runs with different noise
-        # (plus a floor for metrics the noise leaves untouched at 10 dB)
-        floor = 0.3 if got["metric"] == "psnr" else 0.05
-        assert abs(got["value"] - first) <= 4 * abs(second - first) + floor, (task, got, library[task])
+        _assert_within_the_noise(task, got["value"], values, floor=0.3 if got["metric"] == "psnr" else 0.05)
         assert got["count"] == n
 
 
@@ -88,11 +97,10 @@ def test_two_processes_transmitter_and_receiver_over_zmq(tmp_path):
     got = _two_processes(tmp_path, "mfmsc_tx_zmq", "mfmsc_rx_zmq", n, snr_db=10.0, seed=3)
     library = _library(10.0, n)
     assert set(got) == set(library)
-    for task, (first, second) in library.items():
+    for task, values in library.items():
         r = got[task]
         assert r["samples"] == n and r["source"] == "flowgraph" and r["channel"] == "zmq" and r["snr_db"] == 10.0
-        floor = 0.3 if r["metric"] == "psnr" else 0.08
-        assert abs(r[r["metric"]] - first) <= 4 * abs(second - first) + floor, (task, r, library[task])
+        _assert_within_the_noise(task, r[r["metric"]], values, floor=0.3 if r["metric"] == "psnr" else 0.08)
 
 
 @pytest.mark.skipif(shutil.which("grcc") is None, reason="grcc not on PATH")
@@ -108,9 +116,7 @@ def test_over_ofdm_the_header_gives_task_and_mask_and_every_task_scores_like_the
     assert summary["bursts"] <= count
     library = _library(20.0, n)
     for task, got in summary["tasks"].items():
-        first, second = library[task]
-        floor = 0.3 if got["metric"] == "psnr" else 0.08
-        assert abs(got["value"] - first) <= 4 * abs(second - first) + floor, (task, got, library[task])
+        _assert_within_the_noise(task, got["value"], library[task], floor=0.3 if got["metric"] == "psnr" else 0.08)
 
 
 @pytest.mark.slow
