@@ -169,6 +169,23 @@ def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(exper
     assert entry["run"]["method"] == "semre" and entry["curves"]["train"]   # run.json and its validation curve
 
 
+def test_table_one_reads_deepsc_from_a_ratio_sweeps_ledger_once_the_weights_are_gone(experiment, tmp_path, capsys):
+    spec, runs, _ = experiment
+    run_experiment(spec, runs, tmp_path / "out", parts=["ratios"], overrides=TINY, device="cpu", train=False)
+    deepsc = {r["seed"]: r for r in read_records(tmp_path / "out" / "ratios.jsonl") if r["method"] == "deepsc"}
+    # another machine, the ratio sweep's ledger only: no run folder, no Table I record measured yet
+    run_experiment(spec, tmp_path / "bare", tmp_path / "out", parts=["ablation"], overrides=TINY, device="cpu",
+                   train=False)
+    ablation = read_records(tmp_path / "out" / "ablation.jsonl")
+    without_cl = {r["seed"]: r for r in ablation if r["variant"] == "w/o CL"}
+    assert sorted(without_cl) == [0, 1]                  # w/o CL is DeepSC's own record, read back
+    for seed, record in without_cl.items():
+        assert record["method"] == "semcc" and record["trained_as"] == "deepsc"
+        assert (record["accuracy"], record["psnr"]) == (deepsc[seed]["accuracy"], deepsc[seed]["psnr"])
+    assert not [r for r in ablation if r["variant"] == "w/o FT"]   # SemCC's stage-1 weights were never measured
+    assert "semcc-awgn-20dB-r1_24: no record at 20 dB (resnet20, stage pretrain)" in capsys.readouterr().out
+
+
 def test_a_damaged_or_foreign_ledger_entry_is_refused(experiment, tmp_path):
     spec, _, out = experiment
     shutil.copytree(out / "ledger", tmp_path / "out" / "ledger")
