@@ -343,8 +343,7 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
                 _keep(records, ev.point(dirs[key], key, key.snr, train_with, stage="pretrain", variant="w/o FT"))
             else:   # w/o CL is DeepSC (the paper says so): its own record, the ledger's when the weights are gone
                 record = ev.point(dirs[key], key, key.snr, train_with)
-                if record is not None:
-                    records.append({**record, "method": "semcc", "variant": "w/o CL", "trained_as": "deepsc"})
+                _keep(records, record and {**record, "method": "semcc", "variant": "w/o CL", "trained_as": "deepsc"})
         if not records:
             return records
         table = _ablation_table(records)
