@@ -8,7 +8,7 @@ downstream classifiers, and the grid of each part:
 * ``ablation``   SemCC against its stage-1 weights (w/o FT) and against DeepSC (w/o CL) (Tables I-II);
 * ``alpha``      the semantic/detail trade-off over the loss weight (Fig. 12);
 * ``robustness`` trained at one SNR, tested across SNR with other downstream models (Figs. 13-14);
-* ``visual``     reconstructions of every method at a small ratio (Fig. 15);
+* ``visual``     reconstructions of every method at a small ratio (Fig. 15), kept in the ledger;
 * ``semre``      SemRE's ablations at one point (each a config override), beside DeepJSCC there, with a
                  linear probe on the received latent (how much class information the symbols carry).
 
@@ -34,7 +34,6 @@ from pathlib import Path
 import torch
 import yaml
 
-from ..channels import make_channel
 from ..records import format_table
 from ..runs.config import ConfigError, load_config, parse_ratio
 from ..runs.folder import finished_run, read_run, state_to_file
@@ -376,15 +375,11 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
         first_of_class = [int((ev.labels == c).nonzero()[0]) for c in range(min(v["images"], 10))]
         originals = ev.images[first_of_class]
         rows = {}
-        for key in _finished(spec, part, dirs):
-            if not (dirs[key] / "run.json").is_file():     # drawn from the weights only
-                say(f"experiment: visual: no weights of {key.name} here, left out")
-                continue
-            _, transceiver = ev.transceiver(dirs[key])
-            channel = make_channel(key.channel, generator=torch.Generator().manual_seed(ev.seed))
-            with torch.no_grad():
-                rows[key.method] = transceiver(originals, channel, key.snr).cpu()
-        if rows:
+        for key in _finished(spec, part, dirs):     # from the weights once, then from the ledger
+            images = ev.reconstructions(dirs[key], key, first_of_class)
+            if images is not None:
+                rows[key.method] = images
+        if rows and final:
             save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
                                      title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
     elif part == "semre":

@@ -4,9 +4,12 @@ the received latent, and the classical link beside the robustness cases."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 
@@ -15,6 +18,7 @@ from ..channels import make_channel
 from ..data import load_dataset
 from ..models import build_model
 from ..records import make_record
+from ..runs.config import ConfigError
 from ..runs.folder import RUN_FILE, read_run
 from ..runs.image import load_run
 from .classical import best_digital_records
@@ -84,6 +88,34 @@ class Evaluator:
             return None
         return {**record, **extra}
 
+    def reconstructions(self, run_dir: Path, key, indices: list[int]) -> torch.Tensor | None:
+        """The run's reconstructions of the test images ``indices`` sent at its training point, as 8-bit pixels
+        (what a figure shows) kept in the ledger, so that the figure is drawn again once the weights are gone;
+        None when the ledger has none and the weights are not here."""
+        def measure() -> dict:
+            _, transceiver = self.transceiver(run_dir)
+            channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+            with torch.no_grad():
+                images = transceiver(self.images[indices], channel, key.snr)
+            pixels = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+            return {"shape": list(pixels.shape), "uint8_base64": base64.b64encode(pixels.tobytes()).decode()}
+        point_key = json.dumps({"reconstructions": list(indices), "channel": key.channel, "snr_db": float(key.snr),
+                                "eval_seed": self.seed}, sort_keys=True)
+        stored = self.ledger.point(run_dir.name, point_key, run_dir, measure)
+        if stored is None:
+            print(f"experiment: {run_dir.name}: no reconstructions in the ledger and no weights in {run_dir}: "
+                  "left out of the figure")
+            return None
+        try:
+            shape = [int(n) for n in stored["shape"]]
+            pixels = np.frombuffer(base64.b64decode(stored["uint8_base64"], validate=True), dtype=np.uint8)
+            pixels = pixels.reshape([len(indices), *shape[1:]]) if shape[0] == len(indices) else None
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            pixels = None
+        if pixels is None:
+            raise ConfigError(f"{self.ledger.path(run_dir.name)}: its reconstructions of test images {list(indices)} "
+                              "are damaged; restore the file from version control or delete that point")
+        return torch.from_numpy(pixels.astype(np.float32) / 255)
 
     @torch.no_grad()
     def latent_probe(self, run_dir: Path, key, train_images: torch.Tensor, train_labels: torch.Tensor,

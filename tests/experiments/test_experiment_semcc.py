@@ -8,13 +8,17 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from semcom_core.channels import make_channel
 from semcom_core.runs.config import ConfigError
+from semcom_core.runs.image import load_run
 from semcom_core.records import read_records
 from semcom_core.experiments.figures import fraction_label
 from semcom_core.experiments.ledger import Ledger
 from semcom_core.experiments.schedule import RunTimes
+from semcom_core.experiments.semcc_evaluation import Evaluator
 from semcom_core.experiments.semcc import RunKey, ensure_runs, keys_for, load_spec, run_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,7 +162,8 @@ def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(exper
                    device="cpu")
     said = capsys.readouterr().out
     assert "10 runs reused, 0 to train" in said               # nothing trained again
-    assert "no weights of semcc-awgn-20dB-r1_24 here" in said  # the figure needs the weights: named, left out
+    assert "left out" not in said                              # the figure too, from the kept reconstructions
+    assert (tmp_path / "out" / "visual.png").stat().st_size > 10_000
     for part, records in before.items():                      # the same records, read from the ledger
         assert read_records(tmp_path / "out" / f"{part}.jsonl") == records
     assert not (tmp_path / "runs" / "deepjscc-awgn-20dB-r1_24").exists()
@@ -167,6 +172,37 @@ def test_the_ledger_carries_the_sweep_to_a_machine_without_the_run_folders(exper
             == (out / "ledger" / "classifiers" / "resnet20.safetensors").read_bytes())
     entry = json.loads((out / "ledger" / "semre-awgn-20dB-r1_24-paper.json").read_text())
     assert entry["run"]["method"] == "semre" and entry["curves"]["train"]   # run.json and its validation curve
+
+
+def test_reconstructions_come_back_from_the_ledger_and_damage_is_named(experiment, tmp_path, capsys):
+    spec, runs, out = experiment
+    shutil.copytree(out / "ledger", tmp_path / "ledger")
+    ledger = Ledger(tmp_path / "ledger")
+    ev = Evaluator({}, "fashion-mnist", 100, "cpu", ledger)
+    first_of_class = [int((ev.labels == c).nonzero()[0]) for c in range(4)]     # the figure's images
+    key = RunKey("semcc", 1 / 24, "awgn", 20.0)
+    assert any('"reconstructions": ' + json.dumps(first_of_class) in point     # kept by the sweep
+               for point in ledger.entry(key.name)["points"])
+    bare = ev.reconstructions(tmp_path / "gone" / key.name, key, first_of_class)   # no weights: the ledger's
+    fresh = Evaluator({}, "fashion-mnist", 100, "cpu", Ledger(tmp_path / "fresh")).reconstructions(
+        runs / key.name, key, first_of_class)                                         # from the weights again
+    assert bare.shape == (4, 1, 28, 28) and torch.equal(bare, fresh)
+    _, transceiver, _ = load_run(runs / key.name)     # the run's own output, to within the 8-bit step
+    with torch.no_grad():
+        sent = transceiver(ev.images[first_of_class], make_channel("awgn", generator=torch.Generator().manual_seed(0)),
+                           20.0).clamp(0, 1)
+    assert float((bare - sent).abs().max()) <= 0.5 / 255 + 1e-6
+    assert ev.reconstructions(tmp_path / "gone" / "deepjscc-awgn-20dB-r1_48", RunKey("deepjscc", 1 / 48, "awgn", 20.0),
+                              [0]) is None
+    assert "deepjscc-awgn-20dB-r1_48: no reconstructions in the ledger" in capsys.readouterr().out
+    path = ledger.path(key.name)
+    entry = json.loads(path.read_text())
+    point = next(k for k in entry["points"] if "reconstructions" in k)
+    entry["points"][point]["uint8_base64"] = entry["points"][point]["uint8_base64"][:-40]
+    path.write_text(json.dumps(entry))
+    with pytest.raises(ValueError, match="reconstructions of test images .* are damaged"):
+        Evaluator({}, "fashion-mnist", 100, "cpu", Ledger(tmp_path / "ledger")).reconstructions(
+            tmp_path / "gone" / key.name, key, first_of_class)
 
 
 def test_table_one_reads_deepsc_from_a_ratio_sweeps_ledger_once_the_weights_are_gone(experiment, tmp_path, capsys):
