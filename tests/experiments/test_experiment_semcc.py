@@ -19,7 +19,8 @@ from semcom_core.experiments.figures import fraction_label
 from semcom_core.experiments.ledger import Ledger
 from semcom_core.experiments.schedule import RunTimes
 from semcom_core.experiments.semcc_evaluation import Evaluator
-from semcom_core.experiments.semcc import RunKey, ensure_runs, keys_for, load_spec, run_experiment
+from semcom_core.experiments.semcc import (PARTS, RunKey, ensure_runs, keys_for, load_spec, run_config,
+                                          run_experiment)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
@@ -271,3 +272,19 @@ def test_seeded_points_name_the_methods_their_claims_compare(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match="seeded_points names methods the spec does not train: sem-cc"):
         load_spec(path)
+
+
+def test_the_shipped_spec_describes_every_run_its_ledger_holds():
+    """Each run in results/semcc-fmnist/ledger was trained with the config the shipped spec gives its point
+    (the sweep refuses an entry that differs, which would stop `semcom experiment semcc --part all`)."""
+    spec = load_spec(REPO / "configs/semcc/experiments/fmnist.yaml")
+    ledger = Ledger(REPO / "results/semcc-fmnist/ledger")
+    held = set(ledger.runs())
+    keys = {key for part in PARTS for key in keys_for(spec, part)}
+    checked = [key for key in keys if key.name in held]
+    assert len(checked) >= 60             # the claim points and the grid so far
+    for key in checked:
+        cfg = run_config(spec, key, Path("classifier.safetensors"), {"trainer": {"compile": True}})
+        assert ledger.holds(key.name, cfg, ignore=("classifier",)), key.name
+    # and no entry is a run the spec no longer asks for
+    assert held - {key.name for key in keys} == set()
