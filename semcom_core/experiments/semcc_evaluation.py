@@ -5,7 +5,6 @@ the received latent, and the classical link beside the robustness cases."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from pathlib import Path
 
@@ -106,13 +105,12 @@ class Evaluator:
             print(f"experiment: {run_dir.name}: no reconstructions in the ledger and no weights in {run_dir}: "
                   "left out of the figure")
             return None
-        try:
-            shape = [int(n) for n in stored["shape"]]
+        try:         # binascii.Error, a wrong byte count and a wrong shape are all ValueErrors
             pixels = np.frombuffer(base64.b64decode(stored["uint8_base64"], validate=True), dtype=np.uint8)
-            pixels = pixels.reshape([len(indices), *shape[1:]]) if shape[0] == len(indices) else None
-        except (KeyError, TypeError, ValueError, binascii.Error):
+            pixels = pixels.reshape([int(n) for n in stored["shape"]])
+        except (KeyError, TypeError, ValueError):
             pixels = None
-        if pixels is None:
+        if pixels is None or len(pixels) != len(indices):
             raise ConfigError(f"{self.ledger.path(run_dir.name)}: its reconstructions of test images {list(indices)} "
                               "are damaged; restore the file from version control or delete that point")
         return torch.from_numpy(pixels.astype(np.float32) / 255)
