@@ -57,6 +57,10 @@ class Evaluator:
             self._loaded[(run_dir, stage)] = run, transceiver.to(self.device)
         return self._loaded[(run_dir, stage)]
 
+    def channel(self, key):
+        """The sweep point's channel, its noise drawn from the evaluation seed (every measurement alike)."""
+        return make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+
     def run_facts(self, run_dir: Path) -> dict:
         """The run's ``run.json``, from its folder or else from the ledger."""
         return read_run(run_dir) if (run_dir / RUN_FILE).is_file() else self.ledger.entry(run_dir.name)["run"]
@@ -68,7 +72,7 @@ class Evaluator:
         training (images, labels); None when the ledger has no such record and the weights are not here."""
         def measure() -> dict:
             run, transceiver = self.transceiver(run_dir, stage)
-            channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+            channel = self.channel(key)
             metrics = evaluate_models(transceiver, self.classifiers[classifier], channel, snr, self.images, self.labels)
             invalid = metrics.pop("invalid")
             if probe is not None:
@@ -93,7 +97,7 @@ class Evaluator:
         None when the ledger has none and the weights are not here."""
         def measure() -> dict:
             _, transceiver = self.transceiver(run_dir)
-            channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+            channel = self.channel(key)
             with torch.no_grad():
                 images = transceiver(self.images[indices], channel, key.snr)
             pixels = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
@@ -121,7 +125,7 @@ class Evaluator:
         """Test accuracy of a linear classifier on the received latent (trained on training images sent
         at the run's SNR): the class information the symbols deliver, whatever the decoder makes of it."""
         _, transceiver = self.transceiver(run_dir)
-        channel = make_channel(key.channel, generator=torch.Generator().manual_seed(self.seed))
+        channel = self.channel(key)
         receive = lambda x: transceiver.send_through(transceiver.encoder(x), channel, key.snr)[1]  # noqa: E731
         z_train = torch.cat([receive(train_images[i:i + 500].to(self.device)) for i in range(0, len(train_images), 500)])
         z_test = torch.cat([receive(self.images[i:i + 500]) for i in range(0, len(self.images), 500)])
