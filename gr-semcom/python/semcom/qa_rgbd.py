@@ -9,6 +9,7 @@ the channel, the server counts the loss and still classifies from the other devi
 
 import math
 import sys
+import time
 from pathlib import Path
 
 import pmt
@@ -48,7 +49,27 @@ class odd_frames_lost(gr.basic_block):
             self.message_port_pub(pmt.intern("out"), msg)
 
 
-def _flowgraph(bundle, lose_depth=False, timeout_ms=300.0):
+class slow_frames(gr.basic_block):
+    """A slow link for frames as PDUs: forwards every frame, each ``delay_s`` after the one before, so its
+    device falls further and further behind the other while it keeps sending."""
+
+    def __init__(self, delay_s):
+        gr.basic_block.__init__(self, name="slow_frames", in_sig=None, out_sig=None)
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+        self.delay_s = delay_s
+
+    def handle(self, msg):
+        time.sleep(self.delay_s)
+        self.message_port_pub(pmt.intern("out"), msg)
+
+
+def _flowgraph(bundle, lose_depth=False, timeout_ms=300.0, slow_rgb_s=0.0):
+    """Source -> per device a transmitter, an AWGN channel, a receiver -> server; ``lose_depth``: the odd
+    samples' depth frames are lost before the channel; ``slow_rgb_s``: RGB frames go through a slow link."""
+    links = {"depth": odd_frames_lost() if lose_depth else None,
+             "rgb": slow_frames(slow_rgb_s) if slow_rgb_s else None}
     tb = gr.top_block()
     source = semcom.rgbd_source(bundle, "test", N)
     server = semcom.rgbd_server(bundle, timeout_ms)
@@ -58,23 +79,21 @@ def _flowgraph(bundle, lose_depth=False, timeout_ms=300.0):
         chan = semcom.channel("awgn", SNR_DB, "perfect", 4, seed)
         rx = semcom.rgbd_device_rx(bundle, modality)
         tb.msg_connect(source, modality, tx, "pdu")
-        if modality == "depth" and lose_depth:
+        link = links[modality]
+        if link is not None:
             to_pdu = gr_pdu.tagged_stream_to_pdu(gr.types.complex_t, "packet_len")
-            lossy = odd_frames_lost()
             to_stream = gr_pdu.pdu_to_tagged_stream(gr.types.complex_t, "packet_len")
             tb.connect(tx, to_pdu)
-            tb.msg_connect(to_pdu, "pdus", lossy, "in")
-            tb.msg_connect(lossy, "out", to_stream, "pdus")
+            tb.msg_connect(to_pdu, "pdus", link, "in")
+            tb.msg_connect(link, "out", to_stream, "pdus")
             tb.connect(to_stream, chan)
-            parts["lossy"] = lossy
+            parts[f"{modality}_link"] = (link, to_pdu, to_stream)   # every Python block referenced
         else:
             tb.connect(tx, chan)
         tb.connect(chan, rx)
         tb.msg_connect(rx, "pdu", server, "in")
         parts[modality] = (tx, rx)
         parts[f"{modality}_channel"] = chan          # every Python block referenced while the graph lives
-        if modality == "depth" and lose_depth:
-            parts["pdu_blocks"] = (to_pdu, to_stream)
     return tb, source, server, parts
 
 
@@ -107,7 +126,7 @@ def test_lost_device_frames_are_counted_and_the_other_device_still_classifies(ca
     tb, source, server, parts = _flowgraph(bundle, lose_depth=True, timeout_ms=2000.0)
     assert testing.run_bounded(tb, lambda: server.classified() >= N, 120.0), server.summary()
     s = server.summary()
-    lost = parts["lossy"].lost
+    lost = parts["depth_link"][0].lost
     assert lost == N // 2
     assert s["classified"] == N and s["fallbacks"] == lost and s["lost_frames"] == {"rgb": 0, "depth": lost}
     assert s["dropped"] == 0                                   # no frame came after its sample's decision
@@ -115,6 +134,18 @@ def test_lost_device_frames_are_counted_and_the_other_device_still_classifies(ca
     assert s["accuracy"] > 0.5, s
     err = capfd.readouterr().err
     assert f"semcom rgbd server: {N} samples" in err and f"depth {lost}" in err
+
+
+@pytest.mark.slow
+def test_a_device_behind_but_still_sending_is_waited_for():
+    """RGB frames come 5 ms apart while depth's are all in at once: by the end RGB is over a second behind,
+    far past the 200 ms wait, yet no sample is decided without its RGB frame and none comes late."""
+    bundle = _bundle()
+    tb, _source, server, parts = _flowgraph(bundle, timeout_ms=200.0, slow_rgb_s=0.005)
+    assert testing.run_bounded(tb, lambda: server.classified() >= N, 120.0), server.summary()
+    s = server.summary()
+    assert s["classified"] == N and s["fallbacks"] == 0 and s["dropped"] == 0, s
+    assert s["lost_frames"] == {"rgb": 0, "depth": 0}
 
 
 @pytest.mark.slow

@@ -31,11 +31,12 @@ class rgbd_server(gr.basic_block):
     Optional message input ``ref``: the source's sample PDUs (``index``, ``label``), for links whose frames
     lose their ``label`` tag on the way (the OFDM burst header carries the index only).
     A sample is classified once every device's frame is in (in batches: at once when ``max_batch`` samples
-    are complete, else within 10 ms), or, once ``timeout_ms`` passed since its
-    first frame arrived, from the devices heard: the missing device's features are replaced by their mean
-    (``semcom_core.link.multidevice.server_classify``), and the loss is counted per device
-    (``lost_frames()``). A frame that arrives after its sample was decided is dropped as "late" (set the
-    timeout above the links' latency). Message output ``pdu``: per sample ``cons({index, label, pred, heard, fallback},
+    are complete, else within 10 ms), or from the devices heard once each missing device's frame is known
+    lost: that device's latest frame is of a later sample (links deliver in order), or it has been silent for
+    ``timeout_ms`` and the sample has waited that long. A device that is behind but still sending is waited
+    for, so a backlog on one device's chain is not mistaken for loss. The missing device's features are
+    replaced by their mean (``semcom_core.link.multidevice.server_classify``), and the loss is counted per
+    device (``lost_frames()``). A frame that arrives after its sample was decided is dropped as "late". Message output ``pdu``: per sample ``cons({index, label, pred, heard, fallback},
     f32vector of class probabilities)``. ``stop()`` classifies what is still waiting and prints a summary.
 
     Getters: ``classified()``, ``accuracy()``, ``fallbacks()`` (samples classified without every device),
@@ -62,6 +63,8 @@ class rgbd_server(gr.basic_block):
         self._decided: collections.OrderedDict = collections.OrderedDict()   # recent indices already classified
         self._labels: collections.OrderedDict = collections.OrderedDict()    # index -> label, from the ref port
         self._complete = 0                # waiting samples that every device's frame reached
+        self._latest = {m: None for m in self.system.modalities}         # device -> index of its latest frame
+        self._heard_at = {m: None for m in self.system.modalities}       # device -> when its latest frame came
         self._lost = {m: 0 for m in self.system.modalities}
         self._classified = self._correct = self._labelled = self._fallbacks = 0
         self._log = OnceLog(f"semcom_rgbd_server{self.unique_id()}")
@@ -105,6 +108,7 @@ class rgbd_server(gr.basic_block):
                 self._log.problem("wrong feature size", f"{values.size} values from {modality}")
                 return
             with self._lock:
+                self._latest[modality], self._heard_at[modality] = index, time.monotonic()
                 if index in self._decided:
                     self._log.problem("late frame", f"{modality} frame of sample {index} after its decision")
                     return
@@ -136,8 +140,7 @@ class rgbd_server(gr.basic_block):
         """Classify the complete samples (and, with ``force`` or past the timeout, the incomplete ones)."""
         now = time.monotonic()
         with self._lock:
-            ready = [i for i, s in self._waiting.items()
-                     if all(m in s for m in self.system.modalities) or force or now - s["t"] >= self.timeout]
+            ready = [i for i, s in self._waiting.items() if force or self._decidable(i, s, now)]
             samples = [(i, self._waiting.pop(i)) for i in ready]
             self._complete = sum(all(m in s for m in self.system.modalities) for s in self._waiting.values())
             for i in ready:
@@ -146,6 +149,18 @@ class rgbd_server(gr.basic_block):
                 self._decided.popitem(last=False)
         for lo in range(0, len(samples), self.max_batch):
             self._classify(samples[lo: lo + self.max_batch])
+
+    def _decidable(self, index: int, sample: dict, now: float) -> bool:
+        """Whether every device missing from ``sample`` has lost its frame: it sent a later sample's frame
+        since, or it has been silent for the timeout and the sample has waited that long."""
+        for m in self.system.modalities:
+            if m in sample:
+                continue
+            moved_on = self._latest[m] is not None and self._latest[m] > index
+            silent_since = max(sample["t"], self._heard_at[m] or sample["t"])
+            if not moved_on and now - silent_since < self.timeout:
+                return False
+        return True
 
     def _classify(self, samples) -> None:
         from semcom_core.link.multidevice import server_classify
