@@ -50,6 +50,9 @@ from .figures import (fraction_label, markdown_ratio_table, plot_robustness, plo
                       ratio_table, save_reconstruction_grid)
 
 PARTS = ("ratios", "ablation", "alpha", "robustness", "visual", "semre")
+#: After the claim points, runs are trained part by part in this order: the parts that a few runs complete
+#: (one figure or table each) before the grid, which fills in last.
+FILL_ORDER = ("visual", "robustness", "ablation", "alpha", "ratios", "semre")
 SPEC_KEYS = {"methods", "classifiers", "train_with", "eval_samples", "ratios", "snrs", "channels", "ablation",
              "alpha", "robustness", "visual", "semre_ablation", "seeds", "seeded_points", "digital_results"}
 
@@ -134,6 +137,14 @@ def keys_for(spec: dict, part: str) -> list[RunKey]:
         point = (a["ratio"], a["channel"], float(a["snr"]))
         return [RunKey("deepjscc", *point)] + [RunKey("semre", *point, variant=v) for v in a["variants"]]
     raise ValueError(f"unknown part {part!r}; known: {', '.join(PARTS)}")
+
+
+def training_order(spec: dict, parts) -> list[RunKey]:
+    """Every run the parts need, once, in the order to train them: the claim points (every seed) first,
+    then part by part in FILL_ORDER, so an interrupted sweep settles the claims, then completes figures."""
+    wanted = [(key, part) for part in parts for key in keys_for(spec, part)]
+    wanted.sort(key=lambda kp: (not (kp[0].seed is not None or extra_seeds(spec, kp[0])), FILL_ORDER.index(kp[1])))
+    return list(dict.fromkeys(key for key, _ in wanted))
 
 
 # --- configs and training ----------------------------------------------------------------------------
@@ -411,8 +422,7 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     if "all" in parts:
         parts = [p for p in PARTS if p != "semre" or spec.get("semre_ablation")]
     parts = list(parts)
-    keys = [key for part in parts for key in keys_for(spec, part)]
-    keys.sort(key=lambda key: not (key.seed is not None or extra_seeds(spec, key)))   # claim points first
+    keys = training_order(spec, parts)
     checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
     configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])

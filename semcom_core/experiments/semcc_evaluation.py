@@ -44,11 +44,17 @@ class Evaluator:
             self.classifiers[name] = net.eval().to(self.device)
         self.clean = {name: self._accuracy(net, self.images) for name, net in self.classifiers.items()}
         self._loaded = {}
+        self._said = set()            # what was left out, told once per sweep rather than at every evaluation
 
     @torch.no_grad()
     def _accuracy(self, net, images) -> float:
         return sum((net(images[i:i + 500]).argmax(1) == self.labels[i:i + 500]).sum().item()
                    for i in range(0, len(images), 500)) / len(images)
+
+    def _say_once(self, message: str) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            print(message)
 
     def transceiver(self, run_dir: Path, stage: str | None = None):
         """(run, transceiver on the device), read from disk once per run and stage."""
@@ -86,8 +92,8 @@ class Evaluator:
                                 "probe_images": None if probe is None else len(probe[0])}, sort_keys=True)
         record = self.ledger.point(run_dir.name, point_key, run_dir, measure)
         if record is None:
-            print(f"experiment: {run_dir.name}: no record at {snr:g} dB ({classifier}, stage {stage}) in the ledger "
-                  f"and no weights in {run_dir}: left out (delete its ledger entry to train it again)")
+            self._say_once(f"experiment: {run_dir.name}: no record at {snr:g} dB ({classifier}, stage {stage}) in the "
+                           f"ledger and no weights in {run_dir}: left out (delete its ledger entry to train it again)")
             return None
         return {**record, **extra}
 
@@ -106,8 +112,8 @@ class Evaluator:
                                 "eval_seed": self.seed}, sort_keys=True)
         stored = self.ledger.point(run_dir.name, point_key, run_dir, measure)
         if stored is None:
-            print(f"experiment: {run_dir.name}: no reconstructions in the ledger and no weights in {run_dir}: "
-                  "left out of the figure")
+            self._say_once(f"experiment: {run_dir.name}: no reconstructions in the ledger and no weights in {run_dir}: "
+                           "left out of the figure")
             return None
         try:         # binascii.Error, a wrong byte count and a wrong shape are all ValueErrors
             pixels = np.frombuffer(base64.b64decode(stored["uint8_base64"], validate=True), dtype=np.uint8)

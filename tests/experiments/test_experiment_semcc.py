@@ -19,8 +19,8 @@ from semcom_core.experiments.figures import fraction_label
 from semcom_core.experiments.ledger import Ledger
 from semcom_core.experiments.schedule import RunTimes
 from semcom_core.experiments.semcc_evaluation import Evaluator
-from semcom_core.experiments.semcc import (PARTS, RunKey, ensure_runs, keys_for, load_spec, run_config,
-                                          run_experiment)
+from semcom_core.experiments.semcc import (PARTS, RunKey, ensure_runs, extra_seeds, keys_for, load_spec,
+                                          run_config, run_experiment, training_order)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"trainer": {"limit_train_batches": 2, "max_epochs": 1, "progress_bar": False},
@@ -193,9 +193,10 @@ def test_reconstructions_come_back_from_the_ledger_and_damage_is_named(experimen
         sent = transceiver(ev.images[first_of_class], make_channel("awgn", generator=torch.Generator().manual_seed(0)),
                            20.0).clamp(0, 1)
     assert float((bare - sent).abs().max()) <= 0.5 / 255 + 1e-6
-    assert ev.reconstructions(tmp_path / "gone" / "deepjscc-awgn-20dB-r1_48", RunKey("deepjscc", 1 / 48, "awgn", 20.0),
-                              [0]) is None
-    assert "deepjscc-awgn-20dB-r1_48: no reconstructions in the ledger" in capsys.readouterr().out
+    for _ in range(2):     # the sweep evaluates after every run; what is left out is told once
+        assert ev.reconstructions(tmp_path / "gone" / "deepjscc-awgn-20dB-r1_48",
+                                  RunKey("deepjscc", 1 / 48, "awgn", 20.0), [0]) is None
+    assert capsys.readouterr().out.count("deepjscc-awgn-20dB-r1_48: no reconstructions in the ledger") == 1
     path = ledger.path(key.name)
     entry = json.loads(path.read_text())
     point = next(k for k in entry["points"] if "reconstructions" in k)
@@ -288,3 +289,21 @@ def test_the_shipped_spec_describes_every_run_its_ledger_holds():
         assert ledger.holds(key.name, cfg, ignore=("classifier",)), key.name
     # and no entry is a run the spec no longer asks for
     assert held - {key.name for key in keys} == set()
+
+
+def test_claim_points_train_first_then_the_parts_a_few_runs_complete():
+    """The shipped spec's runs, once each: every seed of the claim points, then the visual figure's, the
+    robustness figure's, Table I's and the alpha figure's runs, and the rest of the grid last."""
+    spec = load_spec(REPO / "configs/semcc/experiments/fmnist.yaml")
+    order = training_order(spec, list(PARTS))
+    assert len(order) == len(set(order)) == len({key for part in PARTS for key in keys_for(spec, part)})
+    claims = [i for i, key in enumerate(order) if key.seed is not None or extra_seeds(spec, key)]
+    assert claims == list(range(len(claims)))
+    rest = order[len(claims):]
+    first_of = {part: next(i for i, key in enumerate(rest) if key in keys_for(spec, part))
+                for part in ("visual", "robustness", "ablation", "alpha", "ratios")}
+    assert first_of["visual"] == 0 < first_of["robustness"] < first_of["ablation"] < first_of["alpha"]
+    assert first_of["ratios"] == 0               # the visual part's runs are grid points too
+    alpha = [i for i, key in enumerate(rest) if key.alpha is not None]
+    assert alpha == list(range(alpha[0], alpha[0] + 10))                 # before the grid fills in
+    assert all(key in keys_for(spec, "ratios") for key in rest[alpha[-1] + 1:] if key.variant is None)
