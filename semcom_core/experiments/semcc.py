@@ -393,6 +393,7 @@ def run_part(part: str, spec: dict, ev: Evaluator, dirs: dict, out_dir: Path, fi
         if rows and final:
             save_reconstruction_grid(originals.cpu(), rows, out_dir / "visual.png",
                                      title=f"{ev.dataset}, k/n={fraction_label(v['ratio'])}, {v['channel']} {v['snr']} dB")
+            say(f"experiment: visual: figure {out_dir / 'visual.png'} ({', '.join(rows)})")
     elif part == "semre":
         a = spec["semre_ablation"]
         train = load_dataset(ev.dataset, "train").batch(range(int(a.get("probe_images", 5000))))
@@ -445,7 +446,7 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
                 _write_records(out_dir / f"{part}.jsonl", records)
                 if final:
                     print(f"experiment: {part}: {len(records)} records in {out_dir / (part + '.jsonl')}")
-            if final and part != "ablation" and (out_dir / f"{part}.png").is_file():
+            if final and records and (out_dir / f"{part}.png").is_file():    # drawn now, not left from before
                 print(f"experiment: {part}: figure {out_dir / (part + '.png')}")
 
     # each run is evaluated as soon as it is trained: its records reach the ledger before the next one ends
