@@ -425,7 +425,7 @@ def run_experiment(spec_path: str | Path, runs_dir: str | Path, out_dir: str | P
     parts = list(parts)
     keys = training_order(spec, parts)
     checkpoint = runs_dir / "classifiers" / f"{spec['train_with']}.safetensors"  # where train_classifiers puts it
-    configs = {key: run_config(spec, key, checkpoint, overrides) for key in dict.fromkeys(keys)}  # errors first
+    configs = {key: run_config(spec, key, checkpoint, overrides) for key in keys}  # errors first
     names = [spec["train_with"]] + ([c["classifier"] for c in spec["robustness"]["cases"]] if "robustness" in parts else [])
     ledger = Ledger(out_dir / "ledger")
     classifiers = train_classifiers(spec, list(dict.fromkeys(names)), runs_dir, overrides, ledger)

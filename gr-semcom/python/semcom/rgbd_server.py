@@ -36,8 +36,9 @@ class rgbd_server(gr.basic_block):
     ``timeout_ms`` and the sample has waited that long. A device that is behind but still sending is waited
     for, so a backlog on one device's chain is not mistaken for loss. The missing device's features are
     replaced by their mean (``semcom_core.link.multidevice.server_classify``), and the loss is counted per
-    device (``lost_frames()``). A frame that arrives after its sample was decided is dropped as "late". Message output ``pdu``: per sample ``cons({index, label, pred, heard, fallback},
-    f32vector of class probabilities)``. ``stop()`` classifies what is still waiting and prints a summary.
+    device (``lost_frames()``). A frame that arrives after its sample was decided is dropped as "late".
+    Message output ``pdu``: per sample ``cons({index, label, pred, heard, fallback}, f32vector of class
+    probabilities)``. ``stop()`` classifies what is still waiting and prints a summary.
 
     Getters: ``classified()``, ``accuracy()``, ``fallbacks()`` (samples classified without every device),
     ``lost_frames()`` (per device), ``dropped()`` (unreadable PDUs), ``summary()``.
@@ -137,7 +138,7 @@ class rgbd_server(gr.basic_block):
             self._log.problem("bad reference PDU", repr(err))
 
     def _classify_ready(self, force: bool) -> None:
-        """Classify the complete samples (and, with ``force`` or past the timeout, the incomplete ones)."""
+        """Classify the complete samples and those whose missing frames are known lost (with ``force``: all)."""
         now = time.monotonic()
         with self._lock:
             ready = [i for i, s in self._waiting.items() if force or self._decidable(i, s, now)]
